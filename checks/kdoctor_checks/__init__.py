@@ -1,0 +1,1 @@
+"""kdoctor's built-in check families, registered through the `kdoctor.checks` entry points."""

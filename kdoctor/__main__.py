@@ -1,0 +1,21 @@
+"""Console-script entry point for `kdoctor` and `kubectl-doctor`, and `python -m kdoctor`."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    # `--version` must stay fast: answer it before importing typer and everything behind it.
+    if sys.argv[1:] == ["--version"]:
+        from kdoctor import __version__
+
+        print(f"kdoctor {__version__}")
+        return
+    from kdoctor.cli import main as cli_main
+
+    cli_main()
+
+
+if __name__ == "__main__":
+    main()

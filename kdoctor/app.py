@@ -1,0 +1,182 @@
+"""`kdoctor run` end to end: choose targets, run their checks, scrub, render, exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TextIO
+
+from kdoctor import __version__
+from kdoctor.api import Mode
+from kdoctor.context import Context, Environment, Options, Target
+from kdoctor.exit_codes import ExitCode, exit_code_for
+from kdoctor.observer import NullObserver, RunObserver
+from kdoctor.redact import SecretRegistry
+from kdoctor.registry import RegisteredCheck, Registry, load_registry, select
+from kdoctor.report import Report, TargetReport
+from kdoctor.runner import run_target
+
+if TYPE_CHECKING:
+    from kdoctor.render.live import LiveProgress
+
+#: How many targets of --all-contexts are checked at once.
+TARGET_CONCURRENCY = 8
+
+
+class UsageError(Exception):
+    """Bad input on the command line (exit 2): unknown check id and the like."""
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    format: str | None = None  # None: rich on a TTY, text otherwise
+    report_file: str | None = None
+    fail_on: str = "fail"
+    width: int | None = None
+
+
+@dataclass
+class RunOutcome:
+    report: Report
+    exit_code: ExitCode
+    tracebacks: dict[str, str]
+
+
+def choose_format(requested: str | None, stdout: TextIO, env: dict[str, str] | None = None) -> str:
+    if requested:
+        return requested
+    no_color = bool((env or {}).get("NO_COLOR"))
+    isatty = getattr(stdout, "isatty", lambda: False)
+    return "rich" if isatty() and not no_color else "text"
+
+
+def plan_targets(options: Options, environment: Environment) -> list[Target]:
+    from kdoctor.incluster import detect
+
+    if detect(options, environment):
+        return [Target(Mode.IN_CLUSTER)]
+    if options.all_contexts:
+        from kdoctor.kubeconfig import list_contexts
+
+        names = list_contexts(options, environment)
+        if names:
+            return [Target(Mode.KUBECONFIG, name) for name in names]
+    return [Target(Mode.KUBECONFIG, options.context)]
+
+
+async def collect(
+    options: Options,
+    environment: Environment,
+    checks: Sequence[RegisteredCheck],
+    *,
+    registry_errors: dict[str, str] | None = None,
+    observer: RunObserver | None = None,
+) -> RunOutcome:
+    """Run every target and build the (scrubbed) report. Never raises for findings."""
+    started_at = environment.now()
+    started = time.perf_counter()
+    targets = plan_targets(options, environment)
+    limit = asyncio.Semaphore(TARGET_CONCURRENCY)
+    secrets = SecretRegistry()
+
+    async def one(target: Target) -> tuple[TargetReport, dict[str, str]]:
+        async with limit:
+            ctx = Context(options=options, environment=environment, target=target, secrets=secrets)
+            label = target.context or ("in-cluster" if target.mode is Mode.IN_CLUSTER else "current context")
+            run = await run_target(
+                ctx, checks, observer=observer, label=label, show_not_applicable=bool(options.selected)
+            )
+            identity = ctx.identity
+            report = TargetReport(
+                context=identity.get("context", target.context),
+                cluster=identity.get("cluster"),
+                user=identity.get("user"),
+                server=identity.get("server"),
+                mode=target.mode.value,
+                results=run.results,
+                config=identity.get("config", {}),
+            )
+            prefix = f"{label}/" if len(targets) > 1 else ""
+            return report, {prefix + k: v for k, v in run.tracebacks.items()}
+
+    done = await asyncio.gather(*(one(t) for t in targets))
+    tracebacks = {k: secrets.scrub(v) for _, tb in done for k, v in tb.items()}
+    report = Report(
+        kdoctor_version=__version__,
+        started_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        duration_ms=(time.perf_counter() - started) * 1000,
+        targets=[scrub_target(t, secrets) for t, _ in done],
+        plugin_errors=dict(registry_errors or {}),
+    )
+    return RunOutcome(report=report, exit_code=ExitCode.OK, tracebacks=tracebacks)
+
+
+def scrub_target(target: TargetReport, secrets: SecretRegistry) -> TargetReport:
+    """The last line of defence: every known secret value removed from every string of a target."""
+    results = [
+        replace(
+            r,
+            summary=secrets.scrub(r.summary),
+            hint=secrets.scrub(r.hint),
+            details=secrets.scrub_data(dict(r.details)),
+        )
+        for r in target.results
+    ]
+    return replace(target, results=results, config=secrets.scrub_data(dict(target.config)))
+
+
+def run_command(
+    options: Options,
+    output: OutputOptions,
+    *,
+    environment: Environment | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+    registry: Registry | None = None,
+) -> int:
+    """`kdoctor run`: returns the process exit code."""
+    environment = environment or Environment.from_os()
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    registry = registry or load_registry()
+    try:
+        checks = select(registry, options.selected, options.skipped)
+    except ValueError as exc:
+        print(
+            f"error: unknown check id or family {exc.args[0]!r}.\n"
+            f"Valid families: {', '.join(registry.families())}\nValid ids: {', '.join(registry.ids)}",
+            file=stderr,
+        )
+        return ExitCode.USAGE
+    fmt = choose_format(output.format, stdout, dict(environment.env))
+    observer = _observer(fmt, stdout, len(checks))
+    with observer:
+        outcome = asyncio.run(
+            collect(options, environment, checks, registry_errors=registry.errors, observer=observer)
+        )
+    report = outcome.report
+    from kdoctor.render import render
+
+    if output.report_file:
+        with open(output.report_file, "w", encoding="utf-8") as fh:
+            render(report, "json", fh)
+    render(report, fmt, stdout, width=output.width)
+    for name, error in registry.errors.items():
+        print(f"warning: check plugin {name} failed to load and was left out: {error}", file=stderr)
+    if options.debug:
+        for check_id, text in outcome.tracebacks.items():
+            print(f"--- traceback of {check_id} ---\n{text}", file=stderr)
+    statuses = [r.status for r in report.results]
+    return exit_code_for(statuses, output.fail_on)
+
+
+def _observer(fmt: str, stdout: TextIO, total: int) -> NullObserver | LiveProgress:
+    """The live spinner for a person at a terminal; nothing for pipes, files and CI logs."""
+    if fmt != "rich" or not getattr(stdout, "isatty", lambda: False)():
+        return NullObserver()
+    from kdoctor.render.live import LiveProgress
+
+    return LiveProgress(stream=stdout, total=total)

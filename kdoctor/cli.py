@@ -1,0 +1,194 @@
+"""The command line: parse flags, build Options, delegate. No diagnostics logic lives here."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from kdoctor import __version__
+from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
+
+OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
+
+app = typer.Typer(
+    name="kdoctor",
+    help="Why can't I (or this pod) talk to this Kubernetes cluster, and what do I do about it?",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"kdoctor {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """kdoctor walks the access path link by link, the way kubectl would use it."""
+
+
+def _output_choice(value: str | None) -> str | None:
+    if value is not None and value not in OUTPUT_FORMATS:
+        raise typer.BadParameter(f"must be one of {', '.join(OUTPUT_FORMATS)}")
+    return value
+
+
+def _fail_on_choice(value: str) -> str:
+    if value not in ("fail", "warn"):
+        raise typer.BadParameter("must be fail or warn")
+    return value
+
+
+@app.command()
+def run(
+    kubeconfig: Annotated[
+        str | None, typer.Option(help="Kubeconfig file (default: $KUBECONFIG, then ~/.kube/config).")
+    ] = None,
+    context: Annotated[str | None, typer.Option(help="Context to check (default: current-context).")] = None,
+    all_contexts: Annotated[
+        bool, typer.Option("--all-contexts", help="Check every context of the kubeconfig.")
+    ] = False,
+    in_cluster: Annotated[
+        bool | None,
+        typer.Option("--in-cluster/--no-in-cluster", help="Check the in-pod path (default: auto-detect)."),
+    ] = None,
+    serviceaccount_dir: Annotated[
+        str, typer.Option(help="Service-account directory in a pod.")
+    ] = DEFAULT_SERVICEACCOUNT_DIR,
+    resolv_conf: Annotated[
+        str, typer.Option(help="resolv.conf for the in-pod DNS checks.")
+    ] = DEFAULT_RESOLV_CONF,
+    output: Annotated[
+        str | None,
+        typer.Option(
+            "-o",
+            "--output",
+            callback=_output_choice,
+            help="rich|text|json|junit|markdown (default: rich on a TTY, else text).",
+        ),
+    ] = None,
+    report: Annotated[str | None, typer.Option(help="Also write the JSON report to FILE.")] = None,
+    check: Annotated[
+        list[str] | None, typer.Option("--check", help="Only these check ids or families (repeatable).")
+    ] = None,
+    skip: Annotated[
+        list[str] | None, typer.Option("--skip", help="Leave out these check ids or families (repeatable).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, max=300, help="Seconds per network operation.")] = 5.0,
+    fail_on: Annotated[
+        str, typer.Option(callback=_fail_on_choice, help="Exit 1 on fail (default) or on warn too.")
+    ] = "fail",
+    no_exec: Annotated[bool, typer.Option("--no-exec", help="Never run exec credential plugins.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Tracebacks of checks that ended in error, to stderr.")
+    ] = False,
+) -> None:
+    """Check the access path to the cluster and report every link."""
+    from kdoctor.app import OutputOptions, run_command
+
+    options = Options(
+        kubeconfig=kubeconfig,
+        context=context,
+        all_contexts=all_contexts,
+        in_cluster=in_cluster,
+        serviceaccount_dir=serviceaccount_dir,
+        resolv_conf=resolv_conf,
+        timeout=timeout,
+        no_exec=no_exec,
+        debug=debug,
+        selected=tuple(check or ()),
+        skipped=tuple(skip or ()),
+    )
+    code = run_command(options, OutputOptions(format=output, report_file=report, fail_on=fail_on))
+    raise typer.Exit(code)
+
+
+@app.command("checks")
+def list_checks() -> None:
+    """List every check: id, title, depends_on, and the package it comes from."""
+    from kdoctor.registry import load_registry
+
+    registry = load_registry()
+    for entry in registry.checks:
+        deps = ", ".join(entry.depends_on) or "-"
+        opt = " (opt-in)" if entry.check.opt_in else ""
+        print(f"{entry.id:<28} {entry.title}{opt}\n{'':<28} depends on: {deps}; from: {entry.origin}")
+    for name, error in registry.errors.items():
+        print(f"warning: check plugin {name} failed to load: {error}", file=sys.stderr)
+
+
+@app.command()
+def explain(
+    check_id: Annotated[str, typer.Argument(metavar="ID", help="A check id, e.g. tls.chain.")],
+) -> None:
+    """What a check looks at, what each outcome means, how to fix it."""
+    from kdoctor.registry import load_registry
+
+    registry = load_registry()
+    entry = registry.get(check_id)
+    if entry is None:
+        print(f"error: unknown check id {check_id!r}. Valid ids: {', '.join(registry.ids)}", file=sys.stderr)
+        raise typer.Exit(2)
+    deps = ", ".join(entry.depends_on) or "nothing"
+    print(f"{entry.id}: {entry.title}\n(from {entry.origin}; depends on {deps})\n\n{entry.doc}")
+
+
+@app.command()
+def demo(
+    scenario: Annotated[str, typer.Argument(help="Scenario to run (see --list).")] = "healthy",
+    list_: Annotated[bool, typer.Option("--list", help="List the scenarios.")] = False,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", callback=_output_choice, help="Output format.")
+    ] = None,
+    timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds per network operation.")] = 5.0,
+) -> None:
+    """Start the built-in demo cluster on loopback and run the doctor against it."""
+    from kdoctor import demo as demo_mod
+
+    if list_:
+        for name, description in demo_mod.list_scenarios():
+            print(f"{name:<22} {description}")
+        raise typer.Exit(0)
+    names = [n for n, _ in demo_mod.list_scenarios()]
+    if scenario not in names:
+        print(f"error: unknown scenario {scenario!r}; one of: {', '.join(names)}", file=sys.stderr)
+        raise typer.Exit(2)
+    raise typer.Exit(
+        demo_mod.run_demo(scenario, output=output, stdout=sys.stdout, stderr=sys.stderr, timeout=timeout)
+    )
+
+
+@app.command("proxy-url")
+def proxy_url(
+    service: Annotated[
+        str,
+        typer.Argument(metavar="[https:]NAME[:PORT]", help="The service, as the apiserver proxy names it."),
+    ],
+    namespace: Annotated[str, typer.Option("-n", "--namespace", help="The service's namespace.")] = "default",
+    kubeconfig: Annotated[str | None, typer.Option(help="Kubeconfig file for the server URL.")] = None,
+    context: Annotated[str | None, typer.Option(help="Context whose server to use.")] = None,
+    server: Annotated[str | None, typer.Option(help="Server URL (instead of the kubeconfig's).")] = None,
+) -> None:
+    """Print the apiserver proxy URL of a service, as the Kubernetes page builds it."""
+    from kdoctor.proxyurl import proxy_url_command
+
+    try:
+        print(proxy_url_command(service, namespace, server, kubeconfig=kubeconfig, context=context))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
+def main() -> None:
+    """Run the Typer app (`kdoctor` and `kubectl-doctor`)."""
+    app(prog_name="kubectl doctor" if sys.argv[0].endswith("kubectl-doctor") else "kdoctor")

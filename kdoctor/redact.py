@@ -1,0 +1,162 @@
+"""The one place that knows what is secret.
+
+Two layers: a `Secret` type whose str()/repr() never shows the value, used wherever a credential is
+held; and a per-run `SecretRegistry` of every secret value seen, applied to the finished report and
+to debug output so that a value which slipped into an error message is still scrubbed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "<redacted>"
+
+#: Kubeconfig keys whose values are secrets wherever they appear (users[].user, auth-provider config).
+SECRET_KEYS = frozenset(
+    {
+        "token",
+        "password",
+        "client-key-data",
+        "access-token",
+        "refresh-token",
+        "id-token",
+        "client-secret",
+        "idp-certificate-authority-data",
+        "authorization",
+        "proxy-authorization",
+        "clientKeyData",
+    }
+)
+
+# Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
+_MIN_SCRUB_LEN = 4
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+_PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
+
+
+def fingerprint(value: str | bytes) -> str:
+    """A short, non-reversible identifier for a secret: "sha256:" + 8 hex digits."""
+    data = value.encode() if isinstance(value, str) else value
+    return "sha256:" + hashlib.sha256(data).hexdigest()[:8]
+
+
+class Secret:
+    """A credential. Shows as its fingerprint; `reveal()` is the only way to the value."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self._value)
+
+    def __str__(self) -> str:
+        return f"<secret {self.fingerprint}>"
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+class SecretRegistry:
+    """Every secret value this run has seen, so any text can be scrubbed of them."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str | bytes | Secret | None) -> None:
+        if value is None:
+            return
+        if isinstance(value, Secret):
+            value = value.reveal()
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        for candidate in {value, value.strip()}:
+            if len(candidate) >= _MIN_SCRUB_LEN:
+                self._values.add(candidate)
+
+    def merge(self, other: SecretRegistry) -> None:
+        self._values |= other._values
+
+    def __contains__(self, value: str) -> bool:
+        return value in self._values
+
+    def scrub(self, text: str) -> str:
+        """`text` with every known secret, bearer credential and private key block replaced."""
+        # Longest first so a secret containing another is replaced whole.
+        for value in sorted(self._values, key=len, reverse=True):
+            if value in text:
+                text = text.replace(value, REDACTED)
+        text = _PEM_KEY.sub(REDACTED, text)
+        return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+    def scrub_data(self, data: Any) -> Any:
+        """A deep copy of JSON-like `data` with every string scrubbed."""
+        if isinstance(data, str):
+            return self.scrub(data)
+        if isinstance(data, Mapping):
+            return {self.scrub(str(k)): self.scrub_data(v) for k, v in data.items()}
+        if isinstance(data, (list, tuple)):
+            return [self.scrub_data(v) for v in data]
+        if isinstance(data, Secret):
+            return str(data)
+        return data
+
+
+def redact_config(data: Any, registry: SecretRegistry | None = None) -> Any:
+    """A kubeconfig fragment with every secret replaced by its fingerprint.
+
+    Secret keys anywhere, and every exec `env[].value` (plugins take credentials through env).
+    Found secrets are added to `registry` when one is given.
+    """
+    if isinstance(data, Mapping):
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            skey = str(key)
+            if skey.lower() in SECRET_KEYS or skey in SECRET_KEYS:
+                out[skey] = _redacted_value(value, registry)
+            elif skey == "env" and isinstance(value, list):
+                out[skey] = [_redact_env_entry(e, registry) for e in value]
+            else:
+                out[skey] = redact_config(value, registry)
+        return out
+    if isinstance(data, list):
+        return [redact_config(v, registry) for v in data]
+    return data
+
+
+def _redact_env_entry(entry: Any, registry: SecretRegistry | None) -> Any:
+    if isinstance(entry, Mapping):
+        return {
+            str(k): (_redacted_value(v, registry) if k == "value" else redact_config(v, registry))
+            for k, v in entry.items()
+        }
+    return redact_config(entry, registry)
+
+
+def _redacted_value(value: Any, registry: SecretRegistry | None) -> str:
+    if value is None or value == "":
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if registry is not None:
+        registry.add(text)
+    return f"{REDACTED} ({fingerprint(text)})"
+
+
+def scrub_all(texts: Iterable[str], registry: SecretRegistry) -> list[str]:
+    return [registry.scrub(t) for t in texts]

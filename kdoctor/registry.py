@@ -1,0 +1,167 @@
+"""Check discovery: every family, built-in or third-party, comes from the `kdoctor.checks` entry points."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+from kdoctor.api import Check
+
+ENTRY_POINT_GROUP = "kdoctor.checks"
+_ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$")
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    check: Check
+    origin: str  # the distribution that provides it ("kdoctor" for built-ins)
+    entry_point: str
+
+    @property
+    def id(self) -> str:
+        return self.check.id
+
+    @property
+    def family(self) -> str:
+        return self.check.id.split(".", 1)[0]
+
+    @property
+    def title(self) -> str:
+        return self.check.title
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return tuple(self.check.depends_on)
+
+    @property
+    def doc(self) -> str:
+        import inspect
+
+        return inspect.getdoc(type(self.check)) or self.check.title
+
+
+@dataclass(frozen=True)
+class Registry:
+    checks: Sequence[RegisteredCheck]
+    #: entry point name → why it could not be loaded
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def get(self, check_id: str) -> RegisteredCheck | None:
+        return next((c for c in self.checks if c.id == check_id), None)
+
+    @property
+    def ids(self) -> list[str]:
+        return [c.id for c in self.checks]
+
+    def families(self) -> list[str]:
+        return list(dict.fromkeys(c.family for c in self.checks))
+
+
+class PluginError(Exception):
+    pass
+
+
+def load_registry(entry_points: Iterable[metadata.EntryPoint] | None = None) -> Registry:
+    """Load every check family; a family that fails to import or validate is named and left out."""
+    if entry_points is None:
+        entry_points = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    checks: list[RegisteredCheck] = []
+    errors: dict[str, str] = {}
+    seen: set[str] = set()
+    for ep in sorted(entry_points, key=lambda e: e.name):
+        origin = ep.dist.name if ep.dist is not None else "unknown"
+        try:
+            loaded = _instantiate(ep.load())
+            for check in loaded:
+                _validate(check, seen)
+        except Exception as exc:  # a broken plugin must never stop the run
+            errors[f"{ep.name} ({ep.value})"] = f"{type(exc).__name__}: {exc}"
+            continue
+        for check in loaded:
+            seen.add(check.id)
+            checks.append(RegisteredCheck(check=check, origin=origin, entry_point=ep.name))
+    return Registry(checks=_order(checks), errors=errors)
+
+
+def _instantiate(obj: Any) -> list[Check]:
+    items = obj if isinstance(obj, (list, tuple)) else [obj]
+    out: list[Check] = []
+    for item in items:
+        if isinstance(item, type) and issubclass(item, Check):
+            out.append(item())
+        elif isinstance(item, Check):
+            out.append(item)
+        else:
+            raise PluginError(f"{item!r} is not a kdoctor.api.Check subclass")
+    return out
+
+
+def _validate(check: Check, seen: set[str]) -> None:
+    check_id = getattr(check, "id", None)
+    if not isinstance(check_id, str) or not _ID.match(check_id):
+        raise PluginError(f"{type(check).__name__}: id {check_id!r} is not of the form family.name")
+    if check_id in seen:
+        raise PluginError(f"duplicate check id {check_id!r}")
+    if not isinstance(getattr(check, "title", None), str):
+        raise PluginError(f"{check_id}: no title")
+    deps = getattr(check, "depends_on", ())
+    if not isinstance(deps, tuple) or not all(isinstance(d, str) for d in deps):
+        raise PluginError(f"{check_id}: depends_on must be a tuple of ids")
+
+
+def _order(checks: list[RegisteredCheck]) -> list[RegisteredCheck]:
+    """Families in access-path order (by how deep their dependencies go), checks as declared.
+
+    The engine holds no list of families: a family that depends on apiserver checks sorts after
+    the apiserver family because of its dependencies, which is the order a reader expects.
+    """
+    by_id = {c.id: c for c in checks}
+    depth: dict[str, int] = {}
+
+    def depth_of(check_id: str, trail: frozenset[str] = frozenset()) -> int:
+        if check_id in depth:
+            return depth[check_id]
+        check = by_id.get(check_id)
+        if check is None or check_id in trail:
+            return 0
+        deps = [depth_of(d, trail | {check_id}) + 1 for d in check.depends_on if d in by_id]
+        depth[check_id] = max(deps, default=0)
+        return depth[check_id]
+
+    family_rank: dict[str, tuple[int, int]] = {}
+    for index, check in enumerate(checks):
+        rank = family_rank.get(check.family, (depth_of(check.id), index))
+        family_rank[check.family] = min(rank, (depth_of(check.id), index))
+    return sorted(checks, key=lambda c: (family_rank[c.family], checks.index(c)))
+
+
+def select(registry: Registry, include: Sequence[str], exclude: Sequence[str]) -> list[RegisteredCheck]:
+    """The checks named by --check/--skip (ids or family prefixes). Unknown names raise ValueError.
+
+    Opt-in checks run only when --check names their id.
+    """
+    for name in (*include, *exclude):
+        if not _matches_any(name, registry.ids):
+            raise ValueError(name)
+    chosen = []
+    for check in registry.checks:
+        named = any(_matches(name, check.id) for name in include)
+        if include and not named:
+            continue
+        if check.check.opt_in and check.id not in include:
+            continue
+        if any(_matches(name, check.id) for name in exclude):
+            continue
+        chosen.append(check)
+    return chosen
+
+
+def _matches(name: str, check_id: str) -> bool:
+    return check_id == name or check_id.startswith(name + ".") or check_id.split(".", 1)[0] == name
+
+
+def _matches_any(name: str, ids: Sequence[str]) -> bool:
+    return any(_matches(name, i) for i in ids)

@@ -1,0 +1,149 @@
+"""Check families used by the engine tests, loaded through real entry points."""
+
+from __future__ import annotations
+
+import asyncio
+
+from kdoctor.api import Check, Context, Mode, Probe, Result
+
+CALLS: dict[str, int] = {}
+GATE: dict[str, asyncio.Event] = {}
+
+
+async def _counted(ctx: Context) -> int:
+    CALLS["shared"] = CALLS.get("shared", 0) + 1
+    await asyncio.sleep(0.01)
+    return 42
+
+
+SHARED = Probe("sample.shared", _counted)
+
+
+class First(Check):
+    """First explains itself."""
+
+    id = "sample.first"
+    title = "The first link holds"
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok(f"value {await ctx.probe(SHARED)}")
+
+
+class Broken(Check):
+    """Fails on purpose."""
+
+    id = "sample.broken"
+    title = "The broken link holds"
+    depends_on = ("sample.first",)
+
+    async def run(self, ctx: Context) -> Result:
+        await ctx.probe(SHARED)
+        return Result.fail("it broke", hint="mend it")
+
+
+class AfterBroken(Check):
+    """Depends on the broken one."""
+
+    id = "sample.after-broken"
+    title = "Something after the broken link holds"
+    depends_on = ("sample.broken",)
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("never reached")
+
+
+class Crashes(Check):
+    """Raises; the runner must turn it into error."""
+
+    id = "sample.crashes"
+    title = "The crashing check does not crash"
+
+    async def run(self, ctx: Context) -> Result:
+        raise RuntimeError("boom at line one\nsecond line")
+
+
+class Hangs(Check):
+    """Never returns; the runner bounds it."""
+
+    id = "sample.hangs"
+    title = "The hanging check ends"
+
+    async def run(self, ctx: Context) -> Result:
+        await asyncio.sleep(3600)
+        return Result.ok("unreachable")
+
+
+class WaitsForPeer(Check):
+    """Only finishes if SetsPeer runs at the same time (proves concurrency without timing)."""
+
+    id = "sample.waits"
+    title = "Independent checks run concurrently"
+
+    async def run(self, ctx: Context) -> Result:
+        event = GATE.setdefault("peer", asyncio.Event())
+        await asyncio.wait_for(event.wait(), timeout=5)
+        return Result.ok("peer ran concurrently")
+
+
+class SetsPeer(Check):
+    """Releases WaitsForPeer."""
+
+    id = "sample.sets"
+    title = "The peer check runs"
+
+    async def run(self, ctx: Context) -> Result:
+        await asyncio.sleep(0.01)
+        GATE.setdefault("peer", asyncio.Event()).set()
+        return Result.warn("set the gate", hint="nothing to do")
+
+
+class PodOnly(Check):
+    """Applies only in a pod."""
+
+    id = "sample.pod-only"
+    title = "A pod-only check holds"
+
+    def applies(self, ctx: Context) -> str | None:
+        return None if ctx.mode is Mode.IN_CLUSTER else "only in a pod"
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("in a pod")
+
+
+class AfterPodOnly(Check):
+    """Depends on a check that does not apply: it still runs."""
+
+    id = "sample.after-pod-only"
+    title = "A check after a non-applicable one runs"
+    depends_on = ("sample.pod-only",)
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("ran")
+
+
+class OptIn(Check):
+    """Runs only when named."""
+
+    id = "sample.opt-in"
+    title = "The opt-in check holds"
+    opt_in = True
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("named explicitly")
+
+
+class LeaksSecret(Check):
+    """Puts a registered secret in its summary; the report must be scrubbed."""
+
+    id = "sample.leaky"
+    title = "Nothing leaks"
+
+    async def run(self, ctx: Context) -> Result:
+        ctx.secrets.add("canary-sample-secret-0001")
+        return Result.warn("token canary-sample-secret-0001 seen", details={"t": "canary-sample-secret-0001"})
+
+
+CHECKS = (First, Broken, AfterBroken, Crashes, WaitsForPeer, SetsPeer, PodOnly, AfterPodOnly, OptIn)
+SLOW = (Hangs,)
+LEAKY = (LeaksSecret,)
+NOT_A_CHECK = (object,)

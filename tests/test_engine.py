@@ -1,0 +1,131 @@
+"""The engine: registry, selection, runner semantics, exit codes."""
+
+from __future__ import annotations
+
+import asyncio
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from kdoctor.api import Mode, Status
+from kdoctor.context import Context, Environment, Options, Target
+from kdoctor.exit_codes import ExitCode, exit_code_for
+from kdoctor.registry import Registry, load_registry, select
+from kdoctor.runner import run_target
+from tests.lab import sample_checks
+
+
+def ep(name: str, attr: str) -> metadata.EntryPoint:
+    return metadata.EntryPoint(name=name, value=f"tests.lab.sample_checks:{attr}", group="kdoctor.checks")
+
+
+def registry(*attrs: str) -> Registry:
+    return load_registry([ep(a.lower(), a) for a in attrs])
+
+
+def context(tmp_path: Path, mode: Mode = Mode.KUBECONFIG, timeout: float = 5.0) -> Context:
+    return Context(
+        options=Options(timeout=timeout),
+        environment=Environment(env={}, home=tmp_path),
+        target=Target(mode),
+    )
+
+
+def run(ctx: Context, reg: Registry, **kw: object) -> dict[str, tuple[Status, str]]:
+    sample_checks.GATE.clear()
+    out = asyncio.run(run_target(ctx, select(reg, [], []), **kw))  # type: ignore[arg-type]
+    return {r.id: (r.status, r.summary) for r in out.results}
+
+
+def test_dependency_order_skip_propagation_and_crash_capture(tmp_path: Path) -> None:
+    results = run(context(tmp_path), registry("CHECKS"))
+    assert results["sample.first"] == (Status.PASS, "value 42")
+    assert results["sample.broken"] == (Status.FAIL, "it broke")
+    assert results["sample.after-broken"] == (Status.SKIP, "skipped: sample.broken failed")
+    status, summary = results["sample.crashes"]
+    assert status is Status.ERROR
+    assert summary == "check crashed: RuntimeError: boom at line one"
+    assert results["sample.waits"][0] is Status.PASS  # only possible if run concurrently with sample.sets
+    # Not applicable on a laptop: left out, and its dependent still runs.
+    assert "sample.pod-only" not in results
+    assert results["sample.after-pod-only"] == (Status.PASS, "ran")
+    assert "sample.opt-in" not in results
+
+
+def test_results_in_declared_order(tmp_path: Path) -> None:
+    reg = registry("CHECKS")
+    sample_checks.GATE.clear()
+    out = asyncio.run(run_target(context(tmp_path), select(reg, [], [])))
+    declared = [c.id for c in reg.checks if c.id not in ("sample.pod-only", "sample.opt-in")]
+    assert [r.id for r in out.results] == declared
+    assert "RuntimeError" in out.tracebacks["sample.crashes"]
+
+
+def test_not_applicable_shown_when_asked(tmp_path: Path) -> None:
+    results = run(context(tmp_path), registry("CHECKS"), show_not_applicable=True)
+    assert results["sample.pod-only"] == (Status.SKIP, "not applicable: only in a pod")
+    results = run(context(tmp_path, Mode.IN_CLUSTER), registry("CHECKS"))
+    assert results["sample.pod-only"] == (Status.PASS, "in a pod")
+
+
+def test_probe_is_computed_once_per_target(tmp_path: Path) -> None:
+    sample_checks.CALLS.clear()
+    run(context(tmp_path), registry("CHECKS"))
+    assert sample_checks.CALLS["shared"] == 1
+    run(context(tmp_path), registry("CHECKS"))
+    assert sample_checks.CALLS["shared"] == 2  # a new target computes it again
+
+
+def test_hanging_check_is_bounded(tmp_path: Path) -> None:
+    # budget = 4 * timeout + 2 = 2.4 s
+    results = run(context(tmp_path, timeout=0.1), registry("SLOW"))
+    status, summary = results["sample.hangs"]
+    assert status is Status.ERROR
+    assert "did not finish within 2.4s" in summary
+
+
+def test_broken_plugin_is_named_and_left_out() -> None:
+    eps = [
+        ep("good", "CHECKS"),
+        metadata.EntryPoint(name="missing", value="no_such_module_kdoctor:CHECKS", group="kdoctor.checks"),
+        ep("bad", "NOT_A_CHECK"),
+    ]
+    reg = load_registry(eps)
+    assert "sample.first" in reg.ids
+    assert set(reg.errors) == {
+        "missing (no_such_module_kdoctor:CHECKS)",
+        "bad (tests.lab.sample_checks:NOT_A_CHECK)",
+    }
+    assert "ModuleNotFoundError" in reg.errors["missing (no_such_module_kdoctor:CHECKS)"]
+
+
+def test_duplicate_ids_rejected() -> None:
+    reg = load_registry([ep("one", "CHECKS"), ep("two", "CHECKS")])
+    assert len(reg.errors) == 1 and "duplicate check id" in next(iter(reg.errors.values()))
+
+
+def test_select_by_id_family_and_opt_in() -> None:
+    reg = registry("CHECKS")
+    assert [c.id for c in select(reg, ["sample.first"], [])] == ["sample.first"]
+    assert "sample.opt-in" not in [c.id for c in select(reg, ["sample"], [])]
+    assert "sample.opt-in" in [c.id for c in select(reg, ["sample", "sample.opt-in"], [])]
+    assert "sample.broken" not in [c.id for c in select(reg, [], ["sample.broken"])]
+    with pytest.raises(ValueError):
+        select(reg, ["nope"], [])
+    with pytest.raises(ValueError):
+        select(reg, [], ["sample.nope"])
+
+
+@pytest.mark.parametrize(
+    ("statuses", "fail_on", "code"),
+    [
+        ([Status.PASS, Status.SKIP], "fail", ExitCode.OK),
+        ([Status.PASS, Status.WARN], "fail", ExitCode.OK),
+        ([Status.PASS, Status.WARN], "warn", ExitCode.FINDINGS),
+        ([Status.FAIL, Status.WARN], "fail", ExitCode.FINDINGS),
+        ([Status.FAIL, Status.ERROR], "fail", ExitCode.INTERNAL),
+    ],
+)
+def test_exit_codes(statuses: list[Status], fail_on: str, code: ExitCode) -> None:
+    assert exit_code_for(statuses, fail_on) is code
