@@ -1,0 +1,959 @@
+"""auth.*: the credential kubectl would send, what its claims say, who the apiserver says you are,
+and what you may do.
+
+The credential is obtained once per target by the `CREDENTIALS` probe (which runs the exec plugin,
+if any, with the timeout); the identity and permission checks use the shared API session, which
+attaches that credential only where it is safe to send it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from kdoctor.api import Check, Context, Mode, Result
+from kdoctor.credentials import (
+    CREDENTIALS,
+    REMOVED_AUTH_PROVIDERS,
+    ClientCertFacts,
+    ResolvedCredential,
+    client_cert_facts,
+    credential_details,
+)
+from kdoctor.execplugin import ExecResult
+from kdoctor.jwt import JwtClaims, decode
+
+if TYPE_CHECKING:
+    from kdoctor.probes.api import ApiResponse, ApiSession
+
+__all__ = ["CHECKS", "CredentialCheck", "IdentityCheck", "PermissionsCheck", "TokenCheck"]
+
+# The apiserver's JWT validation allows this much clock difference for nbf/iat (go-jose DefaultLeeway).
+_JWT_LEEWAY = timedelta(minutes=1)
+_CERT_EXPIRY_WARNING = timedelta(days=7)
+_NETWORK_DEPS = ("tls.chain", "apiserver.version")
+
+
+def _ago(delta: timedelta) -> str:
+    """A rough human duration: "3h 5m", "42s", "12d"."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 90:
+        return f"{seconds}s"
+    minutes = seconds // 60
+    if minutes < 90:
+        return f"{minutes}m"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
+    return f"{hours // 24}d"
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _exec_details(result: ExecResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "command": result.command,
+        "api_version": result.api_version,
+        "ran": result.ran,
+    }
+    if result.resolved_path:
+        out["path"] = result.resolved_path
+    if result.ran:
+        out["exit_code"] = result.exit_code
+        out["duration_ms"] = round(result.duration * 1000, 1)
+        out["timed_out"] = result.timed_out
+        out["stderr_tail"] = list(result.stderr_tail)
+    if result.returned_api_version:
+        out["returned_api_version"] = result.returned_api_version
+    if result.not_found:
+        out["not_found"] = True
+    if result.parse_error:
+        out["parse_error"] = result.parse_error
+    if result.not_run_reason:
+        out["not_run"] = result.not_run_reason
+    return out
+
+
+def _stderr_note(result: ExecResult) -> str:
+    if not result.stderr_tail:
+        return ""
+    return "; stderr: " + " | ".join(result.stderr_tail[-3:])
+
+
+class CredentialCheck(Check):
+    """Obtains the credential kubectl would send for this target, and checks it is usable.
+
+    Looks at the user entry's method: a static token, a tokenFile (read and trimmed like client-go),
+    a client certificate and key (parsed: subject, issuer, validity, key matches certificate),
+    basic-auth, or an exec credential plugin (run once with --timeout, stdin closed,
+    KUBERNETES_EXEC_INFO set like client-go; its exit code, duration and scrubbed stderr are shown).
+    The token itself is never shown, only its sha256 fingerprint.
+
+    pass: a credential was obtained (method, source and fingerprint in the summary).
+    warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
+          1.19); an exec credential that is already expired; a client certificate expiring within 7 days.
+    fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
+          hung past the timeout (killed), or printed something that is not an ExecCredential of the
+          configured apiVersion; the tokenFile cannot be read or is empty; the client certificate is
+          expired, not yet valid, unparsable, or its key does not match; a removed auth-provider.
+    skip: --no-exec was given (the plugin is not run), or the plugin needs a terminal
+          (interactiveMode: Always): kdoctor never runs plugins interactively.
+    """
+
+    id = "auth.credential"
+    title = "A credential is obtained the way kubectl would obtain it"
+    depends_on = _NETWORK_DEPS
+
+    async def run(self, ctx: Context) -> Result:
+        cred = await ctx.probe(CREDENTIALS)
+        details = credential_details(cred)
+        if cred.exec_result is not None:
+            details["exec"] = _exec_details(cred.exec_result)
+        if cred.not_run is not None:
+            return self._not_run(cred, details)
+        if cred.problem is not None:
+            return self._problem(cred, details)
+        if cred.kind == "none":
+            return self._anonymous(ctx, details)
+        if cred.kind == "basic":
+            user = cred.basic[0] if cred.basic else ""
+            return Result.warn(
+                f"basic-auth as user {user!r}: kube-apiserver removed basic-auth support in 1.19",
+                hint="Use a token, a client certificate or an exec plugin unless an authenticating proxy in "
+                "front of the apiserver expects basic-auth: kubectl config set-credentials NAME --token=...",
+                details=details,
+            )
+        cert_result = self._client_cert(ctx, cred, details)
+        if cert_result is not None:
+            return cert_result
+        return self._obtained(ctx, cred, details)
+
+    def _obtained(self, ctx: Context, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
+        parts = [cred.describe()]
+        if cred.bearer is not None and cred.client_cert_pem is not None:
+            parts.append("with a client certificate")
+        result = cred.exec_result
+        if result is not None:
+            parts.append(f"exit code {result.exit_code} in {result.duration:.2f}s")
+        now = ctx.environment.now()
+        if cred.expires_at is not None:
+            if cred.expires_at <= now:
+                return Result.warn(
+                    f"{', '.join(parts)}: the plugin returned a credential that expired at "
+                    f"{_iso(cred.expires_at)} ({_ago(now - cred.expires_at)} ago)",
+                    hint="Log in again with the plugin's own command (its cached credential is stale), "
+                    "then rerun kdoctor.",
+                    details=details,
+                )
+            parts.append(f"expires {_iso(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
+        summary = ", ".join(parts)
+        if result is not None and result.stderr_tail:
+            summary += _stderr_note(result)
+        return Result.ok(summary, details=details)
+
+    def _client_cert(self, ctx: Context, cred: ResolvedCredential, details: dict[str, Any]) -> Result | None:
+        if cred.client_cert_pem is None:
+            return None
+        facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
+        details["client_certificate"] = facts.to_details()
+        origin = "exec plugin's" if cred.kind == "exec-client-certificate" else "client"
+        from_plugin = cred.kind == "exec-client-certificate"
+        plugin_hint = (
+            "The exec plugin returned a broken certificate/key pair (clientCertificateData/clientKeyData): "
+            "update the plugin or log in again with it."
+        )
+        if facts.error:
+            return Result.fail(
+                f"{origin} certificate unusable: {facts.error}",
+                hint=plugin_hint
+                if from_plugin
+                else "Fix client-certificate-data / client-key-data (or the files they name): both PEM, "
+                "the key unencrypted; kubectl config set-credentials NAME --client-certificate=... "
+                "--client-key=... --embed-certs",
+                details=details,
+            )
+        who = _cert_identity(facts)
+        if facts.key_matches is False:
+            return Result.fail(
+                f"{origin} certificate for {who}: the private key does not belong to it "
+                "(kubectl: tls: private key does not match public key)",
+                hint=plugin_hint
+                if from_plugin
+                else "Put the key that was issued with this certificate in client-key-data, or reissue the pair.",
+                details=details,
+            )
+        now = ctx.environment.now()
+        if facts.not_after is not None and facts.not_after <= now:
+            return Result.fail(
+                f"{origin} certificate for {who} expired at {_iso(facts.not_after)} "
+                f"({_ago(now - facts.not_after)} ago); the apiserver will answer 401 Unauthorized",
+                hint="Get a new client certificate (kubeadm: kubeadm kubeconfig user --client-name NAME; "
+                "managed clusters: refresh the kubeconfig from the provider). If the date looks wrong, "
+                "check the local clock.",
+                details=details,
+            )
+        if facts.not_before is not None and facts.not_before > now:
+            return Result.fail(
+                f"{origin} certificate for {who} is not valid before {_iso(facts.not_before)} "
+                f"(in {_ago(facts.not_before - now)}): clock skew between this machine and the CA",
+                hint="Check the local clock (timedatectl status) against the apiserver's Date header.",
+                details=details,
+            )
+        if facts.not_after is not None and facts.not_after - now < _CERT_EXPIRY_WARNING:
+            return Result.warn(
+                f"{origin} certificate for {who} expires at {_iso(facts.not_after)} "
+                f"(in {_ago(facts.not_after - now)})",
+                hint="Renew the client certificate before it expires.",
+                details=details,
+            )
+        if cred.bearer is not None:
+            return None
+        summary = f"{origin} certificate for {who} from {cred.source}, expires {_iso(facts.not_after or now)}"
+        if cred.exec_result is not None:
+            result = cred.exec_result
+            summary += f", exit code {result.exit_code} in {result.duration:.2f}s" + _stderr_note(result)
+        return Result.ok(summary, details=details)
+
+    def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
+        result = cred.exec_result
+        command = result.command if result is not None else cred.source
+        if result is not None and result.needs_terminal:
+            return Result.skip(
+                f"exec plugin {command} needs a terminal (interactiveMode: Always); kdoctor never runs "
+                "plugins interactively, so the credential was not obtained",
+                hint="Log in once in a terminal (e.g. kubectl auth whoami) so the plugin caches a credential, "
+                "or set interactiveMode: IfAvailable if the plugin can work without a terminal.",
+                details=details,
+            )
+        return Result.skip(
+            f"exec plugin {command} not run: --no-exec was given",
+            hint="Run kdoctor without --no-exec to test the plugin and the identity it yields.",
+            details=details,
+        )
+
+    def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
+        problem = cred.problem or ""
+        result = cred.exec_result
+        if result is None:
+            if cred.source.startswith("auth-provider"):
+                name = cred.source.split(" ", 1)[1]
+                replacement = REMOVED_AUTH_PROVIDERS.get(name)
+                hint = (
+                    f"Install {replacement} and switch the user to it (the provider's docs give the "
+                    "kubeconfig change)."
+                    if replacement
+                    else "Switch the user to an exec credential plugin (e.g. kubelogin for OIDC)."
+                )
+                return Result.fail(problem, hint=hint, details=details)
+            return Result.fail(
+                problem,
+                hint="Point tokenFile at a readable file holding the token (client-go trims whitespace), "
+                "or set token directly.",
+                details=details,
+            )
+        if result.not_found:
+            hint = result.install_hint or "Install the plugin or fix users[].user.exec.command."
+            return Result.fail(
+                f"{problem}: the exec plugin is not installed or not on PATH",
+                hint=hint.strip(),
+                details=details,
+            )
+        if result.timed_out:
+            return Result.fail(
+                f"exec plugin {result.command} did not finish within {result.timeout:g}s and was killed "
+                f"(a plugin waiting for a browser login or a prompt hangs like this){_stderr_note(result)}",
+                hint="Run the plugin's login command in a terminal first, then rerun kdoctor; raise --timeout "
+                "if the plugin is merely slow.",
+                details=details,
+            )
+        if result.start_error:
+            return Result.fail(
+                problem,
+                hint=f"Make {result.resolved_path or result.command} executable (chmod +x) with a valid "
+                "interpreter line.",
+                details=details,
+            )
+        if result.ran and result.exit_code not in (None, 0):
+            return Result.fail(
+                f"{problem} after {result.duration:.2f}s{_stderr_note(result)}",
+                hint="Run the plugin by hand to see its full message; an expired login (refresh token) is "
+                "the usual cause: log in again with the plugin's own command.",
+                details=details,
+            )
+        if result.ran:
+            return Result.fail(
+                problem,
+                hint="The plugin must print an ExecCredential whose apiVersion matches "
+                f"users[].user.exec.apiVersion ({result.api_version}) with status.token or "
+                "status.clientCertificateData/clientKeyData; update the plugin or the apiVersion.",
+                details=details,
+            )
+        return Result.fail(
+            problem,
+            hint="Set users[].user.exec.apiVersion to client.authentication.k8s.io/v1 (or v1beta1 for old "
+            "plugins).",
+            details=details,
+        )
+
+    def _anonymous(self, ctx: Context, details: dict[str, Any]) -> Result:
+        if ctx.mode is Mode.IN_CLUSTER:
+            return Result.warn(
+                "no service-account token: requests are anonymous (system:anonymous)",
+                hint="Mount a token: set automountServiceAccountToken: true on the pod or its service "
+                "account, or project one with a serviceAccountToken volume.",
+                details=details,
+            )
+        return Result.warn(
+            "no credential configured for this user: requests are anonymous (system:anonymous)",
+            hint="Give the context's user a credential: kubectl config set-credentials NAME --token=... "
+            "(or a client certificate, or an exec plugin).",
+            details=details,
+        )
+
+
+def _cert_identity(facts: ClientCertFacts) -> str:
+    who = f"CN={facts.common_name}" if facts.common_name else facts.subject or "(no subject)"
+    if facts.organizations:
+        who += f" O={','.join(facts.organizations)}"
+    return who
+
+
+def _sa_hint(claims: JwtClaims) -> str:
+    sa = claims.service_account
+    if sa is not None and sa.name and sa.namespace:
+        return f"kubectl create token {sa.name} -n {sa.namespace}"
+    return "request a fresh token from its issuer"
+
+
+class TokenCheck(Check):
+    """Reads the bearer token's JWT claims (without verifying the signature) to explain what the
+    apiserver will decide about it.
+
+    Shows issuer, audiences, subject, expiry and, for service-account tokens, the namespace, service
+    account and bound pod. Only bearer tokens are inspected; an opaque (non-JWT) token is fine.
+    In a pod, incluster.token does this for the service-account token instead.
+
+    pass: an opaque token, or a JWT that is currently valid.
+    warn: a legacy secret-based service-account token: it never expires, is only revoked by deleting
+          its Secret, and is invalidated after a year unused on 1.29+ clusters.
+    fail: expired (exp in the past); not yet valid (nbf or iat in the future beyond the apiserver's
+          one-minute leeway), which usually means clock skew between this machine and the issuer.
+    """
+
+    id = "auth.token"
+    title = "The token's claims are currently valid"
+    depends_on = (*_NETWORK_DEPS, "auth.credential")
+
+    def applies(self, ctx: Context) -> str | None:
+        # In a pod the token is the service-account file, which incluster.token already judges.
+        if ctx.mode is Mode.IN_CLUSTER:
+            return "in a pod, incluster.token reads the service-account token's claims"
+        return None
+
+    async def run(self, ctx: Context) -> Result:
+        cred = await ctx.probe(CREDENTIALS)
+        if cred.bearer is None:
+            return Result.skip(f"no token to inspect (credential: {cred.describe()})")
+        fingerprint = cred.bearer.fingerprint
+        claims = decode(cred.bearer.reveal())
+        details: dict[str, Any] = {"token_fingerprint": fingerprint, "jwt": claims is not None}
+        if claims is None:
+            return Result.ok(f"opaque token ({fingerprint}), no claims to read", details=details)
+        details["claims"] = claims.summary_claims()
+        details["alg"] = claims.algorithm
+        now = ctx.environment.now()
+        who = _claims_identity(claims)
+        if claims.exp is not None and claims.exp <= now:
+            return Result.fail(
+                f"token for {who} expired at {_iso(claims.exp)} ({_ago(now - claims.exp)} ago)",
+                hint=self._renew_hint(cred, claims),
+                details=details,
+            )
+        for name, moment in (("nbf", claims.nbf), ("iat", claims.iat)):
+            if moment is not None and moment > now + _JWT_LEEWAY:
+                label = "not valid before" if name == "nbf" else "issued at"
+                return Result.fail(
+                    f"token for {who} is {label} {_iso(moment)}, {_ago(moment - now)} in the future: "
+                    "clock skew between this machine and the token issuer (the apiserver rejects it)",
+                    hint="Check the clocks: timedatectl status here, and NTP on the issuer; the apiserver's "
+                    "Date header is compared in apiserver.clock.",
+                    details=details,
+                )
+        if claims.is_legacy_service_account and claims.exp is None:
+            sa = claims.service_account
+            secret = f" (Secret {sa.secret_name})" if sa and sa.secret_name else ""
+            return Result.warn(
+                f"legacy secret-based service-account token for {who}{secret}: it never expires",
+                hint=f"Use a short-lived token instead: {_sa_hint(claims)} (or a projected "
+                "serviceAccountToken volume); unused legacy tokens are invalidated after a year "
+                "(LegacyServiceAccountTokenCleanUp, 1.29+).",
+                details=details,
+            )
+        parts = [f"JWT for {who}"]
+        if claims.iss:
+            parts.append(f"issuer {claims.iss}")
+        if claims.exp is not None:
+            parts.append(f"expires {_iso(claims.exp)} (in {_ago(claims.exp - now)})")
+        else:
+            parts.append("no expiry")
+        return Result.ok(", ".join(parts), details=details)
+
+    @staticmethod
+    def _renew_hint(cred: ResolvedCredential, claims: JwtClaims) -> str:
+        if cred.kind == "exec-token":
+            return "The exec plugin returned an expired token: log in again with its own command."
+        if claims.service_account is not None:
+            return f"Get a fresh service-account token: {_sa_hint(claims)}"
+        return "Get a fresh token from its issuer and update the kubeconfig (kubectl config set-credentials)."
+
+
+def _claims_identity(claims: JwtClaims) -> str:
+    sa = claims.service_account
+    if sa is not None and sa.username:
+        user = sa.username
+        if sa.pod_name:
+            user += f" (pod {sa.pod_name})"
+        return user
+    return claims.sub or "(no subject)"
+
+
+# --- identity -------------------------------------------------------------------------------------
+
+_REVIEW_PATHS = (
+    ("authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/selfsubjectreviews"),
+    ("authentication.k8s.io/v1beta1", "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews"),
+)
+_FORBIDDEN_USER = re.compile(r'User "([^"]*)" cannot')
+_MESSAGE_CAP = 300
+
+
+def _server_message(response: ApiResponse) -> str:
+    """The metav1.Status message of an error answer, else the start of its body."""
+    body = response.json
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        message = str(body["message"])
+    else:
+        message = response.preview()
+    message = " ".join(message.split())
+    return message if len(message) <= _MESSAGE_CAP else message[: _MESSAGE_CAP - 1] + "…"
+
+
+def _response_details(response: ApiResponse) -> dict[str, Any]:
+    out: dict[str, Any] = {"method": response.method, "path": response.path, "status": response.status}
+    if response.status is None:
+        out["error_kind"] = response.error_kind
+        out["error"] = response.error
+    else:
+        out["message"] = _server_message(response)
+        body = response.json
+        if isinstance(body, dict) and body.get("kind") == "Status":
+            out["reason"] = body.get("reason")
+    out["credentials_sent"] = response.credentials_sent
+    return out
+
+
+def _credential_phrase(cred: ResolvedCredential) -> str:
+    return cred.describe()
+
+
+def _not_usable_reason(cred: ResolvedCredential) -> str | None:
+    if cred.not_run is not None:
+        return f"no credential obtained: {cred.not_run}"
+    if cred.problem is not None:
+        return f"no credential obtained: {cred.problem}"
+    return None
+
+
+class IdentityCheck(Check):
+    """Asks the apiserver who the credential authenticates as (SelfSubjectReview, like
+    `kubectl auth whoami`).
+
+    POSTs an authentication.k8s.io/v1 SelfSubjectReview (v1beta1 when v1 is not served) with the
+    credential and reports the username, groups and the credential that produced them. The
+    credential is only sent on a verified TLS connection (or plain HTTP to loopback).
+
+    pass: the server named the identity.
+    warn: the credential authenticated but RBAC forbids the review (403; `kubectl auth whoami` errors
+          here, yet every other request is made as that user, so it is not a failure of the
+          credential — the username is read from the 403 message); anonymous requests; the server
+          does not offer SelfSubjectReview (before 1.27) but accepted the credential.
+    fail: 401 Unauthorized: the credential was not accepted. The likely causes are listed in order,
+          using what kdoctor can see: an expired token (its exp claim) or client certificate; a token
+          for another cluster (its issuer); a deleted (revoked) service account; a client certificate
+          from another CA. The server's own message is shown.
+    skip: the connection is not safe for credentials (insecure-skip-tls-verify, plain HTTP to a
+          remote host), so the question is not asked.
+    """
+
+    id = "auth.identity"
+    title = "The apiserver accepts the credential and names the identity"
+    depends_on = (*_NETWORK_DEPS, "auth.credential")
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import API_SESSION
+
+        cred = await ctx.probe(CREDENTIALS)
+        reason = _not_usable_reason(cred)
+        if reason is not None:
+            return Result.skip(reason)
+        session = await ctx.probe(API_SESSION)
+        if cred.usable and not session.credentials_allowed:
+            return Result.skip(
+                f"credential not sent: {session.credentials_reason}",
+                hint="Configure the cluster's CA (certificate-authority-data) instead of "
+                "insecure-skip-tls-verify, and use https, so the credential can be checked safely.",
+            )
+        body = {"apiVersion": "", "kind": "SelfSubjectReview"}
+        response: ApiResponse | None = None
+        api_version = ""
+        for api_version, path in _REVIEW_PATHS:
+            response = await session.post(path, {**body, "apiVersion": api_version}, authenticated=True)
+            if response.status != 404:
+                break
+        assert response is not None
+        details: dict[str, Any] = {
+            "credential": credential_details(cred),
+            "review": _response_details(response),
+            "api_version": api_version,
+        }
+        if response.status is None:
+            return Result.fail(
+                f"no answer to the SelfSubjectReview: {response.error}",
+                hint="See the apiserver.* and tls.* results for the connection problem.",
+                details=details,
+            )
+        if response.status in (200, 201):
+            return self._identified(cred, response, details)
+        if response.status == 401:
+            return await self._unauthorized(ctx, session, cred, response, details)
+        if response.status == 403:
+            return self._forbidden(cred, response, details)
+        if response.status == 404:
+            return await self._no_review_api(session, cred, details)
+        return Result.fail(
+            f"SelfSubjectReview answered {response.status} {response.reason}: {_server_message(response)}",
+            hint="See apiserver.ready for the apiserver's health; retry when it is ready.",
+            details=details,
+        )
+
+    def _identified(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
+        body = response.json if isinstance(response.json, dict) else {}
+        status = body.get("status") if isinstance(body.get("status"), dict) else {}
+        info = status.get("userInfo") if isinstance(status, dict) else None
+        if not isinstance(info, dict) or not isinstance(info.get("username"), str):
+            return Result.fail(
+                "the SelfSubjectReview answer names no user: not a kube-apiserver answer "
+                f"({response.preview(80)})",
+                hint="Check that the server URL points at the apiserver, not a proxy or ingress.",
+                details=details,
+            )
+        username = str(info["username"])
+        groups = [str(g) for g in info.get("groups") or [] if isinstance(g, str)]
+        identity: dict[str, Any] = {"username": username, "groups": groups}
+        if isinstance(info.get("uid"), str):
+            identity["uid"] = info["uid"]
+        extra = info.get("extra")
+        if isinstance(extra, dict):
+            identity["extra"] = {str(k): [str(x) for x in v] for k, v in extra.items() if isinstance(v, list)}
+        details["identity"] = identity
+        group_text = f" (groups: {', '.join(groups)})" if groups else ""
+        if username == "system:anonymous" or not cred.usable:
+            return Result.warn(
+                f"requests are anonymous: the apiserver treats them as {username}{group_text}",
+                hint="Configure a credential for the context's user (see auth.credential).",
+                details=details,
+            )
+        return Result.ok(
+            f"authenticated as {username}{group_text} with {_credential_phrase(cred)}", details=details
+        )
+
+    def _forbidden(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
+        message = _server_message(response)
+        match = _FORBIDDEN_USER.search(message)
+        who = match.group(1) if match else None
+        if who:
+            details["identity"] = {"username": who, "from": "403 message"}
+        if who == "system:anonymous" and cred.usable:
+            # The server ignored the credential: it authenticated nobody.
+            return Result.fail(
+                f"the credential was not used: the server saw system:anonymous (403: {message})",
+                hint="Something between kdoctor and the apiserver drops the Authorization header or "
+                "the client certificate (a TLS-terminating proxy or load balancer); connect directly.",
+                details=details,
+            )
+        subject = f"authenticated as {who}" if who else "authenticated"
+        return Result.warn(
+            f"{subject}, but RBAC forbids the SelfSubjectReview (403): {message}",
+            hint="The credential works; kubectl auth whoami fails the same way. To allow it, bind the "
+            "system:basic-user ClusterRole (or one granting create on selfsubjectreviews) to the user.",
+            details=details,
+        )
+
+    async def _no_review_api(
+        self, session: ApiSession, cred: ResolvedCredential, details: dict[str, Any]
+    ) -> Result:
+        probe = await session.get("/api", authenticated=True)
+        details["fallback"] = _response_details(probe)
+        if probe.status == 401:
+            return Result.fail(
+                "the server does not offer SelfSubjectReview, and answered GET /api with 401 Unauthorized: "
+                f"the credential was not accepted ({_server_message(probe)})",
+                hint="Get a valid credential for this cluster (see auth.token and auth.credential).",
+                details=details,
+            )
+        return Result.warn(
+            "the server does not offer SelfSubjectReview (kubectl auth whoami needs 1.27+), so the identity "
+            f"cannot be named; GET /api with {_credential_phrase(cred)} answered {probe.status}",
+            hint="Upgrade the cluster, or check access with kubectl auth can-i --list.",
+            details=details,
+        )
+
+    async def _unauthorized(
+        self,
+        ctx: Context,
+        session: ApiSession,
+        cred: ResolvedCredential,
+        response: ApiResponse,
+        details: dict[str, Any],
+    ) -> Result:
+        causes = await _unauthorized_causes(ctx, session, cred)
+        details["likely_causes"] = causes
+        message = _server_message(response)
+        if not cred.usable:
+            return Result.fail(
+                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message})",
+                hint="Configure a credential for the context's user (see auth.credential).",
+                details=details,
+            )
+        certain = [c for c in causes if c["certain"]]
+        likely = certain or [c for c in causes if c["likely"]] or causes
+        if len(likely) == 1:
+            listed = f"{likely[0]['cause']} ({likely[0]['evidence']})"
+            lead = "Cause" if certain else "Likely cause"
+        else:
+            listed = "; ".join(f"{i}) {c['cause']} ({c['evidence']})" for i, c in enumerate(likely, 1))
+            lead = "Causes" if certain else "Likely, in order"
+        summary = (
+            f"401 Unauthorized: the apiserver did not accept the {_credential_phrase(cred)} "
+            f"(server: {message}). {lead}: {listed}"
+        )
+        first = likely[0] if likely else None
+        hint = first["fix"] if first else "Get a valid credential for this cluster."
+        return Result.fail(summary, hint=hint, details=details)
+
+
+async def _cluster_issuer(session: ApiSession) -> str | None:
+    """The cluster's service-account issuer, when discovery answers without a credential."""
+    response = await session.get("/.well-known/openid-configuration", authenticated=False)
+    body = response.json
+    if response.status == 200 and isinstance(body, dict) and isinstance(body.get("issuer"), str):
+        return str(body["issuer"])
+    return None
+
+
+async def _unauthorized_causes(
+    ctx: Context, session: ApiSession, cred: ResolvedCredential
+) -> list[dict[str, Any]]:
+    """The reasons a 401 is likely, most likely first; each {cause, evidence, fix, likely}."""
+    now = ctx.environment.now()
+    causes: list[dict[str, Any]] = []
+
+    def add(cause: str, evidence: str, fix: str, likely: bool, certain: bool = False) -> None:
+        causes.append(
+            {"cause": cause, "evidence": evidence, "fix": fix, "likely": likely, "certain": certain}
+        )
+
+    if cred.basic is not None and cred.bearer is None:
+        add(
+            "basic-auth is not supported by kube-apiserver since 1.19",
+            "the credential is a username/password",
+            "Use a token, client certificate or exec plugin: kubectl config set-credentials NAME --token=...",
+            True,
+            certain=True,
+        )
+    if cred.bearer is not None:
+        claims = decode(cred.bearer.reveal())
+        renew = (
+            "Log in again with the exec plugin's own command."
+            if cred.kind == "exec-token"
+            else f"Get a fresh token ({_sa_hint(claims)})"
+            if claims is not None
+            else "Get a fresh token from whoever issued it and update the kubeconfig."
+        )
+        if claims is None:
+            add(
+                "the token expired or was revoked",
+                "opaque token: kdoctor cannot read its expiry",
+                renew,
+                True,
+            )
+        elif claims.exp is not None and claims.exp <= now:
+            add(
+                "the token expired",
+                f"exp {_iso(claims.exp)}, {_ago(now - claims.exp)} ago",
+                renew,
+                True,
+                certain=True,
+            )
+        else:
+            expiry = f"exp {_iso(claims.exp)}" if claims.exp is not None else "no exp claim"
+            add("the token expired", f"ruled out by its claims ({expiry})", renew, False)
+        if claims is not None:
+            issuer = await _cluster_issuer(session)
+            if issuer is not None:
+                mismatch = claims.iss is not None and claims.iss != issuer
+                add(
+                    "the token was issued for another cluster",
+                    f"token issuer {claims.iss!r}, this cluster's issuer {issuer!r}",
+                    "Use a token minted by this cluster (check the context points at the right cluster).",
+                    mismatch,
+                )
+            else:
+                add(
+                    "the token was issued for another cluster (or another audience)",
+                    f"token issuer {claims.iss!r}, audiences {list(claims.aud)}; compare with "
+                    "kubectl get --raw /.well-known/openid-configuration on the intended cluster",
+                    "Use a token minted by this cluster (check the context points at the right cluster).",
+                    True,
+                )
+            sa = claims.service_account
+            if sa is not None:
+                what = (
+                    f"Secret {sa.secret_name}"
+                    if sa.secret_name
+                    else (f"pod {sa.pod_name}" if sa.pod_name else "")
+                )
+                add(
+                    "the service account (or what the token is bound to) was deleted, revoking the token",
+                    f"service account {sa.namespace}/{sa.name}" + (f", bound to {what}" if what else ""),
+                    f"Check it exists: kubectl get serviceaccount {sa.name} -n {sa.namespace}; then "
+                    f"{_sa_hint(claims)}",
+                    True,
+                )
+        else:
+            add(
+                "the token belongs to another cluster or was removed from the cluster's token authenticator",
+                "opaque token",
+                "Check the context points at the intended cluster and the token is still configured there.",
+                True,
+            )
+    if cred.client_cert_pem is not None:
+        facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
+        expired = facts.not_after is not None and facts.not_after <= now
+        add(
+            "the client certificate expired",
+            f"notAfter {_iso(facts.not_after)}" if facts.not_after else "unreadable certificate",
+            "Get a new client certificate (kubeadm kubeconfig user --client-name NAME, or from the provider).",
+            expired,
+            certain=expired,
+        )
+        ca_subject, signed_by_ca = _issued_by(cred.client_cert_pem, session.access.ca_pem)
+        if signed_by_ca:
+            evidence = f"issuer {facts.issuer}: signed by the kubeconfig's CA, which usually is the client CA"
+        elif ca_subject is not None:
+            evidence = f"issuer {facts.issuer}, not signed by the kubeconfig's CA ({ca_subject})"
+        else:
+            evidence = f"issuer {facts.issuer}; the kubeconfig names no cluster CA to compare with"
+        add(
+            "the client certificate was issued by another CA than the cluster's client CA",
+            evidence,
+            "Use a client certificate signed by this cluster's CA (the kubeconfig may mix two clusters).",
+            not signed_by_ca,
+        )
+    return causes
+
+
+def _issued_by(cert_pem: bytes, ca_pem: bytes | None) -> tuple[str | None, bool]:
+    """(the CA's subject, whether it signed the certificate); (None, False) without a usable CA."""
+    if not ca_pem:
+        return None, False
+    from cryptography import x509
+
+    try:
+        cert = x509.load_pem_x509_certificate(cert_pem)
+        cas = x509.load_pem_x509_certificates(ca_pem)
+    except ValueError:
+        return None, False
+    for ca in cas:
+        try:
+            cert.verify_directly_issued_by(ca)
+        except Exception:  # InvalidSignature, a different issuer name, an unsupported key
+            continue
+        return ca.subject.rfc4514_string(), True
+    return (cas[0].subject.rfc4514_string() if cas else None), False
+
+
+# --- permissions ----------------------------------------------------------------------------------
+
+#: What every authenticated user may do (system:basic-user); not a sign of real access.
+_BASELINE_RESOURCES = frozenset(
+    {
+        ("authorization.k8s.io", "selfsubjectaccessreviews"),
+        ("authorization.k8s.io", "selfsubjectrulesreviews"),
+        ("authentication.k8s.io", "selfsubjectreviews"),
+    }
+)
+_RULES_PATH = "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews"
+_SUMMARY_GROUPS = 4
+
+
+def _is_baseline(rule: dict[str, Any]) -> bool:
+    groups = rule.get("apiGroups") or [""]
+    resources = rule.get("resources") or []
+    return bool(resources) and all((g, r) in _BASELINE_RESOURCES for g in groups for r in resources)
+
+
+def _qualified(resource: str, groups: list[str]) -> list[str]:
+    out = []
+    for group in groups or [""]:
+        if resource == "*" and group == "*":
+            out.append("*")
+        elif group in ("", "*"):
+            out.append(resource)
+        else:
+            out.append(f"{resource}.{group}")
+    return out
+
+
+def summarize_rules(rules: list[dict[str, Any]]) -> str:
+    """ "get,list,watch pods,services; create deployments.apps" — verbs grouped, in rule order."""
+    by_verbs: dict[str, list[str]] = {}
+    for rule in rules:
+        verbs = ",".join(str(v) for v in rule.get("verbs") or [])
+        groups = [str(g) for g in rule.get("apiGroups") or [""]]
+        names = [n for r in rule.get("resources") or [] for n in _qualified(str(r), groups)]
+        if rule.get("resourceNames"):
+            names = [f"{n}/{'|'.join(str(x) for x in rule['resourceNames'])}" for n in names]
+        bucket = by_verbs.setdefault(verbs or "(no verbs)", [])
+        bucket.extend(n for n in names if n not in bucket)
+    parts = []
+    for verbs, names in list(by_verbs.items())[:_SUMMARY_GROUPS]:
+        shown = names[:6]
+        more = f"…(+{len(names) - len(shown)})" if len(names) > len(shown) else ""
+        parts.append(f"{'all verbs' if verbs == '*' else verbs} {','.join(shown)}{more}")
+    if len(by_verbs) > _SUMMARY_GROUPS:
+        parts.append(f"… {len(by_verbs) - _SUMMARY_GROUPS} more verb sets")
+    return "; ".join(parts)
+
+
+async def _target_namespace(ctx: Context) -> tuple[str, str]:
+    """(namespace, where it came from): the context's namespace, the pod's, or "default"."""
+    if ctx.mode is Mode.IN_CLUSTER:
+        from kdoctor.incluster import SERVICE_ACCOUNT
+
+        facts = await ctx.probe(SERVICE_ACCOUNT)
+        if facts.namespace.value:
+            return facts.namespace.value, facts.namespace.path
+        return "default", "default (no namespace file)"
+    from kdoctor.kubeconfig import SELECTION
+
+    selection = await ctx.probe(SELECTION)
+    if selection.context is not None and selection.context.namespace:
+        return selection.context.namespace, f"context {selection.context_name}"
+    return "default", "default (the context sets no namespace)"
+
+
+class PermissionsCheck(Check):
+    """Summarises what the identity may do in the context's namespace (SelfSubjectRulesReview, like
+    `kubectl auth can-i --list`).
+
+    The namespace is the kubeconfig context's `namespace` (default: "default"), or the pod's own
+    namespace in a pod. Rules every authenticated user has (the self-review APIs) are left out of
+    the judgement.
+
+    pass: some resource rules allow something; the summary groups them by verbs.
+    warn: nothing beyond the self-review basics is allowed (every real request will be Forbidden),
+          or RBAC forbids the review itself (403). A review marked incomplete (an authorizer that
+          cannot list rules, e.g. a webhook) is noted: the list may be shorter than the truth.
+    skip: the credential is not sent on this connection (see auth.identity).
+    """
+
+    id = "auth.permissions"
+    title = "The identity is allowed to do something in the context's namespace"
+    depends_on = (*_NETWORK_DEPS, "auth.credential", "auth.identity")
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import API_SESSION
+
+        cred = await ctx.probe(CREDENTIALS)
+        reason = _not_usable_reason(cred)
+        if reason is not None:
+            return Result.skip(reason)
+        session = await ctx.probe(API_SESSION)
+        if cred.usable and not session.credentials_allowed:
+            return Result.skip(f"credential not sent: {session.credentials_reason}")
+        namespace, source = await _target_namespace(ctx)
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectRulesReview",
+            "spec": {"namespace": namespace},
+        }
+        response = await session.post(_RULES_PATH, review, authenticated=True)
+        details: dict[str, Any] = {
+            "namespace": namespace,
+            "namespace_source": source,
+            "review": _response_details(response),
+        }
+        if response.status is None:
+            return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}", details=details)
+        if response.status == 403:
+            return Result.warn(
+                f"RBAC forbids the SelfSubjectRulesReview in namespace {namespace} (403): "
+                f"{_server_message(response)}",
+                hint=f"Ask for access, or probe one action: kubectl auth can-i get pods -n {namespace}",
+                details=details,
+            )
+        if response.status not in (200, 201) or not isinstance(response.json, dict):
+            return Result.fail(
+                f"SelfSubjectRulesReview answered {response.status}: {_server_message(response)}",
+                hint="See auth.identity for whether the credential is accepted.",
+                details=details,
+            )
+        status = response.json.get("status")
+        status = status if isinstance(status, dict) else {}
+        rules = [r for r in status.get("resourceRules") or [] if isinstance(r, dict)]
+        non_resource = [r for r in status.get("nonResourceRules") or [] if isinstance(r, dict)]
+        incomplete = bool(status.get("incomplete"))
+        evaluation_error = status.get("evaluationError")
+        meaningful = [r for r in rules if not _is_baseline(r)]
+        details.update(
+            {
+                "resource_rules": rules[:50],
+                "resource_rule_count": len(rules),
+                "non_resource_rule_count": len(non_resource),
+                "incomplete": incomplete,
+            }
+        )
+        if evaluation_error:
+            details["evaluation_error"] = str(evaluation_error)[:_MESSAGE_CAP]
+        note = ""
+        if incomplete:
+            note = (
+                " (the review is incomplete: an authorizer could not list its rules, so more may be allowed)"
+            )
+        if not meaningful:
+            return Result.warn(
+                f"nothing is allowed in namespace {namespace} beyond the self-review basics "
+                f"({len(rules)} rules){note}",
+                hint=f"Ask a cluster admin for a RoleBinding in {namespace} (kubectl create rolebinding ... "
+                f"--clusterrole=view --user=NAME -n {namespace}), or use the namespace you have access to: "
+                "kubectl config set-context --current --namespace=NS",
+                details=details,
+            )
+        everything = any(
+            "*" in (r.get("verbs") or [])
+            and "*" in (r.get("resources") or [])
+            and "*" in (r.get("apiGroups") or [])
+            for r in meaningful
+        )
+        lead = "everything (all verbs on all resources)" if everything else summarize_rules(meaningful)
+        return Result.ok(
+            f"in namespace {namespace} can: {lead}; {len(rules)} rules{note}",
+            details=details,
+        )
+
+
+CHECKS = (CredentialCheck, TokenCheck, IdentityCheck, PermissionsCheck)

@@ -1,0 +1,1 @@
+"""Helpers for the auth tests: exec credential plugins written as tiny Python scripts, contexts."""
