@@ -1,0 +1,548 @@
+"""The in-pod way to the apiserver: service-account files and KUBERNETES_SERVICE_HOST/PORT.
+
+A pod finds the apiserver the way client-go's `rest.InClusterConfig()` does: the kubelet sets
+`KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT` (the `default/kubernetes` Service) and mounts a
+service-account directory holding `token`, `ca.crt` and `namespace`. The probes here gather those
+facts (never judging them: the `incluster.*` checks do) and build the `AccessSpec` through which the
+in-cluster target goes through the same apiserver/tls/auth checks as a kubeconfig target.
+
+Everything is read from `ctx.options.serviceaccount_dir` and `ctx.env`, never from os.environ.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kdoctor.access import AccessSpec, AccessUnavailable, Credentials
+from kdoctor.api import Probe
+from kdoctor.jwt import JwtClaims, decode
+from kdoctor.redact import Secret
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from kdoctor.context import Context, Environment, Options
+
+__all__ = [
+    "IN_CLUSTER_ACCESS",
+    "IN_CLUSTER_ENV",
+    "SERVICE_ACCOUNT",
+    "SERVICE_HOST_ROLE",
+    "CAFacts",
+    "CertFacts",
+    "InClusterEnv",
+    "NamespaceFacts",
+    "ServiceAccountFacts",
+    "ServiceHostRole",
+    "TokenFacts",
+    "classify_service_host",
+    "detect",
+    "read_env",
+    "read_serviceaccount",
+]
+
+HOST_VAR = "KUBERNETES_SERVICE_HOST"
+PORT_VAR = "KUBERNETES_SERVICE_PORT"
+# The kubelet also sets the port by name ("https"); client-go ignores it, but a mismatch is telling.
+PORT_HTTPS_VAR = "KUBERNETES_SERVICE_PORT_HTTPS"
+
+# Service-account files are tiny; a huge file is not what the kubelet wrote.
+_MAX_FILE = 1024 * 1024
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
+
+
+def detect(options: Options, environment: Environment) -> bool:
+    """Whether this run checks the in-pod path: forced by --in-cluster/--no-in-cluster, else auto.
+
+    Auto means what client-go's InClusterConfig needs to start: KUBERNETES_SERVICE_HOST set and the
+    service-account directory present.
+    """
+    if options.in_cluster is not None:
+        return options.in_cluster
+    return bool(environment.env.get(HOST_VAR)) and Path(options.serviceaccount_dir).is_dir()
+
+
+# --- the service-account directory ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenFacts:
+    """The `token` file: whether it reads, and the JWT claims it carries (unverified)."""
+
+    path: str
+    present: bool
+    error: str | None = None  # why it could not be read
+    empty: bool = False
+    secret: Secret | None = None
+    claims: JwtClaims | None = None  # None: not a JWT (or not read)
+    modified_at: datetime | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.present and self.error is None
+
+    @property
+    def fingerprint(self) -> str | None:
+        return self.secret.fingerprint if self.secret else None
+
+    @property
+    def username(self) -> str | None:
+        sa = self.claims.service_account if self.claims else None
+        return sa.username if sa else None
+
+    def to_details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "present": self.present}
+        if self.error:
+            out["error"] = self.error
+        if self.readable:
+            out["empty"] = self.empty
+            out["fingerprint"] = self.fingerprint
+            out["jwt"] = self.claims is not None
+        if self.claims is not None:
+            out["claims"] = self.claims.summary_claims()
+            warn_after = warn_after_of(self.claims)
+            if warn_after is not None:
+                out["claims"]["warnafter"] = _iso(warn_after)
+        if self.modified_at is not None:
+            out["modified_at"] = _iso(self.modified_at)
+        return out
+
+
+@dataclass(frozen=True)
+class CertFacts:
+    """One certificate of ca.crt."""
+
+    subject: str
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+    is_ca: bool  # basicConstraints CA:TRUE
+    has_basic_constraints: bool
+    self_signed: bool
+    sha256: str
+
+    def to_details(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": _iso(self.not_before),
+            "not_after": _iso(self.not_after),
+            "is_ca": self.is_ca,
+            "basic_constraints": self.has_basic_constraints,
+            "self_signed": self.self_signed,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class CAFacts:
+    """The `ca.crt` file: the PEM bundle the pod trusts for the apiserver."""
+
+    path: str
+    present: bool
+    error: str | None = None  # unreadable, or not PEM certificates
+    pem: bytes | None = None
+    certificates: tuple[CertFacts, ...] = ()
+
+    @property
+    def usable(self) -> bool:
+        return self.pem is not None and bool(self.certificates)
+
+    def to_details(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "present": self.present}
+        if self.error:
+            out["error"] = self.error
+        out["certificates"] = [c.to_details() for c in self.certificates]
+        return out
+
+
+@dataclass(frozen=True)
+class NamespaceFacts:
+    """The `namespace` file: the pod's namespace, as the kubelet wrote it."""
+
+    path: str
+    present: bool
+    error: str | None = None
+    value: str | None = None  # stripped text
+
+
+@dataclass(frozen=True)
+class ServiceAccountFacts:
+    """What the service-account directory holds."""
+
+    directory: str
+    exists: bool
+    token: TokenFacts
+    ca: CAFacts
+    namespace: NamespaceFacts
+
+
+def read_serviceaccount(directory: str) -> ServiceAccountFacts:
+    """Read the service-account directory (no judging; never raises for missing/broken files)."""
+    base = Path(directory)
+    return ServiceAccountFacts(
+        directory=directory,
+        exists=base.is_dir(),
+        token=_read_token(base / "token"),
+        ca=_read_ca(base / "ca.crt"),
+        namespace=_read_namespace(base / "namespace"),
+    )
+
+
+def _read_bytes(path: Path) -> tuple[bytes | None, str | None]:
+    """The file's bytes, or the reason it cannot be read (OS error text, no content)."""
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(_MAX_FILE + 1)
+    except FileNotFoundError:
+        return None, "missing"
+    except OSError as exc:
+        return None, f"{type(exc).__name__}: {exc.strerror or exc}"
+    if len(data) > _MAX_FILE:
+        return None, f"larger than {_MAX_FILE} bytes"
+    return data, None
+
+
+def _mtime(path: Path) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    except OSError:
+        return None
+
+
+def _read_token(path: Path) -> TokenFacts:
+    data, error = _read_bytes(path)
+    present = error != "missing"
+    if data is None:
+        return TokenFacts(path=str(path), present=present, error=error if present else None)
+    text = data.decode("utf-8", "replace").strip()
+    if not text:
+        return TokenFacts(path=str(path), present=True, empty=True, modified_at=_mtime(path))
+    return TokenFacts(
+        path=str(path),
+        present=True,
+        secret=Secret(text),
+        claims=decode(text),
+        modified_at=_mtime(path),
+    )
+
+
+def _read_ca(path: Path) -> CAFacts:
+    data, error = _read_bytes(path)
+    present = error != "missing"
+    if data is None:
+        return CAFacts(path=str(path), present=present, error=error if present else None)
+    from cryptography import x509
+
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        return CAFacts(path=str(path), present=True, error=f"not PEM certificates ({exc})")
+    return CAFacts(path=str(path), present=True, pem=data, certificates=tuple(_cert_facts(c) for c in certs))
+
+
+def _cert_facts(cert: Any) -> CertFacts:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca, has_bc = bool(constraints.ca), True
+    except x509.ExtensionNotFound:
+        is_ca, has_bc = False, False
+    return CertFacts(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca,
+        has_basic_constraints=has_bc,
+        self_signed=cert.subject == cert.issuer,
+        sha256=cert.fingerprint(hashes.SHA256()).hex(),
+    )
+
+
+def _read_namespace(path: Path) -> NamespaceFacts:
+    data, error = _read_bytes(path)
+    present = error != "missing"
+    if data is None:
+        return NamespaceFacts(path=str(path), present=present, error=error if present else None)
+    return NamespaceFacts(path=str(path), present=True, value=data.decode("utf-8", "replace").strip())
+
+
+def is_dns1123_label(value: str) -> bool:
+    """A valid namespace name (RFC 1123 label, at most 63 characters)."""
+    return len(value) <= 63 and bool(_DNS1123_LABEL.match(value))
+
+
+def warn_after_of(claims: JwtClaims) -> datetime | None:
+    """`kubernetes.io.warnafter`: when an extended-expiry token should already have been replaced."""
+    bound = claims.claims.get("kubernetes.io")
+    value = bound.get("warnafter") if isinstance(bound, dict) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc)
+
+
+#: The kubelet rotates a projected token once 80% of its lifetime or 24 hours have passed.
+KUBELET_REFRESH_FRACTION = 0.8
+KUBELET_MAX_TOKEN_AGE = timedelta(hours=24)
+#: How late a rotation may be before the file counts as stale (the kubelet syncs volumes every ~minute).
+REFRESH_GRACE = timedelta(minutes=10)
+
+
+def expected_refresh(claims: JwtClaims) -> datetime | None:
+    """When the kubelet should have rotated this token, from its iat/exp (or warnafter) claims."""
+    if claims.iat is None:
+        return None
+    end = warn_after_of(claims) or claims.exp
+    if end is None:
+        return None
+    lifetime = (end - claims.iat) * KUBELET_REFRESH_FRACTION
+    return claims.iat + min(lifetime, KUBELET_MAX_TOKEN_AGE)
+
+
+# --- the environment variables ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InClusterEnv:
+    """KUBERNETES_SERVICE_HOST/PORT as the pod sees them, and the server URL they make."""
+
+    host: str | None
+    port: str | None
+    port_https: str | None
+    host_kind: str | None  # "ipv4", "ipv6", "hostname", "invalid"; None when unset
+    port_number: int | None
+    problems: tuple[str, ...]
+
+    @property
+    def usable(self) -> bool:
+        return not self.problems
+
+    @property
+    def server(self) -> str | None:
+        """https://HOST:PORT the way client-go builds it (net.JoinHostPort brackets IPv6)."""
+        if not self.usable or self.host is None or self.port_number is None:
+            return None
+        return f"https://{join_host_port(self.host, self.port_number)}"
+
+    @property
+    def host_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+        if self.host_kind in ("ipv4", "ipv6") and self.host is not None:
+            return ipaddress.ip_address(self.host)
+        return None
+
+    def to_details(self) -> dict[str, Any]:
+        return {
+            HOST_VAR: self.host,
+            PORT_VAR: self.port,
+            PORT_HTTPS_VAR: self.port_https,
+            "host_kind": self.host_kind,
+            "server": self.server,
+            "problems": list(self.problems),
+        }
+
+
+def join_host_port(host: str, port: int | str) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def read_env(env: Mapping[str, str]) -> InClusterEnv:
+    """Parse KUBERNETES_SERVICE_HOST/PORT (no judging beyond "well-formed")."""
+    host = env.get(HOST_VAR)
+    port = env.get(PORT_VAR)
+    port_https = env.get(PORT_HTTPS_VAR)
+    problems: list[str] = []
+    host_kind: str | None = None
+    if not host:
+        problems.append(f"{HOST_VAR} is not set")
+    else:
+        host_kind = _host_kind(host)
+        if host != host.strip():
+            problems.append(f"{HOST_VAR} has surrounding whitespace: {host!r}")
+        elif host_kind == "invalid":
+            problems.append(f"{HOST_VAR}={host!r} is neither an IP address nor a host name")
+    port_number: int | None = None
+    if not port:
+        problems.append(f"{PORT_VAR} is not set")
+    elif not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(f"{PORT_VAR}={port!r} is not a port number (1-65535)")
+    else:
+        port_number = int(port)
+    return InClusterEnv(
+        host=host,
+        port=port,
+        port_https=port_https,
+        host_kind=host_kind,
+        port_number=port_number,
+        problems=tuple(problems),
+    )
+
+
+def _host_kind(host: str) -> str:
+    candidate = host.strip()
+    if candidate.startswith("[") and candidate.endswith("]"):
+        # client-go brackets the host itself; a pre-bracketed value becomes "[[::1]]:443".
+        return "invalid"
+    try:
+        address = ipaddress.ip_address(candidate.split("%", 1)[0])
+    except ValueError:
+        return "hostname" if _HOSTNAME.match(candidate) and len(candidate) <= 253 else "invalid"
+    return "ipv6" if address.version == 6 else "ipv4"
+
+
+# --- probes -----------------------------------------------------------------------------------
+
+
+async def _compute_serviceaccount(ctx: Context) -> ServiceAccountFacts:
+    facts = read_serviceaccount(ctx.options.serviceaccount_dir)
+    if facts.token.secret is not None:
+        ctx.secrets.add(facts.token.secret)
+    ctx.identify(cluster="in-cluster", user=facts.token.username, config=_config(facts, None))
+    return facts
+
+
+async def _compute_env(ctx: Context) -> InClusterEnv:
+    env = read_env(ctx.env)
+    ctx.identify(cluster="in-cluster", server=env.server)
+    return env
+
+
+def _config(sa: ServiceAccountFacts, env: InClusterEnv | None) -> dict[str, Any]:
+    """The redacted facts the report header shows for an in-cluster target."""
+    config: dict[str, Any] = {
+        "serviceaccount_dir": sa.directory,
+        "namespace": sa.namespace.value,
+        "token": sa.token.fingerprint,
+        "ca": sa.ca.path if sa.ca.usable else None,
+    }
+    if env is not None:
+        config[HOST_VAR] = env.host
+        config[PORT_VAR] = env.port
+    return config
+
+
+SERVICE_ACCOUNT: Probe[ServiceAccountFacts] = Probe("incluster.serviceaccount", _compute_serviceaccount)
+IN_CLUSTER_ENV: Probe[InClusterEnv] = Probe("incluster.env", _compute_env)
+
+
+async def _compute_access(ctx: Context) -> AccessSpec:
+    env = await ctx.probe(IN_CLUSTER_ENV)
+    sa = await ctx.probe(SERVICE_ACCOUNT)
+    ctx.identify(
+        context=None,
+        cluster="in-cluster",
+        user=sa.token.username,
+        server=env.server,
+        config=_config(sa, env),
+    )
+    server = env.server
+    if server is None:
+        raise AccessUnavailable("; ".join(env.problems))
+    token = sa.token.secret
+    return AccessSpec(
+        server=server,
+        ca_pem=sa.ca.pem if sa.ca.usable else None,
+        ca_source=sa.ca.path,
+        credentials=Credentials(token=token, token_file=sa.token.path),
+        origin=f"pod service account ({sa.directory})",
+    )
+
+
+IN_CLUSTER_ACCESS: Probe[AccessSpec] = Probe("incluster.access", _compute_access)
+
+
+# --- is KUBERNETES_SERVICE_HOST the Service VIP? (for proxy.path's kube-proxy hop) -----------
+
+
+@dataclass(frozen=True)
+class ServiceHostRole:
+    """What KUBERNETES_SERVICE_HOST points at.
+
+    kind: "service-vip" (the `default/kubernetes` ClusterIP: kube-proxy, or its replacement,
+    translates it to an apiserver endpoint), "endpoint" (an apiserver address itself: nothing
+    in between), or "unknown" (no evidence either way). `evidence` says why, in words.
+    """
+
+    kind: str
+    host: str | None
+    evidence: str
+    service_ips: tuple[str, ...] = ()
+    endpoint_ips: tuple[str, ...] = ()
+
+
+def classify_service_host(
+    host: str | None,
+    service_ips: Iterable[str] = (),
+    endpoint_ips: Iterable[str] = (),
+    *,
+    service_source: str = "kubernetes.default.svc",
+    endpoint_source: str = "default/kubernetes endpoints",
+) -> ServiceHostRole:
+    """Compare KUBERNETES_SERVICE_HOST with the Service's cluster IPs and the apiserver endpoints.
+
+    `service_ips` are the addresses `kubernetes.default.svc` resolves to (or the Service's
+    clusterIPs from the API); `endpoint_ips` the addresses of the `default/kubernetes` endpoints.
+    """
+    services = tuple(_normal_ip(a) for a in service_ips)
+    endpoints = tuple(_normal_ip(a) for a in endpoint_ips)
+    if not host:
+        return ServiceHostRole("unknown", None, f"{HOST_VAR} is not set", services, endpoints)
+    normal = _normal_ip(host)
+    if normal in endpoints:
+        return ServiceHostRole(
+            "endpoint", host, f"{HOST_VAR}={host} is an address of the {endpoint_source}", services, endpoints
+        )
+    if normal in services:
+        return ServiceHostRole(
+            "service-vip",
+            host,
+            f"{HOST_VAR}={host} is the address {service_source} resolves to (the Service's cluster IP)",
+            services,
+            endpoints,
+        )
+    if endpoints and services:
+        return ServiceHostRole(
+            "unknown",
+            host,
+            f"{HOST_VAR}={host} is neither the Service IP ({', '.join(services)}) nor an endpoint "
+            f"({', '.join(endpoints)})",
+            services,
+            endpoints,
+        )
+    return ServiceHostRole("unknown", host, f"no evidence about {HOST_VAR}={host}", services, endpoints)
+
+
+def _normal_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value.strip().strip("[]").split("%", 1)[0]))
+    except ValueError:
+        return value.strip().lower()
+
+
+async def _compute_service_host_role(ctx: Context) -> ServiceHostRole:
+    from kdoctor.probes.clusterdns import FQDN_LOOKUP, DNSUnavailable
+
+    env = await ctx.probe(IN_CLUSTER_ENV)
+    try:
+        lookup = await ctx.probe(FQDN_LOOKUP)
+    except DNSUnavailable:
+        lookup = None
+    services = lookup.addresses if lookup is not None else ()
+    return classify_service_host(env.host, services, (), service_source=lookup.name if lookup else "")
+
+
+#: DNS evidence only; proxy.path may add the `default/kubernetes` endpoints it fetches through
+#: `classify_service_host(host, service_ips, endpoint_ips)`.
+SERVICE_HOST_ROLE: Probe[ServiceHostRole] = Probe("incluster.service-host-role", _compute_service_host_role)
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
