@@ -14,7 +14,16 @@ def main() -> None:
         return
     from kdoctor.cli import main as cli_main
 
-    cli_main()
+    try:
+        cli_main()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        # `kdoctor run | head`: the reader left; say nothing more, like other Unix tools.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
 
 
 if __name__ == "__main__":

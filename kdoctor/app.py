@@ -152,28 +152,45 @@ def run_command(
         )
         return ExitCode.USAGE
     fmt = choose_format(output.format, stdout, dict(environment.env))
-    observer = _observer(fmt, stdout, len(checks))
-    with observer:
-        outcome = asyncio.run(
-            collect(options, environment, checks, registry_errors=registry.errors, observer=observer)
-        )
+    # With --all-contexts the number of targets is known only once the kubeconfig is read.
+    observer = _observer(fmt, stdout, None if options.all_contexts else len(checks))
+    try:
+        with observer:
+            outcome = asyncio.run(
+                collect(options, environment, checks, registry_errors=registry.errors, observer=observer)
+            )
+    except Exception as exc:  # a bug outside any check: still no traceback unless asked for
+        # The message itself may quote a credential; the name of the error is enough without --debug.
+        print(f"kdoctor: internal error ({type(exc).__name__}); --debug shows the traceback", file=stderr)
+        if options.debug:
+            import traceback
+
+            traceback.print_exc(file=stderr)
+        return ExitCode.INTERNAL
     report = outcome.report
     from kdoctor.render import render
 
+    code = ExitCode.OK
     if output.report_file:
-        with open(output.report_file, "w", encoding="utf-8") as fh:
-            render(report, "json", fh)
+        try:
+            with open(output.report_file, "w", encoding="utf-8") as fh:
+                render(report, "json", fh)
+        except OSError as exc:
+            print(f"error: cannot write the report to {output.report_file}: {exc.strerror}", file=stderr)
+            code = ExitCode.USAGE
     render(report, fmt, stdout, width=output.width)
     for name, error in registry.errors.items():
         print(f"warning: check plugin {name} failed to load and was left out: {error}", file=stderr)
     if options.debug:
         for check_id, text in outcome.tracebacks.items():
             print(f"--- traceback of {check_id} ---\n{text}", file=stderr)
+    if code:
+        return code
     statuses = [r.status for r in report.results]
     return exit_code_for(statuses, output.fail_on)
 
 
-def _observer(fmt: str, stdout: TextIO, total: int) -> NullObserver | LiveProgress:
+def _observer(fmt: str, stdout: TextIO, total: int | None) -> NullObserver | LiveProgress:
     """The live spinner for a person at a terminal; nothing for pipes, files and CI logs."""
     if fmt != "rich" or not getattr(stdout, "isatty", lambda: False)():
         return NullObserver()

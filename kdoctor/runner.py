@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from kdoctor.access import AccessUnavailable
 from kdoctor.api import Result, Status
 from kdoctor.context import Context
 from kdoctor.observer import NullObserver, RunObserver
@@ -118,6 +119,10 @@ async def _run_one(
         if not isinstance(outcome, Result) or outcome.status is Status.ERROR:
             raise TypeError(f"run() returned {outcome!r}, not a Result with a non-error status")
         result = _make(entry, outcome, _ms(started))
+    except AccessUnavailable as exc:
+        # The target names no usable server: the kubeconfig or in-cluster checks say why, so a
+        # network check that got this far without a dependency on them is a skip, not a crash.
+        result = _make(entry, Result.skip(f"skipped: no usable apiserver access ({exc})"), _ms(started))
     except asyncio.TimeoutError:
         result = _error(entry, f"did not finish within {budget:g}s (the check's time bound)", _ms(started))
     except Exception as exc:
