@@ -30,9 +30,9 @@ def _loopback(host: object) -> bool:
 
 
 def _check(sock: socket.socket, address: Any) -> None:
-    if sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple):
-        if not _loopback(address[0]):
-            raise OSError(errno.ENETUNREACH, f"netguard: tests may reach loopback only, not {address[0]}")
+    inet = sock.family in (socket.AF_INET, socket.AF_INET6) and isinstance(address, tuple)
+    if inet and not _loopback(address[0]):
+        raise OSError(errno.ENETUNREACH, f"netguard: tests may reach loopback only, not {address[0]}")
 
 
 def install() -> None:
