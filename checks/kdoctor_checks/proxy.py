@@ -1,0 +1,954 @@
+"""The proxy family: which proxy kubectl would use, what stands between the client and the apiserver,
+and (opt-in) whether the cluster's services answer through the apiserver proxy verb.
+
+The Kubernetes page "Accessing Clusters" names the proxies a request can cross: kubectl proxy, the
+apiserver proxy verb, kube-proxy, a proxy or load balancer in front of the apiservers, and (outside
+the page) the HTTP/SOCKS proxies of HTTPS_PROXY and the cluster's proxy-url. Each hop reported here
+is proven by an answer, not guessed from a URL alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from kdoctor.access import ACCESS, AccessSpec
+from kdoctor.api import Check, Context, Mode, Result
+from kdoctor.probes.api import API_SESSION, TLS_HANDSHAKE, VERSION, ApiResponse, ApiSession
+from kdoctor.probes.route import ROUTE, Route
+from kdoctor.probes.tls import ChainAnalysis, PeerTls
+from kdoctor.proxyrules import (
+    PROXY_DECISION,
+    HttpxRejected,
+    ProxyDecision,
+    display_proxy_url,
+    httpx_would_choose,
+    python_client_would_choose,
+)
+from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
+
+__all__ = ["CHECKS", "PathFacts", "ProxyEnv", "ProxyPath", "ProxyServices", "assemble_hops", "live_leases"]
+
+HOP_KINDS = (
+    "direct",
+    "http-proxy",
+    "socks-proxy",
+    "kubectl-proxy",
+    "apiserver-proxy",
+    "load-balancer",
+    "tls-intercepting-proxy",
+    "kube-proxy",
+)
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+_NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
+#: Extra unauthenticated TLS handshakes made to see whether different servers answer.
+EXTRA_HANDSHAKES = 3
+#: proxy.services probes at most this many services.
+MAX_SERVICES = 25
+
+_ENDPOINTS_PATH = "/api/v1/namespaces/default/endpoints/kubernetes"
+_SLICES_PATH = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=" + quote(
+    "kubernetes.io/service-name=kubernetes", safe=""
+)
+_SERVICE_PATH = "/api/v1/namespaces/default/services/kubernetes"
+LEASES_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=" + quote(
+    "apiserver.kubernetes.io/identity=kube-apiserver", safe=""
+)
+CLUSTER_SERVICES_PATH = "/api/v1/services?labelSelector=" + quote(
+    "kubernetes.io/cluster-service=true", safe=""
+)
+
+
+def _hop(kind: str, evidence: str) -> dict[str, str]:
+    assert kind in HOP_KINDS, kind
+    return {"kind": kind, "evidence": evidence}
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _normal_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip().strip("[]")))
+    except ValueError:
+        return text.strip().lower()
+
+
+def _status_words(response: ApiResponse) -> str:
+    if response.status is not None:
+        return f"{response.status} {response.reason}".strip()
+    return f"no answer ({response.error_kind}: {response.error})"
+
+
+# --------------------------------------------------------------------------------------------
+# proxy.env
+
+
+class ProxyEnv(Check):
+    """Which proxy kubectl would use for this cluster, decided by client-go's rules.
+
+    Looks at the cluster's `proxy-url` and at HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case), and
+    decides the way client-go does: `proxy-url` wins for every request (loopback included, NO_PROXY
+    ignored); otherwise HTTPS_PROXY for an https server (HTTP_PROXY for http), upper case before
+    lower case, unless NO_PROXY matches (CIDRs, domains and their subdomains, `.domain` for
+    subdomains only, `host:port`, `*`); `localhost` and loopback addresses are never proxied.
+    kdoctor itself connects the way it decides here.
+
+    - pass: the decision and the rule that made it (the proxy URL is shown without credentials).
+    - warn: a Python tool would take another path on this machine: httpx with trust_env (lower case
+      first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the official Python
+      client (`kubernetes`: recent releases apply the cluster's proxy-url, older ones ignore it, and
+      releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
+      load_kube_config, only ALL_PROXY). Configure that tool's proxy explicitly, or make the
+      variables unambiguous (a host name instead of a CIDR in NO_PROXY).
+    - fail: the proxy answered "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
+      `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`, or the credentials in it were refused);
+      the proxy refused the tunnel or the connection; the proxy value cannot work (a proxy-url
+      scheme other than http/https/socks5, HTTP_PROXY in a CGI environment).
+    """
+
+    id = "proxy.env"
+    title = "The proxy settings lead kubectl to the apiserver"
+    depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
+
+    async def run(self, ctx: Context) -> Result:
+        access = await ctx.probe(ACCESS)
+        decision = await ctx.probe(PROXY_DECISION)
+        details = _env_details(ctx, access, decision)
+        where = decision.display_url or "direct"
+        if decision.error:
+            return Result.fail(
+                f"kubectl would not connect: {decision.error} ({decision.reason})",
+                hint=_fix_for_source(decision),
+                details=details,
+            )
+        if decision.is_proxied:
+            version = await ctx.probe(VERSION)
+            details["proxy_answer"] = _status_words(version)
+            failure = _proxy_failure(decision, version, _host_of(access.server))
+            if failure is not None:
+                return Result.fail(failure[0], hint=failure[1], details=details)
+        summary = (
+            f"via {decision.kind} {where} ({decision.source}): {decision.reason}"
+            if decision.is_proxied
+            else f"direct: {decision.reason}"
+        )
+        differences = details["differences"]
+        if differences:
+            return Result.warn(
+                summary + "; but " + "; ".join(differences),
+                hint="kdoctor and kubectl follow client-go's rules. For a Python tool on this machine, set its "
+                "proxy explicitly (httpx: proxy=..., trust_env=False; kubernetes client: "
+                "Configuration.proxy / no_proxy), or make the variables mean the same to every client "
+                "(host names instead of CIDRs in NO_PROXY, one spelling of each variable).",
+                details=details,
+            )
+        return Result.ok(summary, details=details)
+
+
+def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
+    env = ctx.env
+    variables = {name: display_proxy_url(env[name]) for name in _PROXY_VARIABLES if env.get(name)}
+    variables.update({name: env[name] for name in _NO_PROXY_VARIABLES if env.get(name)})
+    details: dict[str, Any] = {
+        "server": access.server,
+        "kind": decision.kind,
+        "source": decision.source,
+        "proxy": decision.display_url,
+        "reason": decision.reason,
+        "credentials_in_proxy_url": decision.credentials_in_url,
+        "cluster_proxy_url": display_proxy_url(access.proxy_url) if access.proxy_url else None,
+        "variables": variables,
+        "error": decision.error,
+    }
+    differences: list[str] = []
+    kubectl_way = decision.url
+    try:
+        httpx_way = httpx_would_choose(access.server, env)
+        details["httpx_trust_env"] = display_proxy_url(httpx_way) if httpx_way else "direct"
+        # httpx knows nothing of kubeconfigs: with a proxy-url, a tool built on it must pass the proxy itself.
+        if not access.proxy_url and httpx_way != kubectl_way:
+            differences.append(
+                f"httpx (trust_env) would go {_way(httpx_way)} where kubectl goes {_way(kubectl_way)}"
+                f" ({_httpx_why(decision, httpx_way)})"
+            )
+    except HttpxRejected as exc:
+        details["httpx_trust_env"] = f"rejected: {exc}"
+        if not access.proxy_url:
+            differences.append(f"httpx (trust_env) would refuse this environment: {exc}")
+    python_way = python_client_would_choose(access.server, env, access.proxy_url)
+    details["python_client"] = display_proxy_url(python_way) if python_way else "direct"
+    if ctx.mode is Mode.KUBECONFIG and python_way != kubectl_way:
+        differences.append(
+            f"the official Python client (load_kube_config) may go {_way(python_way)} where kubectl goes "
+            f"{_way(kubectl_way)} ({_python_why(decision, python_way)})"
+        )
+    details["differences"] = differences
+    return details
+
+
+def _way(url: str | None) -> str:
+    return f"through {display_proxy_url(url)}" if url else "direct"
+
+
+def _httpx_why(decision: ProxyDecision, httpx_way: str | None) -> str:
+    never = ("loopback is never proxied", "localhost is never proxied")
+    if httpx_way and any(words in decision.reason for words in never):
+        return "httpx has no loopback exception"
+    if httpx_way and "/" in decision.reason.partition(" entry ")[2].partition(" matches")[0]:
+        return "httpx does not understand CIDR entries in NO_PROXY"
+    if decision.source in ("HTTPS_PROXY", "HTTP_PROXY") and httpx_way:
+        return "httpx reads the lower-case variable first"
+    if not decision.is_proxied and httpx_way:
+        return "httpx also honours ALL_PROXY and reads NO_PROXY differently"
+    return "httpx matches NO_PROXY entries differently (ports, wildcards)"
+
+
+def _python_why(decision: ProxyDecision, python_way: str | None) -> str:
+    if decision.is_proxied and decision.source != "cluster proxy-url" and not python_way:
+        return (
+            f"its releases so far do not apply {decision.source} to clusters loaded from a kubeconfig, "
+            "kubernetes-client/python#2681"
+        )
+    if python_way and not decision.is_proxied:
+        return "it applies ALL_PROXY, which client-go ignores, and no loopback or NO_PROXY rules of client-go"
+    return "its proxy rules are not client-go's"
+
+
+def _fix_for_source(decision: ProxyDecision) -> str:
+    if decision.source == "cluster proxy-url":
+        return (
+            "Fix the cluster's proxy-url: `kubectl config set clusters.CLUSTER.proxy-url http://HOST:PORT` "
+            "(http, https or socks5), or remove it with `kubectl config unset clusters.CLUSTER.proxy-url`."
+        )
+    if decision.error and "CGI" in decision.error:
+        return "Unset REQUEST_METHOD (a CGI leftover) or HTTP_PROXY in this environment."
+    return (
+        f"Fix {decision.source}: it must be http://HOST:PORT (or https://, socks5://), e.g. "
+        f"`export {decision.source}=http://proxy.example:3128`, or unset it."
+    )
+
+
+def _host_of(server: str) -> str:
+    return urlsplit(server if "://" in server else f"https://{server}").hostname or server
+
+
+def _proxy_failure(
+    decision: ProxyDecision, response: ApiResponse, server_host: str
+) -> tuple[str, str] | None:
+    """(summary, hint) when the answer shows the proxy itself stopped the request."""
+    shown = decision.display_url
+    text = f"{response.error or ''} {response.reason}"
+    # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
+    refused_auth = response.error_kind == "proxy-error" and " 401 " in f" {text} "
+    if response.status == 407 or "407" in text or refused_auth:
+        answer = (
+            "401 Unauthorized" if refused_auth and "407" not in text else "407 Proxy Authentication Required"
+        )
+        if decision.credentials_in_url:
+            return (
+                f"the proxy {shown} ({decision.source}) answered {answer}: "
+                "it refused the credentials in the proxy URL",
+                f"Correct the user and password in {decision.source} (http://USER:PASSWORD@HOST:PORT; "
+                "percent-encode special characters) — ask the proxy's administrators if unsure.",
+            )
+        variable = decision.source if decision.source != "cluster proxy-url" else "the cluster's proxy-url"
+        return (
+            f"the proxy {shown} ({decision.source}) answered 407 Proxy Authentication Required: "
+            f"{variable} needs credentials",
+            f"Put the proxy credentials in {variable}: "
+            + (
+                f"`export {decision.source}=http://USER:PASSWORD@HOST:PORT`"
+                if decision.source != "cluster proxy-url"
+                else "`kubectl config set clusters.CLUSTER.proxy-url http://USER:PASSWORD@HOST:PORT`"
+            )
+            + " (percent-encode special characters in the password).",
+        )
+    if response.error_kind == "proxy-error":
+        return (
+            f"the proxy {shown} ({decision.source}) refused the tunnel to the apiserver: {response.error}",
+            "Ask the proxy's administrators to allow CONNECT to the apiserver's host and port, or add the "
+            f"apiserver to NO_PROXY if it is reachable directly (`export NO_PROXY=$NO_PROXY,{server_host}`; "
+            "in a pod, the Service IP or the service CIDR).",
+        )
+    connect_failed = response.error_kind in ("refused", "unreachable", "dns", "connect-timeout") or (
+        response.error_kind == "error" and (response.error or "").startswith("TCP connect failed")
+    )
+    # Through a proxy the only TCP connection kdoctor makes is to the proxy itself.
+    if connect_failed and response.timings.tls is None:
+        return (
+            f"the proxy {shown} ({decision.source}) could not be reached: {response.error}",
+            f"Check {decision.source}: is the proxy host and port right, and is it running? If the apiserver "
+            f"is reachable directly, add it to NO_PROXY (`export NO_PROXY=$NO_PROXY,{server_host}`).",
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# proxy.path: facts, then a pure assembly of hops
+
+
+@dataclass
+class PathFacts:
+    """What was learnt about the path; `assemble_hops` judges it without any network."""
+
+    server: str
+    mode: Mode
+    decision: ProxyDecision
+    #: The server answered over plain HTTP: GET /api without a credential, and GET /version.
+    plain_http: bool = False
+    unauthenticated_api: ApiResponse | None = None
+    version: ApiResponse | None = None
+    apiserver_proxy: tuple[str, ServiceRef] | None = None
+    #: The TLS chain judged against the configured CA (None: no TLS, no CA, or no chain).
+    chain: ChainAnalysis | None = None
+    server_host: str = ""
+    server_port: int = 0
+    #: Addresses the server host resolves to here (empty: unknown, e.g. resolved by a proxy).
+    server_addresses: tuple[str, ...] = ()
+    endpoint_addresses: tuple[str, ...] = ()
+    endpoint_ports: tuple[int, ...] = ()
+    endpoints_source: str = ""
+    service_ips: tuple[str, ...] = ()
+    service_ports: tuple[int, ...] = ()
+    lease_identities: tuple[str, ...] = ()
+    #: Leaf certificate SHA-256 of the session's handshake, then of each extra handshake.
+    leaf_fingerprints: tuple[str, ...] = ()
+    unavailable: list[str] = field(default_factory=list)
+
+
+def assemble_hops(facts: PathFacts) -> list[dict[str, str]]:
+    """The ordered hops between the client and the apiserver, each with its evidence."""
+    hops: list[dict[str, str]] = []
+    decision = facts.decision
+    if decision.is_proxied:
+        hops.append(_hop(decision.kind, f"{decision.source} → {decision.display_url}: {decision.reason}"))
+    kubectl_proxy = _kubectl_proxy_evidence(facts)
+    if kubectl_proxy is not None:
+        hops.append(_hop("kubectl-proxy", kubectl_proxy))
+    interception = _interception_evidence(facts)
+    if interception is not None:
+        hops.append(_hop("tls-intercepting-proxy", interception))
+    kube_proxy = _kube_proxy_evidence(facts)
+    if kube_proxy is not None:
+        hops.append(_hop("kube-proxy", kube_proxy))
+    if kubectl_proxy is None and kube_proxy is None and facts.apiserver_proxy is None:
+        balancer = _load_balancer_evidence(facts)
+        if balancer:
+            hops.append(_hop("load-balancer", "; ".join(balancer)))
+    if facts.apiserver_proxy is not None:
+        namespace, ref = facts.apiserver_proxy
+        hops.append(
+            _hop(
+                "apiserver-proxy",
+                f"the server URL goes through the apiserver proxy of service {namespace}/{ref.name}"
+                f" ({ref.segment}): another apiserver relays every request to it (a virtual cluster)",
+            )
+        )
+    if not hops:
+        hops.append(_hop("direct", _direct_evidence(facts)))
+    return hops
+
+
+def _kubectl_proxy_evidence(facts: PathFacts) -> str | None:
+    api = facts.unauthenticated_api
+    if not facts.plain_http or api is None or api.status != 200:
+        return None
+    body = api.json if isinstance(api.json, dict) else {}
+    if body.get("kind") != "APIVersions":
+        return None
+    version = facts.version
+    git_version = None
+    if version is not None and version.status == 200 and isinstance(version.json, dict):
+        git_version = version.json.get("gitVersion")
+    if not git_version:
+        return None
+    where = (
+        "a loopback address" if _is_loopback(facts.server_host) else f"{facts.server_host} (not loopback!)"
+    )
+    return (
+        f"{facts.server} is plain HTTP on {where} and answers GET /api (APIVersions) with 200 without any "
+        f"credential, and /version says {git_version}: a kubectl proxy that adds its own credentials"
+    )
+
+
+#: Words in the names of the CAs Kubernetes distributions make (kubeadm, k3s, RKE, OpenShift, ...): a chain
+#: from such a CA that is not the configured one is another cluster's, not an interception.
+_KUBERNETES_CA_WORDS = (
+    "kube",
+    "k3s",
+    "k8s",
+    "rke",
+    "cluster",
+    "openshift",
+    "etcd",
+    "front-proxy",
+    "apiserver",
+)
+
+
+def _interception_evidence(facts: PathFacts) -> str | None:
+    chain = facts.chain
+    if chain is None or chain.issuer_is_cluster_ca is not False:
+        return None
+    if chain.finding not in ("missing-issuer", "untrusted-root"):
+        return None
+    top = chain.dangling or (chain.chain[-1] if chain.chain else None)
+    issuer = top.issuer if top is not None else "an unknown issuer"
+    anchors = ", ".join(a.subject for a in chain.anchors) or "the configured CA"
+    proxied = facts.decision.is_proxied and facts.decision.kind == "http-proxy"
+    if not proxied and any(word in issuer.lower() for word in _KUBERNETES_CA_WORDS):
+        return None  # another cluster's CA (tls.chain reports it); nothing suggests a proxy
+    where = f" through {facts.decision.display_url}" if proxied else ""
+    return (
+        f"the serving chain{where} is issued by {issuer}, not by the cluster CA ({anchors}): something "
+        "re-signs the TLS traffic (or the kubeconfig holds another CA; tls.chain has the details)"
+    )
+
+
+def _kube_proxy_evidence(facts: PathFacts) -> str | None:
+    if facts.mode is not Mode.IN_CLUSTER:
+        return None
+    host = _normal_ip(facts.server_host)
+    if host in facts.endpoint_addresses:
+        return None
+    if host in facts.service_ips:
+        endpoints = _endpoint_text(facts) or "endpoints unknown"
+        return (
+            f"KUBERNETES_SERVICE_HOST={facts.server_host} is the cluster IP of the default/kubernetes Service, "
+            f"not an apiserver address ({endpoints}): kube-proxy (or its replacement) translates it on the node"
+        )
+    if not facts.service_ips and facts.endpoint_addresses and _is_ip_text(host):
+        return (
+            f"KUBERNETES_SERVICE_HOST={facts.server_host} is not an apiserver address ({_endpoint_text(facts)}); "
+            "in a pod that is the default/kubernetes Service IP, which kube-proxy translates on the node"
+        )
+    return None
+
+
+def _is_ip_text(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _endpoint_text(facts: PathFacts) -> str:
+    if not facts.endpoint_addresses:
+        return ""
+    ports = "/".join(str(p) for p in facts.endpoint_ports)
+    addresses = ", ".join(facts.endpoint_addresses)
+    return f"endpoints {addresses}" + (f" port {ports}" if ports else "")
+
+
+def _load_balancer_evidence(facts: PathFacts) -> list[str]:
+    found: list[str] = []
+    server_is_endpoint = False
+    if facts.endpoint_addresses and facts.server_addresses:
+        outside = [a for a in facts.server_addresses if _normal_ip(a) not in facts.endpoint_addresses]
+        if outside:
+            found.append(
+                f"{facts.server_host} ({', '.join(facts.server_addresses)}) is not among the default/kubernetes "
+                f"{_endpoint_text(facts)}"
+            )
+        elif facts.endpoint_ports and facts.server_port not in facts.endpoint_ports:
+            found.append(
+                f"{facts.server_host} is an apiserver address, but port {facts.server_port} is not the "
+                f"apiserver port ({'/'.join(str(p) for p in facts.endpoint_ports)}): something listens in front"
+            )
+        else:
+            server_is_endpoint = True
+    distinct = list(dict.fromkeys(facts.leaf_fingerprints))
+    if len(distinct) > 1:
+        found.append(
+            f"{len(facts.leaf_fingerprints)} TLS handshakes met {len(distinct)} different serving certificates"
+        )
+    if len(facts.lease_identities) > 1 and not server_is_endpoint:
+        found.append(
+            f"{len(facts.lease_identities)} apiserver identity leases exist "
+            f"({', '.join(facts.lease_identities[:5])}), so several apiservers share the server URL"
+        )
+    return found
+
+
+def _direct_evidence(facts: PathFacts) -> str:
+    parts = [facts.decision.reason]
+    if facts.server_addresses and facts.endpoint_addresses:
+        parts.append(f"{facts.server_host} is the apiserver endpoint itself")
+    if len(set(facts.leaf_fingerprints)) == 1 and len(facts.leaf_fingerprints) > 1:
+        parts.append(f"{len(facts.leaf_fingerprints)} handshakes met the same serving certificate")
+    if facts.chain is not None and facts.chain.issuer_is_cluster_ca:
+        parts.append("the chain comes from the cluster CA")
+    return "; ".join(parts)
+
+
+async def gather_path_facts(ctx: Context) -> PathFacts:
+    """Collect the evidence proxy.path judges: a few GETs over the session, a few TLS handshakes."""
+    access = await ctx.probe(ACCESS)
+    route = await ctx.probe(ROUTE)
+    decision = await ctx.probe(PROXY_DECISION)
+    parts = urlsplit(access.server)
+    facts = PathFacts(
+        server=access.server,
+        mode=ctx.mode,
+        decision=decision,
+        server_host=route.server.host,
+        server_port=route.server.port,
+        apiserver_proxy=split_proxy_path(parts.path),
+    )
+    session = await ctx.probe(API_SESSION)
+    version = await ctx.probe(VERSION)
+    facts.version = version
+    peer: PeerTls | None = None
+    if session.https:
+        # Also after a failed verification: the chain captured as evidence shows who signed it.
+        peer = await ctx.probe(TLS_HANDSHAKE)
+        facts.chain = _analyse(ctx, access, peer)
+    if not version.answered:
+        facts.unavailable.append(
+            f"the apiserver did not answer GET /version: {version.error_kind}: {version.error}"
+        )
+        return facts
+    if peer is None:
+        facts.plain_http = True
+        facts.unauthenticated_api = await session.get("/api", authenticated=False)
+        return facts
+    if facts.apiserver_proxy is not None:
+        return facts  # beyond the proxy verb is another cluster: its endpoints say nothing of this path
+    facts.server_addresses = await _server_addresses(ctx, route)
+    await _endpoints(session, facts)
+    if ctx.mode is Mode.IN_CLUSTER:
+        await _service(session, facts)
+    await _leases(session, facts, ctx.environment.now())
+    facts.leaf_fingerprints = await _leaf_fingerprints(ctx, session, route, peer)
+    return facts
+
+
+def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
+    if not peer.chain_der or not access.ca_pem or access.insecure_skip_tls_verify:
+        return None
+    from kdoctor.probes.tls import analyse_chain
+
+    return analyse_chain(peer.chain_der, access.ca_pem, ctx.environment.now())
+
+
+async def _server_addresses(ctx: Context, route: Route) -> tuple[str, ...]:
+    host = route.server.host
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        pass
+    if route.proxied:
+        return ()  # the proxy resolves the name; a lookup here could answer differently
+    from kdoctor.probes.resolve import RESOLUTION
+
+    resolution = await ctx.probe(RESOLUTION)
+    return tuple(_normal_ip(a) for a in resolution.addresses) if resolution.ok else ()
+
+
+async def _endpoints(session: ApiSession, facts: PathFacts) -> None:
+    response = await session.get(_ENDPOINTS_PATH, authenticated=True)
+    if response.status == 200 and isinstance(response.json, dict):
+        addresses: list[str] = []
+        ports: list[int] = []
+        for subset in response.json.get("subsets") or []:
+            if not isinstance(subset, dict):
+                continue
+            addresses += [
+                _normal_ip(str(a.get("ip"))) for a in subset.get("addresses") or [] if isinstance(a, dict)
+            ]
+            ports += [
+                int(p["port"]) for p in subset.get("ports") or [] if isinstance(p, dict) and "port" in p
+            ]
+        facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
+        facts.endpoint_ports = tuple(dict.fromkeys(ports))
+        facts.endpoints_source = "default/kubernetes Endpoints"
+        return
+    slices = await session.get(_SLICES_PATH, authenticated=True)
+    if slices.status == 200 and isinstance(slices.json, dict):
+        addresses, ports = [], []
+        for item in slices.json.get("items") or []:
+            if not isinstance(item, dict):
+                continue
+            for endpoint in item.get("endpoints") or []:
+                if isinstance(endpoint, dict):
+                    addresses += [_normal_ip(str(a)) for a in endpoint.get("addresses") or []]
+            ports += [int(p["port"]) for p in item.get("ports") or [] if isinstance(p, dict) and "port" in p]
+        facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
+        facts.endpoint_ports = tuple(dict.fromkeys(ports))
+        facts.endpoints_source = "default/kubernetes EndpointSlice"
+        return
+    facts.unavailable.append(
+        f"the default/kubernetes endpoints could not be read ({_status_words(response)}; EndpointSlice: "
+        f"{_status_words(slices)})"
+    )
+
+
+async def _service(session: ApiSession, facts: PathFacts) -> None:
+    response = await session.get(_SERVICE_PATH, authenticated=True)
+    if response.status != 200 or not isinstance(response.json, dict):
+        facts.unavailable.append(
+            f"the default/kubernetes Service could not be read ({_status_words(response)})"
+        )
+        return
+    spec = response.json.get("spec") or {}
+    ips = [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]
+    facts.service_ips = tuple(dict.fromkeys(_normal_ip(str(ip)) for ip in ips if ip and ip != "None"))
+    facts.service_ports = tuple(
+        int(p["port"]) for p in spec.get("ports") or [] if isinstance(p, dict) and "port" in p
+    )
+
+
+#: An apiserver renews its identity Lease every 10 s; one not renewed for this long is a stale leftover.
+LEASE_FRESH_SECONDS = 300
+
+
+async def _leases(session: ApiSession, facts: PathFacts, local_now: datetime) -> None:
+    response = await session.get(LEASES_PATH, authenticated=True)
+    if response.status != 200 or not isinstance(response.json, dict):
+        facts.unavailable.append(
+            f"the apiserver identity leases could not be listed ({_status_words(response)})"
+        )
+        return
+    facts.lease_identities = live_leases(response.json, _server_now(response, local_now))
+
+
+def live_leases(lease_list: dict[str, Any], now: datetime) -> tuple[str, ...]:
+    """Names of the identity Leases renewed within LEASE_FRESH_SECONDS of `now` (the server's clock)."""
+    names = []
+    for item in lease_list.get("items") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
+            continue
+        renewed = _parse_time((item.get("spec") or {}).get("renewTime"))
+        if renewed is not None and (now - renewed).total_seconds() > LEASE_FRESH_SECONDS:
+            continue
+        names.append(str(item["metadata"].get("name", "?")))
+    return tuple(names)
+
+
+def _server_now(response: ApiResponse, local_now: datetime) -> datetime:
+    # The server's own clock: a skewed client clock must not make live leases look stale.
+    date = response.header("date")
+    if date:
+        try:
+            return parsedate_to_datetime(date).astimezone(timezone.utc)
+        except (TypeError, ValueError):
+            pass
+    return local_now
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:
+        return None
+
+
+async def _leaf_fingerprints(
+    ctx: Context, session: ApiSession, route: Route, peer: PeerTls
+) -> tuple[str, ...]:
+    if not peer.chain_der:
+        return ()
+    from kdoctor.probes.tls import capture_chain_unverified
+
+    proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
+    if route.proxied and proxy is None:
+        return (_sha256(peer.chain_der[0]),)
+    attempts = [
+        capture_chain_unverified(
+            route.server, server_hostname=session.server_hostname, proxy_url=proxy, timeout=ctx.timeout
+        )
+        for _ in range(EXTRA_HANDSHAKES)
+    ]
+    try:
+        results = await asyncio.wait_for(asyncio.gather(*attempts), ctx.timeout * 1.5)
+    except asyncio.TimeoutError:
+        results = []  # each attempt has its own timeout; this only guards against a stuck one
+    extra = tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
+    return (_sha256(peer.chain_der[0]), *extra)
+
+
+def _sha256(der: bytes) -> str:
+    return hashlib.sha256(der).hexdigest()
+
+
+class ProxyPath(Check):
+    """What stands between this client and the apiserver, in order, each hop with its evidence.
+
+    `details.hops` lists, from the client outwards, `{"kind", "evidence"}` with kind one of:
+    `http-proxy` / `socks-proxy` (the proxy client-go's rules pick, see proxy.env); `kubectl-proxy`
+    (the server is plain HTTP and serves GET /api and /version without any credential: a `kubectl
+    proxy` adding its own); `tls-intercepting-proxy` (the serving chain is not issued by the cluster
+    CA but by another CA: something re-signs TLS); `kube-proxy` (in a pod: KUBERNETES_SERVICE_HOST is
+    the default/kubernetes Service IP, not an apiserver endpoint); `load-balancer` (the server address
+    is not among the default/kubernetes endpoints, or its port differs, or successive TLS handshakes
+    meet different serving certificates, or several apiserver identity Leases share the URL);
+    `apiserver-proxy` (the server URL goes through /api/v1/namespaces/NS/services/NAME/proxy, the
+    virtual-cluster pattern); `direct` when nothing stands between.
+
+    It makes a few extra requests: GET /api without credentials (plain HTTP only), the
+    default/kubernetes Endpoints (or EndpointSlice), the apiserver identity Leases, the
+    default/kubernetes Service (in a pod), and up to 3 unauthenticated TLS handshakes.
+
+    - pass: the path is known (the summary draws it).
+    - warn: a TLS-intercepting proxy is in the path (trust its CA only if your organisation requires
+      it: `certificate-authority` must then hold it, and kubectl sends credentials through it); or
+      the apiserver did not answer, so only the client side of the path is known.
+    """
+
+    id = "proxy.path"
+    title = "What stands between this client and the apiserver is known"
+    depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
+
+    async def run(self, ctx: Context) -> Result:
+        facts = await gather_path_facts(ctx)
+        hops = assemble_hops(facts)
+        details = _path_details(facts, hops)
+        drawing = " → ".join(
+            ["client", *(_hop_label(h["kind"], facts) for h in hops if h["kind"] != "direct"), "apiserver"]
+        )
+        if any(h["kind"] == "tls-intercepting-proxy" for h in hops):
+            return Result.warn(
+                f"{drawing}: a TLS-intercepting proxy re-signs the apiserver's certificate",
+                hint="Add the apiserver's host to NO_PROXY (or ask for a TLS-inspection exemption) so the "
+                "cluster CA verifies the real server; trusting the interception CA in the kubeconfig lets the "
+                "proxy read every credential.",
+                details=details,
+            )
+        if facts.version is not None and not facts.version.answered:
+            return Result.warn(
+                f"{drawing} (only the client side is known: the apiserver did not answer)",
+                hint="Fix the connection first (see the apiserver and tls checks); the path beyond the "
+                "first hop is then examined.",
+                details=details,
+            )
+        return Result.ok(drawing + _short_evidence(hops), details=details)
+
+
+def _hop_label(kind: str, facts: PathFacts) -> str:
+    """The hop's kind with the one fact that names it, for the summary line."""
+    netloc = (
+        f"[{facts.server_host}]:{facts.server_port}"
+        if ":" in facts.server_host
+        else (f"{facts.server_host}:{facts.server_port}")
+    )
+    label = {
+        "http-proxy": facts.decision.display_url,
+        "socks-proxy": facts.decision.display_url,
+        "kubectl-proxy": netloc,
+        "load-balancer": netloc,
+        "kube-proxy": f"VIP {facts.server_host}",
+        "apiserver-proxy": f"{facts.apiserver_proxy[0]}/{facts.apiserver_proxy[1].name}"
+        if facts.apiserver_proxy
+        else None,
+        "tls-intercepting-proxy": facts.chain.dangling.issuer
+        if facts.chain is not None and facts.chain.dangling is not None
+        else None,
+    }.get(kind)
+    return f"{kind} ({label})" if label else kind
+
+
+def _short_evidence(hops: Sequence[dict[str, str]]) -> str:
+    if len(hops) == 1 and hops[0]["kind"] == "direct":
+        return f" directly ({hops[0]['evidence']})"
+    return ""
+
+
+def _path_details(facts: PathFacts, hops: list[dict[str, str]]) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "server_addresses": list(facts.server_addresses),
+        "endpoints": {
+            "source": facts.endpoints_source,
+            "addresses": list(facts.endpoint_addresses),
+            "ports": list(facts.endpoint_ports),
+        },
+        "apiserver_identity_leases": list(facts.lease_identities),
+        "serving_leaf_sha256": list(facts.leaf_fingerprints),
+    }
+    if facts.mode is Mode.IN_CLUSTER:
+        evidence["service_ips"] = list(facts.service_ips)
+        evidence["service_ports"] = list(facts.service_ports)
+    if facts.chain is not None:
+        evidence["chain_finding"] = facts.chain.finding
+        evidence["issuer_is_cluster_ca"] = facts.chain.issuer_is_cluster_ca
+    return {
+        "hops": hops,
+        "server": facts.server,
+        "proxy": facts.decision.display_url,
+        "evidence": evidence,
+        "unavailable": list(facts.unavailable),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# proxy.services (opt-in)
+
+
+class ProxyServices(Check):
+    """The cluster's addon services answer through the apiserver proxy verb (opt-in: --check proxy.services).
+
+    Lists the services labelled `kubernetes.io/cluster-service=true` (the ones `kubectl cluster-info`
+    prints) and requests each through `/api/v1/namespaces/NS/services/[https:]NAME:PORT/proxy/`
+    with the target's credential, on its first TCP port (https when the port is named https or is
+    443, as kubectl cluster-info guesses). At most 25 services, within the check's time budget.
+
+    - pass: every service answered (any HTTP answer from the backend counts: it was reached).
+    - warn: RBAC forbids the `services/proxy` subresource (403), or the list itself is forbidden.
+    - fail: "503 error trying to reach service" or "no endpoints available": the apiserver could not
+      reach the backend. Check `kubectl -n NS get endpoints NAME` and the pods behind the service;
+      from the apiserver's network (control plane), the pod network must be reachable.
+    """
+
+    id = "proxy.services"
+    title = "The cluster's addon services answer through the apiserver proxy"
+    depends_on = ("tls.chain", "apiserver.version")
+    opt_in = True
+
+    async def run(self, ctx: Context) -> Result:
+        started = ctx.environment.monotonic()
+        session = await ctx.probe(API_SESSION)
+        listing = await session.get(CLUSTER_SERVICES_PATH, authenticated=True)
+        if listing.status in (401, 403):
+            return Result.warn(
+                f"listing the cluster-service services was refused ({_status_words(listing)})",
+                hint="Grant `list` on services (e.g. `kubectl create clusterrolebinding ... --clusterrole=view`) "
+                "or run as a user who has it.",
+                details={"list": _status_words(listing)},
+            )
+        if listing.status != 200 or not isinstance(listing.json, dict):
+            return Result.fail(
+                f"GET {CLUSTER_SERVICES_PATH} answered {_status_words(listing)}",
+                hint="See the apiserver checks; the service list must be readable.",
+                details={"list": _status_words(listing)},
+            )
+        services = [s for s in listing.json.get("items") or [] if isinstance(s, dict)]
+        targets = [t for t in (_proxy_target(s) for s in services) if t is not None]
+        if not targets:
+            return Result.ok(
+                "no service is labelled kubernetes.io/cluster-service=true", details={"services": []}
+            )
+        rows: list[dict[str, Any]] = []
+        for namespace, ref, label in targets[:MAX_SERVICES]:
+            path = apiserver_proxy_path(ref.name, namespace, ref.scheme, ref.port)
+            # A request may take up to 2 timeouts: start none that could overrun the check's budget.
+            if ctx.environment.monotonic() - started > ctx.timeout * 1.5:
+                rows.append(
+                    {"service": f"{namespace}/{ref.name}", "path": path, "outcome": "not probed (time)"}
+                )
+                continue
+            response = await session.get(path, authenticated=True)
+            rows.append(_service_row(namespace, ref, label, path, response))
+        return _judge_services(rows, len(targets))
+
+
+_HTTP_PORT_NUMBERS = (80, 443, 8080, 8443, 9153, 10250)
+_NON_HTTP_NAMES = ("dns", "dns-tcp", "dns-udp", "grpc")
+
+
+def _http_likeness(port: dict[str, Any]) -> int:
+    """Rank a service port by how likely it speaks HTTP (lower is better; 9 means "surely not")."""
+    name = str(port.get("name") or "").lower()
+    number = port.get("port")
+    if name in _NON_HTTP_NAMES or number == 53:
+        return 9
+    if name.startswith("https") or name.startswith("http") or "metrics" in name or name == "web":
+        return 0
+    if number in _HTTP_PORT_NUMBERS:
+        return 1
+    return 2
+
+
+def _proxy_target(service: dict[str, Any]) -> tuple[str, ServiceRef, str] | None:
+    """(namespace, how to address it through the proxy, display name), or None when it has no HTTP port."""
+    meta = service.get("metadata") or {}
+    spec = service.get("spec") or {}
+    name, namespace = meta.get("name"), meta.get("namespace")
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        return None
+    label = str((meta.get("labels") or {}).get("kubernetes.io/name") or name)
+    ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
+    if not ports:
+        return namespace, ServiceRef(name), label
+    tcp = [p for p in ports if (p.get("protocol") or "TCP") == "TCP" and _http_likeness(p) < 9]
+    if not tcp:
+        return None
+    port = min(tcp, key=_http_likeness)
+    port_name = str(port.get("name") or "")
+    # kubectl cluster-info's guess: https when the port is named https or is 443.
+    https = port_name == "https" or port.get("port") == 443
+    port_ref = port_name or str(port.get("port") or "")
+    return namespace, ServiceRef(name, "https" if https else None, port_ref or None), label
+
+
+def _service_row(
+    namespace: str, ref: ServiceRef, label: str, path: str, response: ApiResponse
+) -> dict[str, Any]:
+    message = ""
+    if isinstance(response.json, dict) and response.json.get("kind") == "Status":
+        message = str(response.json.get("message") or "")
+    if response.status is None:
+        outcome = "no-answer"
+    elif response.status == 403 and message:
+        outcome = "forbidden"
+    elif response.status in (502, 503) and any(w in message for w in ("malformed HTTP", "EOF")):
+        outcome = "answered-not-http"  # the apiserver reached the backend, which does not speak HTTP
+    elif response.status in (502, 503) and (
+        "error trying to reach service" in message or "no endpoints available" in message or not message
+    ):
+        outcome = "unreachable"
+    else:
+        outcome = "answered"
+    return {
+        "service": f"{namespace}/{ref.name}",
+        "name": label,
+        "path": path,
+        "status": response.status,
+        "outcome": outcome,
+        "message": message or (response.error or ""),
+    }
+
+
+def _judge_services(rows: list[dict[str, Any]], total: int) -> Result:
+    details = {"services": rows, "listed": total, "probed": sum(1 for r in rows if "status" in r)}
+    unreachable = [r for r in rows if r.get("outcome") in ("unreachable", "no-answer")]
+    forbidden = [r for r in rows if r.get("outcome") == "forbidden"]
+    answered = [r for r in rows if r.get("outcome") in ("answered", "answered-not-http")]
+    if unreachable:
+        first = unreachable[0]
+        return Result.fail(
+            f"{len(unreachable)} of {len(rows)} services do not answer through the apiserver proxy: "
+            f"{first['service']}: {first['status']} {first['message']}".rstrip(),
+            hint=f"Check the backends: `kubectl -n {first['service'].split('/')[0]} get endpoints "
+            f"{first['service'].split('/')[1]}` must list ready pods, and the control plane must reach the "
+            "pod network (the apiserver dials the pod IPs).",
+            details=details,
+        )
+    if forbidden:
+        return Result.warn(
+            f"{len(forbidden)} of {len(rows)} services cannot be proxied: RBAC forbids services/proxy "
+            f"({forbidden[0]['message']})",
+            hint="Grant `get` on the `services/proxy` subresource to use the proxy URLs, or ignore this if "
+            "the restriction is intended.",
+            details=details,
+        )
+    names = ", ".join(r["service"] for r in answered[:6])
+    return Result.ok(f"{len(answered)} services answer through the apiserver proxy: {names}", details=details)
+
+
+CHECKS = (ProxyEnv, ProxyPath, ProxyServices)
