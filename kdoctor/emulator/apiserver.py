@@ -1,0 +1,1070 @@
+"""The kube-apiserver's answers: authentication, RBAC-style authorization, and the endpoints.
+
+Pure request → response logic, no sockets: `server.py` parses HTTP and calls `ApiServer.handle`.
+JSON shapes, status codes and error messages follow kube-apiserver 1.31 (metav1.Status errors,
+the `forbidden` message of the RBAC authorizer, the healthz text format).
+
+Deliberate choices where the real server has several behaviours:
+- Requests without credentials are `system:anonymous` (kube-apiserver's default `--anonymous-auth`):
+  /version, /healthz, /livez, /readyz are allowed (system:public-info-viewer); everything else is
+  403 Forbidden. With `anonymous=False` they are 401, like a cluster started with anonymous auth off.
+- An `Authorization: Basic` header is refused with 401 (basic auth was removed in 1.19; clusters with
+  anonymous auth off answer exactly that).
+- A client certificate that does not chain to the cluster CA, or has expired, is 401 (what the x509
+  authenticator does). Python's TLS stack cannot request a certificate without verifying its chain,
+  so the listener accepts client certificates from the cluster CA and from the emulator's "foreign"
+  CA (`Emulator.mint_client_cert(foreign=True)`), expired or not; a certificate from any other CA
+  fails the TLS handshake instead of getting a 401.
+- The proxy verb (`services/[https:]NAME[:PORT]/proxy/...`): a Service that does not exist is 404
+  `services "NAME" not found`; one whose backend cannot be reached is 503 ServiceUnavailable
+  "error trying to reach service: dial tcp ...", as the real apiserver answers each.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote
+
+from kdoctor.emulator.scenarios import (
+    ADMIN_GROUP,
+    BASIC_NON_RESOURCE_RULES,
+    BASIC_RULES,
+    PUBLIC_NON_RESOURCE_RULES,
+    EmulatorConfig,
+    NonResourceRule,
+    Rule,
+    Service,
+    ServicePort,
+    UserInfo,
+)
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from kdoctor.emulator.pki import ServiceAccountKeys
+
+ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
+
+HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
+    "livez": (
+        "ping",
+        "log",
+        "etcd",
+        "poststarthook/start-apiserver-admission-initializer",
+        "poststarthook/generic-apiserver-start-informers",
+        "poststarthook/priority-and-fairness-config-consumer",
+        "poststarthook/start-apiextensions-informers",
+        "poststarthook/crd-informer-synced",
+        "poststarthook/start-system-namespaces-controller",
+        "poststarthook/bootstrap-controller",
+        "poststarthook/rbac/bootstrap-roles",
+        "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/apiservice-registration-controller",
+        "autoregister-completion",
+    ),
+    "readyz": (
+        "ping",
+        "log",
+        "etcd",
+        "etcd-readiness",
+        "informer-sync",
+        "poststarthook/start-apiserver-admission-initializer",
+        "poststarthook/generic-apiserver-start-informers",
+        "poststarthook/priority-and-fairness-config-consumer",
+        "poststarthook/start-apiextensions-informers",
+        "poststarthook/crd-informer-synced",
+        "poststarthook/start-system-namespaces-controller",
+        "poststarthook/bootstrap-controller",
+        "poststarthook/rbac/bootstrap-roles",
+        "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/apiservice-registration-controller",
+        "autoregister-completion",
+        "shutdown",
+    ),
+    "healthz": (
+        "ping",
+        "log",
+        "etcd",
+        "poststarthook/start-apiserver-admission-initializer",
+        "poststarthook/generic-apiserver-start-informers",
+        "poststarthook/bootstrap-controller",
+        "poststarthook/rbac/bootstrap-roles",
+        "autoregister-completion",
+    ),
+}
+
+API_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("apiregistration.k8s.io", ("v1",)),
+    ("apps", ("v1",)),
+    ("events.k8s.io", ("v1",)),
+    ("authentication.k8s.io", ("v1", "v1beta1")),
+    ("authorization.k8s.io", ("v1",)),
+    ("autoscaling", ("v2", "v1")),
+    ("batch", ("v1",)),
+    ("certificates.k8s.io", ("v1",)),
+    ("networking.k8s.io", ("v1",)),
+    ("policy", ("v1",)),
+    ("rbac.authorization.k8s.io", ("v1",)),
+    ("storage.k8s.io", ("v1",)),
+    ("coordination.k8s.io", ("v1",)),
+    ("discovery.k8s.io", ("v1",)),
+)
+_READ = ("get", "list", "watch")
+_WRITE = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+#: (group, version, resource, kind, namespaced, verbs) served by discovery. Resources the emulator
+#: does not model (pods, deployments, ...) list as empty, so kubectl resolves their names.
+RESOURCES: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
+    ("", "v1", "namespaces", "Namespace", False, _WRITE),
+    ("", "v1", "nodes", "Node", False, _WRITE),
+    ("", "v1", "pods", "Pod", True, _WRITE),
+    ("", "v1", "configmaps", "ConfigMap", True, _WRITE),
+    ("", "v1", "secrets", "Secret", True, _WRITE),
+    ("", "v1", "serviceaccounts", "ServiceAccount", True, _WRITE),
+    ("", "v1", "endpoints", "Endpoints", True, _WRITE),
+    ("", "v1", "services", "Service", True, _WRITE),
+    ("", "v1", "services/proxy", "ServiceProxyOptions", True, ("create", "delete", "get", "patch", "update")),
+    ("apps", "v1", "deployments", "Deployment", True, _WRITE),
+    ("apps", "v1", "daemonsets", "DaemonSet", True, _WRITE),
+    ("apps", "v1", "statefulsets", "StatefulSet", True, _WRITE),
+    ("batch", "v1", "jobs", "Job", True, _WRITE),
+    ("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", False, ("create",)),
+    ("authentication.k8s.io", "v1beta1", "selfsubjectreviews", "SelfSubjectReview", False, ("create",)),
+    ("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, ("create",)),
+    ("authorization.k8s.io", "v1", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False, ("create",)),
+    ("coordination.k8s.io", "v1", "leases", "Lease", True, _WRITE),
+    ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, _WRITE),
+    ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, _WRITE),
+    ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, _WRITE),
+)
+NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
+CREATED = "2026-01-01T00:00:00Z"
+REVIEW_RESOURCES = frozenset({"selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews"})
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as the listener parsed it."""
+
+    method: str
+    target: str  # the request-target as sent: path?query
+    headers: tuple[tuple[str, str], ...]
+    body: bytes = b""
+    client_cert_der: bytes | None = None
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> str:
+        return self.target.split("?", 1)[1] if "?" in self.target else ""
+
+    @property
+    def params(self) -> dict[str, list[str]]:
+        return parse_qs(self.query, keep_blank_values=True)
+
+    def header(self, name: str) -> str | None:
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+
+@dataclass
+class Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Who the request was authenticated as (for the request log); None: not authenticated.
+    user: str | None = None
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the RBAC authorizer sees, derived from the path like the apiserver's RequestInfoFactory."""
+
+    verb: str
+    path: str
+    resource_request: bool
+    api_group: str = ""
+    api_version: str = ""
+    namespace: str = ""
+    resource: str = ""
+    subresource: str = ""
+    name: str = ""
+    parts: tuple[str, ...] = ()  # path segments after the resource name / subresource
+
+
+_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def request_info(method: str, path: str) -> RequestInfo:
+    """Resource/non-resource, verb, group, namespace, resource, name and subresource of a request."""
+    segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
+    nonresource = RequestInfo(
+        verb="get" if method == "HEAD" else method.lower(), path=path, resource_request=False
+    )
+    if not segments or segments[0] not in ("api", "apis"):
+        return nonresource
+    if segments[0] == "api":
+        if len(segments) < 3:
+            return nonresource
+        group, version, rest = "", segments[1], segments[2:]
+    else:
+        if len(segments) < 4:
+            return nonresource
+        group, version, rest = segments[1], segments[2], segments[3:]
+    namespace = ""
+    if rest[0] == "namespaces" and len(rest) >= 3:
+        namespace, rest = rest[1], rest[2:]
+    elif rest[0] == "namespaces" and len(rest) == 2:
+        namespace = rest[1]
+    resource = rest[0]
+    name = rest[1] if len(rest) >= 2 else ""
+    subresource = rest[2] if len(rest) >= 3 else ""
+    tail = tuple(rest[3:])
+    verb = (
+        ("get" if name else "list")
+        if method in ("GET", "HEAD")
+        else _METHOD_VERBS.get(method, method.lower())
+    )
+    return RequestInfo(
+        verb=verb,
+        path=path,
+        resource_request=True,
+        api_group=group,
+        api_version=version,
+        namespace=namespace,
+        resource=resource,
+        subresource=subresource,
+        name=name,
+        parts=tail,
+    )
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def status_body(
+    code: int, reason: str, message: str, details: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A metav1.Status failure, fields in the apiserver's order."""
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+    }
+    if details is not None:
+        body["details"] = dict(details)
+    body["code"] = code
+    return body
+
+
+def forbidden_message(user: str, info: RequestInfo) -> tuple[str, dict[str, str]]:
+    """The message and details of a 403, worded like the apiserver's `forbiddenMessage` + NewForbidden."""
+    if not info.resource_request:
+        return f'forbidden: User "{user}" cannot {info.verb} path "{info.path}"', {}
+    resource = info.resource + (f"/{info.subresource}" if info.subresource else "")
+    if info.namespace and not (info.resource == "namespaces" and not info.subresource):
+        scope = f'in the namespace "{info.namespace}"'
+    else:
+        scope = "at the cluster scope"
+    reason = f'User "{user}" cannot {info.verb} resource "{resource}" in API group "{info.api_group}" {scope}'
+    qualified = info.resource + (f".{info.api_group}" if info.api_group else "")
+    details: dict[str, str] = {}
+    if info.name:
+        details["name"] = info.name
+        message = f'{qualified} "{info.name}" is forbidden: {reason}'
+    else:
+        message = f"{qualified} is forbidden: {reason}"
+    if info.api_group:
+        details["group"] = info.api_group
+    details["kind"] = info.resource
+    return message, details
+
+
+def _glob_match(pattern: str, path: str) -> bool:
+    if pattern == "*":
+        return True
+    if pattern.endswith("*"):
+        return path.startswith(pattern[:-1])
+    return path == pattern
+
+
+def _selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
+    """Equality-based label selectors: `k=v`, `k==v`, `k!=v`, `k`, `!k`, comma-separated."""
+    for raw in selector.split(","):
+        term = raw.strip()
+        if not term:
+            continue
+        if "!=" in term:
+            key, value = (p.strip() for p in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (p.strip() for p in term.replace("==", "=").split("=", 1))
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _micro_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _uid(seed: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "kdoctor-emulator/" + seed))
+
+
+class ApiServer:
+    """Answers requests like kube-apiserver, from an `EmulatorConfig`."""
+
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        *,
+        tokens: Mapping[str, UserInfo],
+        sa_keys: ServiceAccountKeys,
+        cluster_ca: x509.Certificate,
+        identity: str,
+        port: int,
+    ) -> None:
+        self.config = config
+        self.tokens = dict(tokens)
+        self.sa_keys = sa_keys
+        self.cluster_ca = cluster_ca
+        self.identity = identity
+        self.port = port
+        self.started = time.time()
+
+    # --- the request pipeline: authenticate, authorize, route ---------------------------------------
+
+    def handle(self, request: Request) -> Response:
+        if self.config.mode == "html":
+            return Response(200, self.config.html_body, content_type="text/html; charset=utf-8")
+        user = self.authenticate(request)
+        if user is None:
+            return self._status(status_body(401, "Unauthorized", "Unauthorized"))
+        info = request_info(request.method, request.path)
+        if not self.authorize(user, info)[0]:
+            message, details = forbidden_message(user.username, info)
+            response = self._status(status_body(403, "Forbidden", message, details))
+        else:
+            response = self.route(request, info, user)
+        response.user = user.username
+        if user is not ANONYMOUS:
+            # Priority-and-fairness headers: a real apiserver sends them; proxies and LBs keep them.
+            response.headers += [
+                ("X-Kubernetes-Pf-Flowschema-Uid", _uid("flowschema/exempt")),
+                ("X-Kubernetes-Pf-Prioritylevel-Uid", _uid("prioritylevel/exempt")),
+            ]
+        return response
+
+    def authenticate(self, request: Request) -> UserInfo | None:
+        """The user, ANONYMOUS, or None for 401. Order as in kube-apiserver: x509 first, then tokens."""
+        if request.client_cert_der is not None:
+            return self._authenticate_cert(request.client_cert_der)
+        authorization = request.header("Authorization")
+        if authorization is None:
+            return ANONYMOUS if self.config.anonymous else None
+        scheme, _, credential = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return None
+        if self.config.reject_all_credentials:
+            return None
+        token = credential.strip()
+        static = self.tokens.get(token)
+        if static is not None:
+            return _with_authenticated(static)
+        return self._authenticate_sa_token(token)
+
+    def _authenticate_cert(self, der: bytes) -> UserInfo | None:
+        from cryptography import x509
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.x509.oid import NameOID
+
+        if self.config.reject_all_credentials:
+            return None
+        cert = x509.load_der_x509_certificate(der)
+        try:
+            cert.verify_directly_issued_by(self.cluster_ca)
+        except (InvalidSignature, ValueError, TypeError):  # another CA, or another key under the same name
+            return None
+        now = datetime.now(timezone.utc)
+        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+            return None
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not cns:
+            return None
+        groups = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
+        credential_id = "X509SHA256=" + cert.fingerprint(hashes.SHA256()).hex()
+        return _with_authenticated(
+            UserInfo(
+                str(cns[0].value),
+                groups,
+                extra={"authentication.kubernetes.io/credential-id": (credential_id,)},
+            )
+        )
+
+    def _authenticate_sa_token(self, token: str) -> UserInfo | None:
+        from kdoctor.emulator.pki import LEGACY_ISSUER, JWTError
+
+        try:
+            claims = self.sa_keys.verify(
+                token, issuers=(self.config.sa_issuer,), audiences=self.config.sa_audiences
+            )
+        except JWTError:
+            return None
+        if claims.get("iss") == LEGACY_ISSUER:
+            namespace = str(claims.get("kubernetes.io/serviceaccount/namespace", ""))
+            name = str(claims.get("kubernetes.io/serviceaccount/service-account.name", ""))
+            uid = str(claims.get("kubernetes.io/serviceaccount/service-account.uid", ""))
+            extra: dict[str, tuple[str, ...]] = {}
+        else:
+            k8s = claims.get("kubernetes.io") or {}
+            namespace = str(k8s.get("namespace", ""))
+            sa = k8s.get("serviceaccount") or {}
+            name, uid = str(sa.get("name", "")), str(sa.get("uid", ""))
+            extra = {}
+            pod = k8s.get("pod") or {}
+            if pod:
+                extra["authentication.kubernetes.io/pod-name"] = (str(pod.get("name", "")),)
+                extra["authentication.kubernetes.io/pod-uid"] = (str(pod.get("uid", "")),)
+            if claims.get("jti"):
+                extra["authentication.kubernetes.io/credential-id"] = (f"JTI={claims['jti']}",)
+        if not namespace or not name or claims.get("sub") != f"system:serviceaccount:{namespace}:{name}":
+            return None
+        if f"{namespace}/{name}" in self.config.revoked_service_accounts:
+            return None
+        return UserInfo(
+            f"system:serviceaccount:{namespace}:{name}",
+            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+            uid=uid,
+            extra=extra,
+        )
+
+    def rules_for(self, user: UserInfo, namespace: str | None) -> tuple[list[Rule], list[NonResourceRule]]:
+        """The rules that apply to `user` (in `namespace`, or cluster-wide ones only when None)."""
+        if user is ANONYMOUS:
+            return [], list(PUBLIC_NON_RESOURCE_RULES)
+        resource_rules: list[Rule] = []
+        non_resource: list[NonResourceRule] = []
+        if ADMIN_GROUP in user.groups:
+            resource_rules.append(Rule(("*",), ("*",), ("*",)))
+            non_resource.append(NonResourceRule(("*",), ("*",)))
+        keys = [user.username, *(f"group:{g}" for g in user.groups)]
+        for key in keys:
+            for rule in self.config.rules.get(key, ()):
+                if isinstance(rule, NonResourceRule):
+                    non_resource.append(rule)
+                elif rule.namespaces is None or (namespace is not None and namespace in rule.namespaces):
+                    resource_rules.append(rule)
+        resource_rules += BASIC_RULES
+        non_resource += BASIC_NON_RESOURCE_RULES
+        return resource_rules, non_resource
+
+    def authorize(self, user: UserInfo, info: RequestInfo) -> tuple[bool, str]:
+        """(allowed, reason) for `info`, like RBAC (default deny)."""
+        if self.config.forbid_reviews and info.resource_request and info.resource in REVIEW_RESOURCES:
+            return False, ""
+        resource_rules, non_resource = self.rules_for(user, info.namespace or None)
+        if not info.resource_request:
+            for nr in non_resource:
+                if _verb_ok(nr.verbs, info.verb) and any(_glob_match(u, info.path) for u in nr.urls):
+                    return True, _allowed_reason(user)
+            return False, ""
+        resource = info.resource + (f"/{info.subresource}" if info.subresource else "")
+        for rule in resource_rules:
+            if (
+                _verb_ok(rule.verbs, info.verb)
+                and ("*" in rule.api_groups or info.api_group in rule.api_groups)
+                and ("*" in rule.resources or resource in rule.resources)
+                and (not rule.resource_names or info.name in rule.resource_names)
+            ):
+                return True, _allowed_reason(user)
+        return False, ""
+
+    # --- routing --------------------------------------------------------------------------------------
+
+    def route(self, request: Request, info: RequestInfo, user: UserInfo) -> Response:
+        path = request.path.rstrip("/") or "/"
+        method = request.method
+        if not info.resource_request:
+            if method not in ("GET", "HEAD"):
+                return self._plain_404()
+            if path == "/version":
+                return self._ok(self.version())
+            if path == "/api":
+                return self._ok(self.api_versions())
+            if path == "/apis":
+                return self._ok(self.api_group_list())
+            for kind in ("livez", "readyz", "healthz"):
+                if path == f"/{kind}" or path.startswith(f"/{kind}/"):
+                    return self.health(kind, path[len(kind) + 2 :], request.params)
+            if path.startswith("/api/") or path.startswith("/apis/"):
+                return self.discovery(path)
+            return self._plain_404()
+        return self.resource(request, info, user)
+
+    def resource(self, request: Request, info: RequestInfo, user: UserInfo) -> Response:
+        key = (info.api_group, info.api_version, info.resource)
+        selector = (request.params.get("labelSelector") or [""])[0]
+        if info.verb == "create" and not info.name:
+            if key in (
+                ("authentication.k8s.io", "v1", "selfsubjectreviews"),
+                ("authentication.k8s.io", "v1beta1", "selfsubjectreviews"),
+            ):
+                return self._created(self.self_subject_review(user, info.api_version))
+            if key == ("authorization.k8s.io", "v1", "selfsubjectaccessreviews"):
+                return self._review(request, lambda spec: self.access_review(user, spec))
+            if key == ("authorization.k8s.io", "v1", "selfsubjectrulesreviews"):
+                return self._review(request, lambda spec: self.rules_review(user, spec))
+        if info.resource == "services" and info.subresource == "proxy":
+            return self.service_proxy(request, info, user)
+        if info.verb not in ("get", "list"):
+            return self._method_not_allowed(info)
+        if key == ("", "v1", "namespaces"):
+            if info.name:
+                if info.name not in NAMESPACES:
+                    return self._not_found(info)
+                return self._ok({"kind": "Namespace", "apiVersion": "v1", **_namespace(info.name)})
+            return self._ok(_list("NamespaceList", "v1", [_namespace(n) for n in NAMESPACES]))
+        if key == ("", "v1", "endpoints"):
+            items = [self.endpoints()] if info.namespace in ("", "default") else []
+            return self._get_or_list(info, "Endpoints", "EndpointsList", "v1", items, selector)
+        if key == ("discovery.k8s.io", "v1", "endpointslices"):
+            items = [self.endpoint_slice()] if info.namespace in ("", "default") else []
+            return self._get_or_list(
+                info, "EndpointSlice", "EndpointSliceList", "discovery.k8s.io/v1", items, selector
+            )
+        if key == ("coordination.k8s.io", "v1", "leases"):
+            items = self.leases() if info.namespace in ("", "kube-system") else []
+            return self._get_or_list(info, "Lease", "LeaseList", "coordination.k8s.io/v1", items, selector)
+        if key == ("", "v1", "services"):
+            items = [
+                _service_json(s)
+                for s in self.config.services
+                if not info.namespace or s.namespace == info.namespace
+            ]
+            return self._get_or_list(info, "Service", "ServiceList", "v1", items, selector)
+        for group, version, name, kind, namespaced, _verbs in RESOURCES:
+            if (group, version, name) == key and (namespaced or not info.namespace):
+                api_version = f"{group}/{version}" if group else version
+                return self._get_or_list(info, kind, kind + "List", api_version, [], selector)
+        return self._status(
+            status_body(404, "NotFound", "the server could not find the requested resource", {})
+        )
+
+    # --- endpoint bodies ------------------------------------------------------------------------------
+
+    def version(self) -> dict[str, Any]:
+        major, minor = self.config.git_version.lstrip("v").split(".")[:2]
+        return {
+            "major": major,
+            "minor": minor,
+            "gitVersion": self.config.git_version,
+            "gitCommit": self.config.git_commit,
+            "gitTreeState": "clean",
+            "buildDate": self.config.build_date,
+            "goVersion": self.config.go_version,
+            "compiler": "gc",
+            "platform": self.config.platform,
+        }
+
+    def api_versions(self) -> dict[str, Any]:
+        address = self.config.advertise_address or _host_port(self.config.host, self.port)
+        return {
+            "kind": "APIVersions",
+            "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": address}],
+        }
+
+    def api_group_list(self) -> dict[str, Any]:
+        groups = []
+        for name, versions in API_GROUPS:
+            gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
+            groups.append({"name": name, "versions": gvs, "preferredVersion": gvs[0]})
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+    def discovery(self, path: str) -> Response:
+        """APIResourceList for the group versions the emulator serves (enough for kubectl's discovery)."""
+        resources: dict[str, list[tuple[str, str, bool, tuple[str, ...]]]] = {}
+        for group, version, name, kind, namespaced, verbs in RESOURCES:
+            prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"
+            resources.setdefault(prefix, []).append((name, kind, namespaced, verbs))
+        group_version = path.split("/", 2)[2]
+        advertised = {f"/apis/{g}/{v}" for g, versions in API_GROUPS for v in versions}
+        if path in advertised and path not in resources:
+            # Groups listed for realism whose resources the emulator does not serve.
+            resources[path] = []
+        if path not in resources:
+            if path.startswith("/apis/") and path.count("/") == 2:
+                name = path.split("/")[2]
+                for group, versions in API_GROUPS:
+                    if group == name:
+                        gvs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+                        return self._ok(
+                            {
+                                "kind": "APIGroup",
+                                "apiVersion": "v1",
+                                "name": group,
+                                "versions": gvs,
+                                "preferredVersion": gvs[0],
+                            }
+                        )
+            return self._plain_404()
+        return self._ok(
+            {
+                "kind": "APIResourceList",
+                "apiVersion": "v1",
+                "groupVersion": group_version,
+                "resources": [
+                    {"name": n, "singularName": "", "namespaced": ns, "kind": k, "verbs": list(verbs)}
+                    for n, k, ns, verbs in resources[path]
+                ],
+            }
+        )
+
+    def health(self, kind: str, sub: str, params: Mapping[str, Sequence[str]]) -> Response:
+        """/livez, /readyz, /healthz: "ok", the `?verbose` listing, or 500 naming the failed checks."""
+        checks = HEALTH_CHECKS[kind]
+        failing = set(self.config.failing_checks)
+        headers = [("X-Content-Type-Options", "nosniff")]
+        text = "text/plain; charset=utf-8"
+        if sub:
+            if sub not in checks:
+                return self._plain_404()
+            if sub in failing:
+                return Response(500, b"internal server error: reason withheld\n", text, headers)
+            return Response(200, b"ok", text, headers)
+        excluded = {e for values in params.get("exclude", []) for e in values.split(",")}
+        lines = []
+        failed = False
+        for name in checks:
+            if name in excluded:
+                lines.append(f"[+]{name} excluded: ok")
+            elif name in failing:
+                lines.append(f"[-]{name} failed: reason withheld")
+                failed = True
+            else:
+                lines.append(f"[+]{name} ok")
+        listing = "".join(line + "\n" for line in lines)
+        if failed:
+            # Like the real handler: the listing is always shown on failure, verbose or not.
+            return Response(500, f"{listing}{kind} check failed\n".encode(), text, headers)
+        if "verbose" in params:
+            return Response(200, f"{listing}{kind} check passed\n".encode(), text, headers)
+        return Response(200, b"ok", text, headers)
+
+    def endpoint_addresses(self) -> tuple[list[str], int]:
+        addresses = list(self.config.endpoint_addresses or (self.config.host,))
+        return addresses, self.config.endpoint_port or self.port
+
+    def endpoints(self) -> dict[str, Any]:
+        addresses, port = self.endpoint_addresses()
+        return {
+            "metadata": _meta("kubernetes", "default", {"endpointslice.kubernetes.io/skip-mirror": "true"}),
+            "subsets": [
+                {
+                    "addresses": [{"ip": a} for a in addresses],
+                    "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+                }
+            ],
+        }
+
+    def endpoint_slice(self) -> dict[str, Any]:
+        addresses, port = self.endpoint_addresses()
+        family = "IPv6" if addresses and ":" in addresses[0] else "IPv4"
+        return {
+            "metadata": _meta("kubernetes", "default", {"kubernetes.io/service-name": "kubernetes"}),
+            "addressType": family,
+            "endpoints": [{"addresses": [a], "conditions": {"ready": True}} for a in addresses],
+            "ports": [{"name": "https", "protocol": "TCP", "port": port}],
+        }
+
+    def leases(self) -> list[dict[str, Any]]:
+        items = []
+        for identity in (self.identity, *self.config.peer_identities):
+            items.append(
+                {
+                    "metadata": _meta(
+                        identity,
+                        "kube-system",
+                        {
+                            "apiserver.kubernetes.io/identity": "kube-apiserver",
+                            "kubernetes.io/hostname": f"control-plane-{identity[-5:]}",
+                        },
+                    ),
+                    "spec": {
+                        "holderIdentity": f"{identity}_{_uid(identity)}",
+                        "leaseDurationSeconds": 3600,
+                        "acquireTime": _micro_time(self.started),
+                        "renewTime": _micro_time(time.time() + self.config.clock_offset),
+                    },
+                }
+            )
+        return items
+
+    def self_subject_review(self, user: UserInfo, version: str) -> dict[str, Any]:
+        info: dict[str, Any] = {"username": user.username}
+        if user.uid:
+            info["uid"] = user.uid
+        info["groups"] = list(user.groups)
+        if user.extra:
+            info["extra"] = {k: list(v) for k, v in user.extra.items()}
+        return {
+            "kind": "SelfSubjectReview",
+            "apiVersion": f"authentication.k8s.io/{version}",
+            "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": info},
+        }
+
+    def access_review(self, user: UserInfo, review: dict[str, Any]) -> dict[str, Any]:
+        spec = review.get("spec") or {}
+        attrs = spec.get("resourceAttributes")
+        if isinstance(attrs, dict):
+            info = RequestInfo(
+                verb=str(attrs.get("verb", "")),
+                path="",
+                resource_request=True,
+                api_group=str(attrs.get("group", "")),
+                api_version=str(attrs.get("version", "")),
+                namespace=str(attrs.get("namespace", "")),
+                resource=str(attrs.get("resource", "")),
+                subresource=str(attrs.get("subresource", "")),
+                name=str(attrs.get("name", "")),
+            )
+        else:
+            nr = spec.get("nonResourceAttributes") or {}
+            info = RequestInfo(
+                verb=str(nr.get("verb", "")), path=str(nr.get("path", "")), resource_request=False
+            )
+        allowed, reason = self.authorize(user, info)
+        status: dict[str, Any] = {"allowed": allowed}
+        if reason:
+            status["reason"] = reason
+        return {
+            "kind": "SelfSubjectAccessReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": status,
+        }
+
+    def rules_review(self, user: UserInfo, review: dict[str, Any]) -> dict[str, Any]:
+        spec = review.get("spec") or {}
+        namespace = str(spec.get("namespace") or "default")
+        resource_rules, non_resource = self.rules_for(user, namespace)
+        rr = []
+        for rule in resource_rules:
+            entry: dict[str, Any] = {
+                "verbs": list(rule.verbs),
+                "apiGroups": list(rule.api_groups),
+                "resources": list(rule.resources),
+            }
+            if rule.resource_names:
+                entry["resourceNames"] = list(rule.resource_names)
+            rr.append(entry)
+        return {
+            "kind": "SelfSubjectRulesReview",
+            "apiVersion": "authorization.k8s.io/v1",
+            "metadata": {"creationTimestamp": None},
+            "spec": spec,
+            "status": {
+                "resourceRules": rr,
+                "nonResourceRules": [
+                    {"verbs": list(n.verbs), "nonResourceURLs": list(n.urls)} for n in non_resource
+                ],
+                "incomplete": False,
+            },
+        }
+
+    def service_proxy(self, request: Request, info: RequestInfo, user: UserInfo) -> Response:
+        """The apiserver proxy verb: `services/[https:]NAME[:PORT]/proxy/...`."""
+        spec = info.name
+        scheme, name, port = "", spec, ""
+        if spec.count(":") == 2:
+            scheme, name, port = spec.split(":")
+        elif ":" in spec:
+            first, second = spec.split(":", 1)
+            if first in ("http", "https"):
+                scheme, name = first, second
+            else:
+                name, port = first, second
+        service = next(
+            (s for s in self.config.services if s.namespace == info.namespace and s.name == name), None
+        )
+        if service is None:
+            return self._status(
+                status_body(
+                    404, "NotFound", f'services "{name}" not found', {"name": name, "kind": "services"}
+                )
+            )
+        chosen: ServicePort | None = None
+        for candidate in service.ports:
+            if not port or port in (candidate.name, str(candidate.port)):
+                chosen = candidate
+                break
+        if chosen is None:
+            return self._status(
+                status_body(
+                    503,
+                    "ServiceUnavailable",
+                    f'no endpoints available for service "{spec}"',
+                    {"name": spec, "kind": "services"},
+                )
+            )
+        rest = "/" + "/".join(info.parts)
+        if service.backend == "apiserver":
+            inner_target = rest + (f"?{request.query}" if request.query else "")
+            inner = Request(request.method, inner_target, request.headers, request.body, None)
+            inner_info = request_info(inner.method, inner.path)
+            if not self.authorize(user, inner_info)[0]:
+                message, details = forbidden_message(user.username, inner_info)
+                return self._status(status_body(403, "Forbidden", message, details))
+            return self.route(inner, inner_info, user)
+        if chosen.body is None:
+            target = chosen.target_port or chosen.port
+            return self._status(
+                status_body(
+                    503,
+                    "ServiceUnavailable",
+                    f"error trying to reach service: dial tcp {service.cluster_ip}:{target}: "
+                    "connect: connection refused",
+                )
+            )
+        del scheme  # accepted like the real proxy; the emulated backends answer either way
+        return Response(200, chosen.body, chosen.content_type)
+
+    # --- helpers --------------------------------------------------------------------------------------
+
+    def _review(self, request: Request, compute: Callable[[dict[str, Any]], dict[str, Any]]) -> Response:
+        try:
+            if request.body.startswith(PROTOBUF_MAGIC):
+                # kubectl's typed clients send protobuf; the answer may be JSON (their Accept allows it).
+                review = decode_review_protobuf(request.body)
+            else:
+                review = json.loads(request.body or b"{}")
+        except ValueError as exc:
+            return self._status(status_body(400, "BadRequest", f"the object provided is unrecognized: {exc}"))
+        if not isinstance(review, dict):
+            return self._status(status_body(400, "BadRequest", "the object provided is unrecognized"))
+        return self._created(compute(review))
+
+    def _get_or_list(
+        self,
+        info: RequestInfo,
+        kind: str,
+        list_kind: str,
+        api_version: str,
+        items: list[dict[str, Any]],
+        selector: str,
+    ) -> Response:
+        if info.name:
+            for item in items:
+                if item["metadata"]["name"] == info.name:
+                    return self._ok({"kind": kind, "apiVersion": api_version, **item})
+            return self._not_found(info)
+        chosen = [i for i in items if _selector_matches(selector, i["metadata"].get("labels", {}))]
+        return self._ok(_list(list_kind, api_version, chosen))
+
+    def _ok(self, data: Any) -> Response:
+        return Response(200, _json(data))
+
+    def _created(self, data: Any) -> Response:
+        return Response(201, _json(data))
+
+    def _status(self, body: dict[str, Any]) -> Response:
+        return Response(int(body["code"]), _json(body))
+
+    def _not_found(self, info: RequestInfo) -> Response:
+        qualified = info.resource + (f".{info.api_group}" if info.api_group else "")
+        details = {"name": info.name}
+        if info.api_group:
+            details["group"] = info.api_group
+        details["kind"] = info.resource
+        return self._status(status_body(404, "NotFound", f'{qualified} "{info.name}" not found', details))
+
+    def _method_not_allowed(self, info: RequestInfo) -> Response:
+        return self._status(
+            status_body(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+                {},
+            )
+        )
+
+    def _plain_404(self) -> Response:
+        return Response(
+            404, b"404 page not found\n", "text/plain; charset=utf-8", [("X-Content-Type-Options", "nosniff")]
+        )
+
+
+def _with_authenticated(user: UserInfo) -> UserInfo:
+    if "system:authenticated" in user.groups:
+        return user
+    return UserInfo(user.username, (*user.groups, "system:authenticated"), user.uid, user.extra)
+
+
+def _verb_ok(verbs: Sequence[str], verb: str) -> bool:
+    return "*" in verbs or verb in verbs
+
+
+def _allowed_reason(user: UserInfo) -> str:
+    if ADMIN_GROUP in user.groups:
+        return f'RBAC: allowed by ClusterRoleBinding "cluster-admin" of ClusterRole "cluster-admin" to Group "{ADMIN_GROUP}"'
+    return ""
+
+
+def _meta(name: str, namespace: str | None, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        meta["namespace"] = namespace
+    meta["uid"] = _uid(f"{namespace}/{name}")
+    meta["resourceVersion"] = "1000"
+    meta["creationTimestamp"] = CREATED
+    if labels:
+        meta["labels"] = dict(labels)
+    return meta
+
+
+def _namespace(name: str) -> dict[str, Any]:
+    return {
+        "metadata": _meta(name, None, {"kubernetes.io/metadata.name": name}),
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+
+
+def _list(kind: str, api_version: str, items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"kind": kind, "apiVersion": api_version, "metadata": {"resourceVersion": "1000"}, "items": items}
+
+
+def _service_json(service: Service) -> dict[str, Any]:
+    ports = []
+    for p in service.ports:
+        ports.append(
+            {"name": p.name, "protocol": p.protocol, "port": p.port, "targetPort": p.target_port or p.port}
+        )
+    return {
+        "metadata": _meta(service.name, service.namespace, service.labels),
+        "spec": {
+            "ports": ports,
+            "clusterIP": service.cluster_ip,
+            "clusterIPs": [service.cluster_ip],
+            "type": "ClusterIP",
+            "sessionAffinity": "None",
+            "ipFamilies": ["IPv6" if ":" in service.cluster_ip else "IPv4"],
+            "ipFamilyPolicy": "SingleStack",
+            "internalTrafficPolicy": "Cluster",
+        },
+        "status": {"loadBalancer": {}},
+    }
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# --- the Kubernetes protobuf envelope, just enough for the review requests kubectl sends ---------------
+
+PROTOBUF_MAGIC = b"k8s\x00"
+#: Field numbers of the review specs (k8s.io/api/authorization/v1/generated.proto).
+_RESOURCE_ATTRIBUTES = {
+    1: "namespace",
+    2: "verb",
+    3: "group",
+    4: "version",
+    5: "resource",
+    6: "subresource",
+    7: "name",
+}
+_NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
+
+
+def _protobuf_fields(data: bytes) -> list[tuple[int, int | bytes]]:
+    """(field number, value) pairs of one protobuf message: varints as int, length-delimited as bytes."""
+    fields: list[tuple[int, int | bytes]] = []
+    pos = 0
+
+    def varint() -> int:
+        nonlocal pos
+        result = shift = 0
+        for _ in range(10):
+            if pos >= len(data):
+                raise ValueError("truncated varint")
+            byte = data[pos]
+            pos += 1
+            result |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return result
+            shift += 7
+        raise ValueError("varint too long")
+
+    while pos < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            fields.append((number, varint()))
+        elif wire == 2:
+            length = varint()
+            if pos + length > len(data):
+                raise ValueError("truncated field")
+            fields.append((number, data[pos : pos + length]))
+            pos += length
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        else:
+            raise ValueError(f"unsupported wire type {wire}")
+    return fields
+
+
+def _strings(data: bytes, names: Mapping[int, str]) -> dict[str, str]:
+    return {
+        names[n]: v.decode("utf-8")
+        for n, v in _protobuf_fields(data)
+        if n in names and isinstance(v, bytes) and v
+    }
+
+
+def decode_review_protobuf(body: bytes) -> dict[str, Any]:
+    """A SelfSubjectAccessReview / SelfSubjectRulesReview / SelfSubjectReview body as its JSON form."""
+    envelope = dict(_protobuf_fields(body[len(PROTOBUF_MAGIC) :]))
+    type_meta, raw = envelope.get(1, b""), envelope.get(2, b"")
+    if not isinstance(type_meta, bytes) or not isinstance(raw, bytes):
+        raise ValueError("not a runtime.Unknown envelope")
+    meta = _strings(type_meta, {1: "apiVersion", 2: "kind"})
+    review: dict[str, Any] = dict(meta)
+    spec_bytes = next((v for n, v in _protobuf_fields(raw) if n == 2 and isinstance(v, bytes)), b"")
+    spec: dict[str, Any] = {}
+    if meta.get("kind") == "SelfSubjectAccessReview":
+        for number, value in _protobuf_fields(spec_bytes):
+            if number == 1 and isinstance(value, bytes):
+                spec["resourceAttributes"] = _strings(value, _RESOURCE_ATTRIBUTES)
+            elif number == 2 and isinstance(value, bytes):
+                spec["nonResourceAttributes"] = _strings(value, _NON_RESOURCE_ATTRIBUTES)
+    elif meta.get("kind") == "SelfSubjectRulesReview":
+        spec = _strings(spec_bytes, {1: "namespace"})
+    review["spec"] = spec
+    return review
