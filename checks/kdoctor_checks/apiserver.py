@@ -1,0 +1,504 @@
+"""apiserver.*: can the apiserver be reached, and does it answer like one? One check per phase.
+
+Each result's details carry `timings_ms` ({"dns", "connect", "tls", "first_byte"}, milliseconds,
+null for a phase that did not happen) so a slow link shows where the time went.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any
+
+from kdoctor.access import AccessUnavailable
+from kdoctor.api import Check, Context, Result
+
+if TYPE_CHECKING:
+    from kdoctor.probes.api import ApiResponse
+
+__all__ = [
+    "CHECKS",
+    "ClockCheck",
+    "DnsCheck",
+    "LivezCheck",
+    "ReadyzCheck",
+    "TcpCheck",
+    "VersionCheck",
+]
+
+#: The target's description must name a server before any of these can run.
+_ACCESS_DEPS = ("kubeconfig.server", "kubeconfig.ca", "kubeconfig.tls", "incluster.env", "incluster.ca")
+#: Failures that belong to the TLS link: tls.chain reports them, apiserver.* only points there.
+_TLS_FAILURES = frozenset({"tls-verify", "tls-error", "tls-handshake-timeout", "tls-config"})
+#: Beyond this the clocks disagree enough to break certificates and tokens at their edges.
+CLOCK_SKEW_WARN_SECONDS = 120.0
+
+
+def _unavailable(exc: AccessUnavailable) -> Result:
+    return Result.skip(f"no server to check: {exc}")
+
+
+async def timings_ms(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:
+    # kdoctor.probes.api is imported lazily: `kdoctor checks` loads this module without networking.
+    from kdoctor.probes.api import phase_timings
+
+    return await phase_timings(ctx, response)
+
+
+class DnsCheck(Check):
+    """Resolves the apiserver's host name the way kubectl's dialer would: the system resolver.
+
+    Looks at the host of the server URL (or, when a proxy is in the path, the proxy's host: the
+    proxy resolves the server's name itself) and lists every A/AAAA answer with the lookup time.
+
+    - pass: the name resolves (an IP address needs no lookup).
+    - fail: "no such host" (the name does not exist for this machine's resolver: a typo, a private
+      zone only resolvable on the VPN, a missing /etc/hosts entry), or no answer in time.
+
+    Fix: check the host in the server URL, connect the VPN that serves the private zone, or check
+    /etc/resolv.conf. `getent hosts NAME` asks the same resolver.
+    """
+
+    id = "apiserver.dns"
+    title = "The apiserver's host name resolves"
+    depends_on = _ACCESS_DEPS
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.resolve import RESOLUTION, is_ip_literal
+        from kdoctor.probes.route import ROUTE
+
+        try:
+            route = await ctx.probe(ROUTE)
+            resolution = await ctx.probe(RESOLUTION)
+        except AccessUnavailable as exc:
+            return _unavailable(exc)
+        host = resolution.host
+        what = f"proxy host {host}" if route.proxied else host
+        details: dict[str, Any] = {
+            "host": host,
+            "port": resolution.port,
+            "ip_literal": resolution.ip_literal,
+            "addresses": list(resolution.addresses),
+            "via_proxy": route.proxy_display,
+            "timings_ms": await timings_ms(ctx),
+        }
+        server_host = route.server.host
+        note = (
+            f"; the proxy resolves {server_host} itself"
+            if route.proxied and not is_ip_literal(server_host)
+            else ""
+        )
+        if resolution.ip_literal:
+            return Result.ok(f"{what} is an IP address: no lookup needed{note}", details=details)
+        if resolution.ok:
+            return Result.ok(
+                f"{what} resolves to {', '.join(resolution.addresses)} in {resolution.duration_ms:.0f} ms{note}",
+                details=details,
+            )
+        details["error_kind"] = resolution.error_kind
+        details["error"] = resolution.error
+        if resolution.error_kind == "timeout":
+            return Result.fail(
+                f"lookup {host}: {resolution.error} from the system resolver",
+                hint="Check the nameservers in /etc/resolv.conf and that they are reachable (VPN, firewall); "
+                f"`getent hosts {host}` asks the same resolver.",
+                details=details,
+            )
+        return Result.fail(
+            f"lookup {host}: {resolution.error} (kubectl: dial tcp: lookup {host}: no such host)",
+            hint=f"Check the host name in the server URL for typos; if {host} lives in a private DNS zone, "
+            f"connect the VPN that serves it or add it to /etc/hosts. `getent hosts {host}` asks the same resolver.",
+            details=details,
+        )
+
+
+class TcpCheck(Check):
+    """Opens a TCP connection to the apiserver (or to the proxy in front of it) and closes it.
+
+    Tries each resolved address in turn within --timeout and tells the failures apart:
+
+    - refused: the host answered but nothing listens on that port (apiserver down, wrong port).
+    - timed out: no answer at all (a firewall or security group drops packets, a VPN is not up).
+    - unreachable: this machine has no route to the address.
+
+    When an HTTP or SOCKS proxy is in the path the connect goes to the proxy, as kubectl's does;
+    the result says so.
+    """
+
+    id = "apiserver.tcp"
+    title = "A TCP connection to the apiserver opens"
+    depends_on = ("apiserver.dns",)
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.route import ROUTE
+        from kdoctor.probes.tcp import TCP_CONNECT
+
+        try:
+            route = await ctx.probe(ROUTE)
+            tcp = await ctx.probe(TCP_CONNECT)
+        except AccessUnavailable as exc:
+            return _unavailable(exc)
+        timings = await timings_ms(ctx)
+        answered = tcp.connected_address
+        if answered is not None:
+            timings["connect"] = next(a.duration_ms for a in tcp.attempts if a.outcome == "connected")
+        details: dict[str, Any] = {
+            "host": tcp.host,
+            "port": tcp.port,
+            "via_proxy": route.proxy_display,
+            "proxy_kind": route.proxy_kind,
+            "connected_address": answered,
+            "attempts": [
+                {"address": a.address, "outcome": a.outcome, "error": a.error, "duration_ms": a.duration_ms}
+                for a in tcp.attempts
+            ],
+            "timings_ms": timings,
+        }
+        if route.proxy_error:
+            return Result.fail(
+                f"kubectl would not connect: {route.proxy_error}",
+                hint="Fix the proxy setting named here (see proxy.* checks).",
+                details=details,
+            )
+        target = f"the proxy {route.proxy_display}" if route.proxied else f"{tcp.host}:{tcp.port}"
+        if answered is not None:
+            where = f"{answered}:{tcp.port}" if answered != tcp.host else f"{tcp.host}:{tcp.port}"
+            tail = f"; the proxy opens the connection to {route.server.netloc}" if route.proxied else ""
+            earlier = [f"{a.address} {a.outcome}" for a in tcp.attempts if a.outcome != "connected"]
+            if earlier:
+                tail += f" (after {', '.join(earlier)})"
+            return Result.ok(
+                f"connected to {'the ' + route.proxy_kind + ' at ' if route.proxied else ''}{where} "
+                f"in {timings['connect']:.1f} ms{tail}",
+                details=details,
+            )
+        tried = "; ".join(f"{a.address}: {a.outcome}" for a in tcp.attempts) or "no address to try"
+        outcome = tcp.outcome
+        if outcome == "refused":
+            hint = (
+                f"Nothing listens on port {tcp.port}: check the proxy address and that the proxy runs."
+                if route.proxied
+                else f"Nothing listens on port {tcp.port} there: check the port in the server URL (6443 for "
+                "kubeadm, 443 for most managed clusters) and that the apiserver (or its load balancer) is up."
+            )
+            return Result.fail(
+                f"connection to {target} refused ({tried}): the host answered, nothing listens on that port",
+                hint=hint,
+                details=details,
+            )
+        if outcome == "timeout":
+            return Result.fail(
+                f"no answer from {target} within {ctx.timeout:g}s ({tried}): packets are dropped on the way",
+                hint="A firewall, security group or missing VPN is the usual cause: check that this network may "
+                f"reach {tcp.host} on port {tcp.port} (e.g. `nc -vz {tcp.host} {tcp.port}`), and whether a "
+                "proxy is required (HTTPS_PROXY).",
+                details=details,
+            )
+        if outcome == "unreachable":
+            return Result.fail(
+                f"{target} is unreachable from this machine ({tried}): no route to it",
+                hint="This machine has no route to that network: connect the VPN or check the routing table "
+                "(`ip route get ADDRESS`).",
+                details=details,
+            )
+        if outcome == "no-address":
+            return Result.skip("no address to connect to (see apiserver.dns)", details=details)
+        return Result.fail(f"could not connect to {target}: {tried}", details=details)
+
+
+def _html_title(body: bytes) -> str | None:
+    match = re.search(rb"<title[^>]*>(.*?)</title>", body[:65536], re.IGNORECASE | re.DOTALL)
+    return " ".join(match.group(1).decode("utf-8", "replace").split()) if match else None
+
+
+def _is_status(response: ApiResponse) -> bool:
+    body = response.json
+    return isinstance(body, dict) and body.get("kind") == "Status"
+
+
+def _answered_what(response: ApiResponse) -> str:
+    """What a non-Kubernetes answer was, for evidence: "HTML (title 'Sign in')", "JSON {a, b}", ..."""
+    content_type = response.content_type or "no Content-Type"
+    body = response.body.lstrip()
+    if body[:1] == b"<" or "html" in content_type:
+        title = _html_title(response.body)
+        return f"HTML ({content_type}{', title ' + repr(title) if title else ''})"
+    if isinstance(response.json, dict):
+        keys = ", ".join(sorted(str(k) for k in response.json)[:6])
+        return f"JSON that is not a Kubernetes version (keys: {keys or 'none'})"
+    if not body:
+        return f"an empty body ({content_type})"
+    return f"{content_type}: {response.preview(80)!r}"
+
+
+def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dict[str, Any]) -> Result:
+    """The verdict for a request that got no HTTP answer."""
+    kind = response.error_kind
+    details["error_kind"] = kind
+    details["error"] = response.error
+    if kind in _TLS_FAILURES:
+        where = "tls.chain or tls.hostname says why" if kind == "tls-verify" else "see tls.chain"
+        return Result.skip(f"no HTTP exchange: {response.error} ({where})", details=details)
+    if kind == "read-timeout":
+        return Result.fail(
+            f"{what}: the connection and TLS work, but no response headers came within {ctx.timeout:g}s "
+            "(kubectl: Client.Timeout exceeded while awaiting headers)",
+            hint="Something in the path accepts requests and never answers: a load balancer or proxy without a "
+            "healthy backend, or an overloaded apiserver. Check the apiserver's health and logs and the load "
+            "balancer's backends.",
+            details=details,
+        )
+    if kind == "proxy-error":
+        return Result.fail(
+            f"{what}: {response.error}",
+            hint="The proxy refused to open the tunnel (403: policy, 407: it needs credentials): check the proxy "
+            "URL and its credentials, or add the server to NO_PROXY if it should be reached directly.",
+            details=details,
+        )
+    return Result.fail(f"{what}: {response.error}", details=details)
+
+
+class VersionCheck(Check):
+    """Sends GET /version and checks that the answer is a Kubernetes version document.
+
+    The request goes out without credentials (kube-apiserver serves /version to anyone unless
+    anonymous access is off; then the credential is used), so this check says nothing about the
+    credential. It shows gitVersion and platform.
+
+    - fail: no answer in time (something accepted the connection and never answered), or an
+      answer that is not from an apiserver — HTML from an ingress, a captive portal or a web
+      server on the wrong port (kubectl: "invalid character '<' looking for beginning of value"),
+      other JSON, or 404.
+    - warn: the server is an apiserver (it answered a metav1.Status) but refused /version.
+    - skip: the TLS handshake failed; the tls.* checks say why.
+    """
+
+    id = "apiserver.version"
+    title = "The server answers GET /version like a Kubernetes apiserver"
+    depends_on = ("apiserver.tcp",)
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import VERSION
+
+        try:
+            response = await ctx.probe(VERSION)
+        except AccessUnavailable as exc:
+            return _unavailable(exc)
+        details: dict[str, Any] = {"status": response.status, "timings_ms": await timings_ms(ctx, response)}
+        if not response.answered:
+            return _failure_result(ctx, response, "GET /version got no answer", details)
+        details["content_type"] = response.content_type
+        body = response.json
+        if response.status == 200 and isinstance(body, dict) and isinstance(body.get("gitVersion"), str):
+            fields = ("gitVersion", "platform", "goVersion", "buildDate", "gitCommit", "major", "minor")
+            details.update({k: body.get(k) for k in fields if k in body})
+            platform = f" on {body['platform']}" if body.get("platform") else ""
+            go = f", built with {body['goVersion']}" if body.get("goVersion") else ""
+            return Result.ok(f"Kubernetes {body['gitVersion']}{platform}{go}", details=details)
+        details["body_preview"] = response.preview(200)
+        if response.status in (401, 403) and _is_status(response):
+            message = body.get("message", "") if isinstance(body, dict) else ""
+            return Result.warn(
+                f"the server is a Kubernetes apiserver but answered /version with {response.status} "
+                f"{response.reason}: {message}",
+                hint="Anonymous access is off and the credential did not open /version; the auth.* checks show "
+                "who you are to this server.",
+                details=details,
+            )
+        if response.status == 200:
+            what = _answered_what(response)
+            kubectl = (
+                " (kubectl: unable to parse the server version: invalid character '<' looking for beginning of value)"
+                if response.body.lstrip()[:1] == b"<"
+                else ""
+            )
+            return Result.fail(
+                f"GET /version answered {what}: this is not a Kubernetes apiserver{kubectl}",
+                hint="The server URL reaches something else (an ingress, a captive portal or sign-in page, a web "
+                "server on the wrong port): check the host and port in the server URL and whether a proxy or portal "
+                "intercepts the traffic.",
+                details=details,
+            )
+        if response.status == 404:
+            return Result.fail(
+                f"GET /version answered 404 {response.reason} ({_answered_what(response)}): not a Kubernetes "
+                "apiserver at this URL",
+                hint="Check the server URL: the host and port (and any path prefix) must point at the apiserver "
+                "itself, not at a web server or an ingress in front of other services.",
+                details=details,
+            )
+        return Result.fail(
+            f"GET /version answered {response.status} {response.reason}: {response.preview(120)!r}",
+            hint="The server is up but not answering normally; check the apiserver (or load balancer) logs.",
+            details=details,
+        )
+
+
+def _failed_checks(body: bytes) -> list[str]:
+    """The "[-]name failed: reason" lines of a ?verbose health answer."""
+    lines = body.decode("utf-8", "replace").splitlines()
+    return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
+
+
+class _HealthCheck(Check):
+    path = ""
+    endpoint = ""
+
+    async def _probe(self, ctx: Context) -> ApiResponse:
+        raise NotImplementedError
+
+    async def run(self, ctx: Context) -> Result:
+        try:
+            response = await self._probe(ctx)
+        except AccessUnavailable as exc:
+            return _unavailable(exc)
+        details: dict[str, Any] = {
+            "path": response.path,
+            "status": response.status,
+            "timings_ms": await timings_ms(ctx, response),
+        }
+        if not response.answered:
+            return _failure_result(ctx, response, f"GET {self.path} got no answer", details)
+        failed = _failed_checks(response.body)
+        details["failed_checks"] = failed
+        if response.status == 200:
+            return Result.ok(f"{self.path}: ok", details=details)
+        if response.status == 404:
+            return Result.warn(
+                f"{self.path} is not served (404): an apiserver older than 1.16, or not an apiserver",
+                hint="Upgrade the cluster; /healthz is the older equivalent.",
+                details=details,
+            )
+        if failed:
+            names = ", ".join(failed)
+            return Result.fail(
+                f"{self.path} answered {response.status}: {names}",
+                hint=self._hint(failed),
+                details=details,
+            )
+        return Result.fail(
+            f"{self.path} answered {response.status} {response.reason}: {response.preview(120)!r}",
+            hint=self._hint([]),
+            details=details,
+        )
+
+    def _hint(self, failed: list[str]) -> str:
+        if any("etcd" in f for f in failed):
+            return (
+                f"The apiserver cannot reach etcd: check the etcd members (`kubectl get --raw='{self.path}?verbose'`, "
+                "`kubectl -n kube-system logs -l component=etcd`, `crictl ps` on a control-plane node) and the "
+                "apiserver's --etcd-servers."
+            )
+        return (
+            f"See the apiserver's own account: `kubectl get --raw='{self.path}?verbose'` and the kube-apiserver logs "
+            "on the control plane."
+        )
+
+
+class LivezCheck(_HealthCheck):
+    """Asks the apiserver whether it is live: GET /livez?verbose.
+
+    A 500 names the failing sub-checks ("[-]etcd failed: reason withheld"); a process that fails
+    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn).
+    """
+
+    id = "apiserver.livez"
+    title = "The apiserver reports itself live (/livez)"
+    depends_on = ("apiserver.version",)
+    path = "/livez"
+
+    async def _probe(self, ctx: Context) -> ApiResponse:
+        from kdoctor.probes.api import LIVEZ
+
+        return await ctx.probe(LIVEZ)
+
+
+class ReadyzCheck(_HealthCheck):
+    """Asks the apiserver whether it is ready to serve: GET /readyz?verbose.
+
+    An apiserver can be up yet not ready (etcd unreachable, informers not synced, shutting down):
+    load balancers then stop sending it traffic and requests fail with 500/503. A failure names
+    the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
+    """
+
+    id = "apiserver.readyz"
+    title = "The apiserver reports itself ready (/readyz)"
+    depends_on = ("apiserver.version",)
+    path = "/readyz"
+
+    async def _probe(self, ctx: Context) -> ApiResponse:
+        from kdoctor.probes.api import READYZ
+
+        return await ctx.probe(READYZ)
+
+
+def _duration(seconds: float) -> str:
+    """A skew in words; the Date header has one-second resolution, so minutes are rounded."""
+    seconds = abs(seconds)
+    if seconds < 120:
+        return f"{round(seconds)}s"
+    minutes = round(seconds / 60)
+    if minutes < 120:
+        return f"about {minutes} minutes"
+    return f"about {minutes / 60:.1f} hours"
+
+
+class ClockCheck(Check):
+    """Compares the apiserver's clock (its `Date` header) with this machine's.
+
+    A skewed local clock makes a freshly issued certificate look "not yet valid" and an old one
+    look expired, and makes tokens fail their nbf/exp checks — errors that look like TLS or
+    credential problems. The Date header has one-second resolution.
+
+    - warn: the clocks differ by more than 2 minutes.
+    - skip: no HTTP answer carried a Date header.
+
+    Fix: synchronise this machine's clock (`timedatectl set-ntp true`, `chronyc makestep`); if this
+    machine is right, the control plane's clock is off.
+    """
+
+    id = "apiserver.clock"
+    title = "This machine's clock agrees with the apiserver's"
+    depends_on = ("apiserver.tcp",)
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import VERSION
+
+        try:
+            response = await ctx.probe(VERSION)
+        except AccessUnavailable as exc:
+            return _unavailable(exc)
+        header = response.header("date")
+        details: dict[str, Any] = {"date_header": header, "timings_ms": await timings_ms(ctx, response)}
+        if header is None or response.received_at is None:
+            return Result.skip("no HTTP answer carried a Date header to compare with", details=details)
+        try:
+            server_time = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return Result.skip(f"the Date header {header!r} is not a valid HTTP date", details=details)
+        if server_time.tzinfo is None:
+            server_time = server_time.replace(tzinfo=timezone.utc)
+        local = response.received_at
+        skew = (server_time - local).total_seconds()
+        details.update(
+            {"local_time": _iso(local), "server_time": _iso(server_time), "skew_seconds": round(skew, 1)}
+        )
+        if abs(skew) <= CLOCK_SKEW_WARN_SECONDS:
+            return Result.ok(f"the clocks agree within {_duration(max(abs(skew), 1))}", details=details)
+        direction = "ahead of" if skew > 0 else "behind"
+        return Result.warn(
+            f"the apiserver's clock is {_duration(skew)} {direction} this machine's "
+            f"(Date: {header}; local {_iso(local)})",
+            hint="Synchronise this machine's clock (`timedatectl set-ntp true` or `chronyc makestep`); if it is "
+            'right, fix the control plane\'s NTP. Skew makes new certificates look "not yet valid", old ones '
+            "expired, and tokens fail their nbf/exp checks.",
+            details=details,
+        )
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck)

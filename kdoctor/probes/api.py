@@ -1,0 +1,766 @@
+"""The per-target API session: one verified TLS connection that every apiserver request reuses.
+
+How it talks to the server is how kubectl would, with kdoctor's own safety rules on top:
+
+- TLS is verified against the kubeconfig's CA (or the system roots when none is set), with
+  `tls-server-name` as the name sent and checked; the client certificate, when the credential has
+  one, is loaded into that context. HTTP/2 is off (one HTTP/1.1 connection, requests in turn).
+- The proxy is the one `kdoctor.proxyrules` decided (client-go's rules), handed to httpx explicitly;
+  httpx's own environment handling (`trust_env`) is never used.
+- Credentials go only over a connection whose verification succeeded (or plain HTTP to loopback,
+  e.g. `kubectl proxy`). With `insecure-skip-tls-verify` the session connects unverified and sends
+  none: `credentials_allowed` is False and `credentials_reason` says why.
+- Requests never raise on network trouble: `ApiResponse.error_kind` classifies what went wrong. A
+  connection-level failure (refused, TLS, a timeout) is remembered and not retried, so a server that
+  hangs costs one timeout per target, not one per check.
+- When verification fails, `TLS_HANDSHAKE` makes one more handshake, unverified, only to read the
+  chain the server presents (see `kdoctor.probes.tls.capture_chain_unverified`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import ipaddress
+import json
+import os
+import socket
+import ssl
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from kdoctor import __version__
+from kdoctor.access import ACCESS, AccessSpec
+from kdoctor.api import Probe
+from kdoctor.probes.route import ROUTE, Route
+from kdoctor.probes.tcp import classify_os_error
+from kdoctor.probes.tls import ChainAnalysis, PeerTls, capture_chain_unverified, chain_from_ssl_object
+from kdoctor.redact import Secret
+
+if TYPE_CHECKING:
+    import httpx
+
+    from kdoctor.context import Context
+    from kdoctor.credentials import ResolvedCredential
+
+__all__ = [
+    "API_SESSION",
+    "CHAIN_ANALYSIS",
+    "LIVEZ",
+    "READYZ",
+    "TLS_HANDSHAKE",
+    "VERSION",
+    "ApiResponse",
+    "ApiSession",
+    "Timings",
+    "close_session",
+    "phase_timings",
+]
+
+#: Bodies are read up to this many bytes; an apiserver answer worth judging is far smaller.
+MAX_BODY = 1024 * 1024
+USER_AGENT = f"kdoctor/{__version__}"
+
+#: Failures of the connection itself: a later request would meet the same fate, so it is not tried.
+_STICKY = frozenset(
+    {
+        "refused",
+        "unreachable",
+        "dns",
+        "connect-timeout",
+        "tls-handshake-timeout",
+        "tls-verify",
+        "tls-error",
+        "tls-config",
+        "proxy-error",
+        "read-timeout",
+        "write-timeout",
+        "timeout",
+    }
+)
+_DROPPED_HEADERS = frozenset({"set-cookie"})
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Per-phase durations in milliseconds; None for a phase this request did not go through."""
+
+    dns: float | None = None
+    connect: float | None = None
+    tls: float | None = None
+    first_byte: float | None = None
+    total: float | None = None
+
+    def as_dict(self) -> dict[str, float | None]:
+        return {"dns": self.dns, "connect": self.connect, "tls": self.tls, "first_byte": self.first_byte}
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """One request's outcome: an HTTP answer, or `error_kind` saying why there is none.
+
+    error kinds: refused, unreachable, dns, connect-timeout, tls-handshake-timeout, tls-verify
+    (certificate verification failed), tls-error, tls-config (the CA or client certificate could
+    not be loaded), proxy-error, read-timeout (no response headers in time), write-timeout,
+    timeout (the request's overall budget), reset, protocol-error, error.
+    """
+
+    method: str
+    path: str
+    status: int | None = None
+    reason: str = ""
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+    truncated: bool = False
+    json: Any = None
+    timings: Timings = field(default_factory=Timings)
+    error_kind: str | None = None
+    error: str | None = None
+    #: An Authorization header or client certificate went with this request.
+    credentials_sent: bool = False
+    #: The request opened the connection (its timings include connect and TLS).
+    new_connection: bool = False
+    #: The answer is an earlier request's connection failure, not a new attempt.
+    repeated: bool = False
+    #: The local clock (the context's) when the response headers arrived, for clock-skew checks.
+    received_at: datetime | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.status is not None
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower()
+        return next((v for k, v in self.headers if k == wanted), None)
+
+    @property
+    def content_type(self) -> str:
+        return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def preview(self, limit: int = 120) -> str:
+        """The start of the body as one line of text, for evidence in a summary."""
+        text = " ".join(self.body[: limit * 4].decode("utf-8", "replace").split())
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class _SniContext(ssl.SSLContext):
+    """An SSLContext that sends and checks `tls-server-name` instead of the URL's host.
+
+    httpx's "sni_hostname" request extension covers direct connections only: through an HTTP proxy
+    tunnel httpcore passes the URL's host. Overriding the name where the socket is wrapped covers
+    both paths, like client-go's `tls.Config.ServerName`.
+    """
+
+    sni_override: str | None = None
+
+    def wrap_bio(
+        self,
+        incoming: Any,
+        outgoing: Any,
+        server_side: bool = False,
+        server_hostname: Any = None,
+        session: Any = None,
+    ) -> ssl.SSLObject:
+        name = self.sni_override or server_hostname
+        return super().wrap_bio(incoming, outgoing, server_side, name, session)
+
+    def wrap_socket(
+        self,
+        sock: Any,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: Any = None,
+        session: Any = None,
+    ) -> ssl.SSLSocket:
+        name = self.sni_override or server_hostname
+        return super().wrap_socket(
+            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, name, session
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ApiSession:
+    """The target's HTTP session. Create it through the `API_SESSION` probe; close with `aclose()`."""
+
+    def __init__(
+        self,
+        access: AccessSpec,
+        route: Route,
+        credential: ResolvedCredential | None,
+        *,
+        timeout: float,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.access = access
+        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self.route = route
+        self.credential = credential
+        self.timeout = timeout
+        self.base_url = access.server.rstrip("/")
+        self.https = route.server.scheme == "https"
+        self.verifying = self.https and not access.insecure_skip_tls_verify
+        #: The name sent as SNI and checked against the certificate.
+        self.server_hostname = access.tls_server_name or route.server.host
+        self.credentials_allowed, self.credentials_reason = self._channel_policy()
+        #: TLS facts of the first connection (None until one was attempted over https).
+        self.tls: PeerTls | None = None
+        #: Timings of the request that opened the first connection (connect and TLS phases).
+        self.connection_timings: Timings | None = None
+        #: The address the connection went to (the proxy's when proxied).
+        self.peer_address: str | None = None
+        #: (error kind, message) when the client could not be set up (CA unreadable, SOCKS unsupported).
+        self.config_error: tuple[str, str] | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._sticky: ApiResponse | None = None
+        self._lock = asyncio.Lock()
+        self._evidence: asyncio.Future[PeerTls] | None = None
+
+    # --- policy -------------------------------------------------------------------------
+
+    def _channel_policy(self) -> tuple[bool, str]:
+        if self.access.insecure_skip_tls_verify:
+            return False, (
+                "insecure-skip-tls-verify is set: the server is not verified, so kdoctor sends it no "
+                "credential (kubectl would, to whoever answers)"
+            )
+        if not self.https:
+            if _is_loopback(self.route.server.host):
+                return True, "plain HTTP to a loopback address (such as kubectl proxy)"
+            return False, "plain HTTP to a non-loopback host: a credential would travel in clear text"
+        source = self.access.ca_source or ("the configured CA" if self.access.ca_pem else "the system roots")
+        return True, f"sent only after the server's certificate is verified against {source}"
+
+    @property
+    def credential_usable(self) -> bool:
+        cred = self.credential
+        return cred is not None and cred.usable and self.credentials_allowed
+
+    # --- connection -----------------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        context = _SniContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.sni_override = self.access.tls_server_name
+        if not self.verifying:
+            # insecure-skip-tls-verify: the user asked for it; credentials_allowed is False.
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        if self.access.ca_pem:
+            context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "replace"))
+        else:
+            context.load_default_certs()
+        # Go trusts any certificate in the root pool as an anchor, intermediates included.
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        cred = self.credential
+        if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
+            _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
+        return context
+
+    def _client_or_none(self) -> httpx.AsyncClient | None:
+        if self._client is not None or self.config_error is not None:
+            return self._client
+
+        try:
+            verify: ssl.SSLContext | bool = self._ssl_context() if self.https else False
+        except (ssl.SSLError, ValueError, OSError) as exc:
+            self.config_error = ("tls-config", f"{type(exc).__name__}: {exc}")
+            return None
+        try:
+            self._client = self._make_client(verify)
+        except ImportError:
+            # httpx needs the optional socksio package for socks5:// proxies.
+            self.config_error = (
+                "proxy-error",
+                f"kdoctor cannot use the {self.route.proxy_kind} {self.route.proxy_display}: "
+                "SOCKS support needs the socksio package (pip install 'httpx[socks]')",
+            )
+        return self._client
+
+    def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(
+            verify=verify,
+            proxy=self.route.proxy_url,
+            trust_env=False,
+            http1=True,
+            http2=False,
+            follow_redirects=False,
+            timeout=httpx.Timeout(self.timeout),
+            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json, */*"},
+        )
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), self.timeout)
+
+    # --- requests -------------------------------------------------------------------------
+
+    async def get(self, path: str, *, authenticated: bool) -> ApiResponse:
+        """GET `path`; with `authenticated`, the Authorization header goes along when the channel allows it.
+
+        A client certificate belongs to the connection, not to a request: it is presented on every
+        handshake whose server verification succeeded, so `authenticated=False` does not withhold it.
+        """
+        return await self._request("GET", path, None, authenticated)
+
+    async def post(self, path: str, json_body: Mapping[str, Any], *, authenticated: bool) -> ApiResponse:
+        """POST `json_body` as JSON to `path`."""
+        return await self._request("POST", path, json.dumps(json_body).encode(), authenticated)
+
+    async def get_public(self, path: str) -> ApiResponse:
+        """GET a path kube-apiserver serves to anyone (/version, /livez, /readyz, /healthz).
+
+        Asked without credentials first, so the answer says nothing about the credential; a
+        cluster that disabled anonymous access answers 401/403, and then the credential is used.
+        """
+        response = await self.get(path, authenticated=False)
+        if response.status in (401, 403) and self.credential_usable:
+            return await self.get(path, authenticated=True)
+        return response
+
+    async def _request(self, method: str, path: str, body: bytes | None, authenticated: bool) -> ApiResponse:
+        async with self._lock:
+            if self._sticky is not None:
+                return dataclasses.replace(self._sticky, method=method, path=path, repeated=True)
+            if self.route.proxy_error:
+                return ApiResponse(method, path, error_kind="proxy-error", error=self.route.proxy_error)
+            client = self._client_or_none()
+            if client is None:
+                kind, message = self.config_error or ("error", "no HTTP client")
+                response = ApiResponse(method, path, error_kind=kind, error=message)
+            else:
+                response = await self._send(client, method, path, body, authenticated)
+            if response.error_kind in _STICKY:
+                self._sticky = response
+            return response
+
+    def _auth_headers(self, authenticated: bool) -> dict[str, str]:
+        cred = self.credential
+        if not authenticated or cred is None or not self.credential_usable:
+            return {}
+        if cred.bearer is not None:
+            return {"Authorization": f"Bearer {cred.bearer.reveal()}"}
+        if cred.basic is not None:
+            import base64
+
+            user, password = cred.basic
+            token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode()
+            return {"Authorization": f"Basic {token}"}
+        return {}
+
+    async def _send(
+        self, client: httpx.AsyncClient, method: str, path: str, body: bytes | None, authenticated: bool
+    ) -> ApiResponse:
+        import httpx
+
+        trace = _Trace()
+        headers = self._auth_headers(authenticated)
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        cert_sent = bool(self.credential_usable and self.credential and self.credential.client_cert_pem)
+        sent_credentials = bool(headers.get("Authorization")) or cert_sent
+        request = client.build_request(
+            method,
+            self.base_url + path,
+            headers=headers,
+            content=body,
+            extensions={"trace": trace.callback},
+        )
+        started = time.perf_counter()
+        answer: _Answer | None = None
+        error_kind: str | None = None
+        error: str | None = None
+        try:
+            # The phases each have --timeout (httpx); this bounds a server that trickles bytes.
+            answer = await asyncio.wait_for(_exchange(client, request), self.timeout * 2)
+        except asyncio.TimeoutError:
+            error_kind, error = "timeout", f"no complete answer within {self.timeout * 2:g}s"
+        except httpx.HTTPError as exc:
+            error_kind, error = self._classify(exc, trace)
+        except (OSError, ssl.SSLError) as exc:
+            error_kind, error = "error", f"{type(exc).__name__}: {exc}"
+        total = _ms(started)
+        self._note_connection(trace, error_kind, error)
+        timings = Timings(
+            connect=trace.duration("connect_tcp"),
+            tls=trace.duration("start_tls"),
+            first_byte=trace.first_byte(),
+            total=total,
+        )
+        if trace.opened and self.connection_timings is None:
+            self.connection_timings = timings
+        if answer is None:
+            return ApiResponse(
+                method,
+                path,
+                timings=timings,
+                error_kind=error_kind or "error",
+                error=error,
+                credentials_sent=sent_credentials and trace.tls_done(self.https),
+                new_connection=trace.opened,
+            )
+        return ApiResponse(
+            method,
+            path,
+            answer.status,
+            answer.reason,
+            answer.headers,
+            answer.body,
+            answer.truncated,
+            None if answer.truncated else _parse_json(answer.body),
+            timings,
+            credentials_sent=sent_credentials and trace.tls_done(self.https),
+            new_connection=trace.opened,
+            received_at=self._clock(),
+        )
+
+    def _note_connection(self, trace: _Trace, error_kind: str | None, error: str | None) -> None:
+        if trace.peer_address and self.peer_address is None:
+            self.peer_address = trace.peer_address
+        if self.tls is not None or not self.https:
+            return
+        if trace.ssl_object is not None:
+            presented, verified = chain_from_ssl_object(trace.ssl_object)
+            cipher = trace.ssl_object.cipher()
+            self.tls = PeerTls(
+                "verified" if self.verifying else "off",
+                chain_der=presented,
+                verified_chain_der=verified,
+                server_hostname=self.server_hostname,
+                tls_version=trace.ssl_object.version(),
+                cipher=cipher[0] if cipher else None,
+                duration_ms=trace.duration("start_tls"),
+            )
+        elif error_kind in ("tls-verify", "tls-error", "tls-handshake-timeout"):
+            verify_error = trace.verify_error
+            self.tls = PeerTls(
+                "failed" if error_kind == "tls-verify" else "none",
+                verify_code=verify_error.verify_code if verify_error is not None else None,
+                verify_message=verify_error.verify_message if verify_error is not None else None,
+                server_hostname=self.server_hostname,
+                error_kind=error_kind,
+                error=error,
+                duration_ms=trace.duration("start_tls"),
+            )
+
+    def _classify(self, exc: BaseException, trace: _Trace) -> tuple[str, str]:
+        import httpx
+
+        causes = _causes(exc)
+        verify_error = next((c for c in causes if isinstance(c, ssl.SSLCertVerificationError)), None)
+        if verify_error is not None:
+            trace.verify_error = verify_error
+            return "tls-verify", f"certificate verification failed: {verify_error.verify_message}"
+        in_tls = trace.started("start_tls") and not trace.completed("start_tls")
+        if isinstance(exc, httpx.ProxyError):
+            return "proxy-error", f"the proxy refused the tunnel: {exc}"
+        if isinstance(exc, httpx.ConnectTimeout):
+            if in_tls:
+                return "tls-handshake-timeout", (
+                    f"TLS handshake timeout: TCP was accepted but no TLS answer came within {self.timeout:g}s"
+                )
+            return "connect-timeout", f"no TCP connection within {self.timeout:g}s"
+        if isinstance(exc, httpx.ReadTimeout):
+            return "read-timeout", f"no response headers within {self.timeout:g}s of the request"
+        if isinstance(exc, httpx.WriteTimeout):
+            return "write-timeout", f"the request could not be sent within {self.timeout:g}s"
+        if isinstance(exc, httpx.TimeoutException):
+            return "timeout", f"timed out after {self.timeout:g}s"
+        if in_tls:
+            return "tls-error", f"TLS handshake failed: {_words(exc, causes)}"
+        if any(isinstance(c, socket.gaierror) for c in causes):
+            return "dns", f"name resolution failed: {_words(exc, causes)}"
+        if isinstance(exc, httpx.ConnectError):
+            # anyio wraps the per-address errors in a plain OSError("All connection attempts failed").
+            os_errors = [c for c in causes if isinstance(c, OSError)]
+            os_error = next(
+                (c for c in os_errors if c.errno is not None), os_errors[0] if os_errors else None
+            )
+            kind = classify_os_error(os_error) if os_error is not None else "error"
+            kind = {"timeout": "connect-timeout", "error": "error"}.get(kind, kind)
+            return kind, f"TCP connect failed: {_words(exc, causes)}"
+        if any(isinstance(c, ConnectionResetError) for c in causes):
+            return "reset", f"the connection was reset: {_words(exc, causes)}"
+        if isinstance(exc, httpx.RemoteProtocolError):
+            return "protocol-error", f"the server broke HTTP/1.1: {_words(exc, causes)}"
+        if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+            return "reset", f"the connection failed mid-request: {_words(exc, causes)}"
+        return "error", _words(exc, causes)
+
+    # --- TLS evidence ---------------------------------------------------------------------
+
+    async def handshake_facts(self) -> PeerTls:
+        """The TLS facts of this target; after a verification failure, with the chain as evidence."""
+        if not self.https:
+            return PeerTls("none", error_kind="plain-http", error="the server URL is http://: no TLS")
+        if self.tls is None:
+            failure = self._sticky
+            return PeerTls(
+                "none",
+                server_hostname=self.server_hostname,
+                error_kind=failure.error_kind if failure else "not-connected",
+                error=failure.error if failure else "no connection was made",
+            )
+        if self.tls.verification != "failed":
+            return self.tls
+        if self._evidence is None:
+            self._evidence = asyncio.ensure_future(
+                capture_chain_unverified(
+                    self.route.server,
+                    server_hostname=self.server_hostname,
+                    proxy_url=self.route.proxy_url if self.route.proxy_kind == "http-proxy" else None,
+                    timeout=self.timeout,
+                )
+            )
+        evidence = await asyncio.shield(self._evidence)
+        return dataclasses.replace(
+            self.tls,
+            chain_der=evidence.chain_der,
+            tls_version=evidence.tls_version,
+            cipher=evidence.cipher,
+            captured_on="evidence",
+            error=self.tls.error
+            if evidence.error is None
+            else f"{self.tls.error}; chain not captured: {evidence.error}",
+        )
+
+
+def _load_client_cert(context: ssl.SSLContext, cert_pem: bytes, key_pem: Secret) -> None:
+    # ssl loads keys from files only: a private directory that lives only for the load.
+    with tempfile.TemporaryDirectory(prefix="kdoctor-") as tmp:
+        os.chmod(tmp, 0o700)
+        cert_path = os.path.join(tmp, "client.crt")
+        key_path = os.path.join(tmp, "client.key")
+        with open(cert_path, "wb") as f:
+            f.write(cert_pem)
+        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key_pem.reveal())
+        try:
+            context.load_cert_chain(cert_path, key_path)
+        except ssl.SSLError as exc:
+            # The OpenSSL message names no key material, but say only what failed.
+            raise ValueError(f"the client certificate or key could not be loaded ({exc.reason})") from None
+
+
+class _Trace:
+    """Collects httpcore trace events of one request: phase times and the live TLS object."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self.ssl_object: Any = None
+        self.peer_address: str | None = None
+        self.verify_error: ssl.SSLCertVerificationError | None = None
+
+    async def callback(self, event: str, info: Mapping[str, Any]) -> None:
+        now = time.perf_counter()
+        # Event names carry the emitting layer first ("connection.", "proxy.", "http11."); the
+        # phase and its state are what matter. A proxy tunnel reports the CONNECT's own
+        # request/response too; the last one is ours.
+        event = ".".join(event.split(".")[-2:])
+        self.times[event] = now
+        if event == "connect_tcp.complete":
+            stream = info.get("return_value")
+            address = stream.get_extra_info("server_addr") if stream is not None else None
+            if address:
+                self.peer_address = str(address[0])
+        elif event == "start_tls.complete":
+            stream = info.get("return_value")
+            if stream is not None:
+                self.ssl_object = stream.get_extra_info("ssl_object")
+
+    @property
+    def opened(self) -> bool:
+        return "connect_tcp.started" in self.times
+
+    def started(self, phase: str) -> bool:
+        return f"{phase}.started" in self.times
+
+    def completed(self, phase: str) -> bool:
+        return f"{phase}.complete" in self.times
+
+    def tls_done(self, https: bool) -> bool:
+        # A reused connection was verified when it was opened.
+        return not https or not self.opened or self.completed("start_tls")
+
+    def duration(self, phase: str) -> float | None:
+        start, end = self.times.get(f"{phase}.started"), self.times.get(f"{phase}.complete")
+        return round((end - start) * 1000, 3) if start is not None and end is not None else None
+
+    def first_byte(self) -> float | None:
+        sent = self.times.get("send_request_headers.started")
+        received = self.times.get("receive_response_headers.complete")
+        return round((received - sent) * 1000, 3) if sent is not None and received is not None else None
+
+
+@dataclass(frozen=True)
+class _Answer:
+    status: int
+    reason: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    truncated: bool
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answer:
+    response = await client.send(request, stream=True)
+    try:
+        headers = tuple(
+            (k.lower(), v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
+        )
+        chunks: list[bytes] = []
+        size = 0
+        truncated = False
+        async for chunk in response.aiter_bytes():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= MAX_BODY:
+                truncated = True
+                break
+    finally:
+        await response.aclose()
+    body = b"".join(chunks)[:MAX_BODY]
+    return _Answer(response.status_code, response.reason_phrase, headers, body, truncated)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen and len(seen) < 10:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _words(exc: BaseException, causes: list[BaseException]) -> str:
+    for candidate in reversed(causes):
+        text = str(candidate)
+        if text:
+            return text
+    return type(exc).__name__
+
+
+def _parse_json(data: bytes) -> Any:
+    if not data or data.lstrip()[:1] not in (b"{", b"["):
+        return None
+    try:
+        return json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+# --- probes -------------------------------------------------------------------------------
+
+
+async def _compute_session(ctx: Context) -> ApiSession:
+    access = await ctx.probe(ACCESS)
+    route = await ctx.probe(ROUTE)
+    credential = await _credential(ctx)
+    session = ApiSession(access, route, credential, timeout=ctx.timeout, clock=ctx.environment.now)
+    ctx.add_closer(session.aclose)
+    return session
+
+
+async def _credential(ctx: Context) -> ResolvedCredential | None:
+    from kdoctor.credentials import CREDENTIALS
+
+    credential = await ctx.probe(CREDENTIALS)
+    for secret in (credential.bearer, credential.client_key_pem):
+        ctx.secrets.add(secret)
+    if credential.basic is not None:
+        ctx.secrets.add(credential.basic[1])
+    return credential
+
+
+API_SESSION: Probe[ApiSession] = Probe("api.session", _compute_session)
+"""The target's one HTTP session (see the module docstring)."""
+
+
+async def _compute_version(ctx: Context) -> ApiResponse:
+    session = await ctx.probe(API_SESSION)
+    return await session.get_public("/version")
+
+
+VERSION: Probe[ApiResponse] = Probe("api.version", _compute_version)
+"""GET /version, once per target; the first request, so it opens the connection."""
+
+
+async def _compute_livez(ctx: Context) -> ApiResponse:
+    await ctx.probe(VERSION)
+    return await (await ctx.probe(API_SESSION)).get_public("/livez?verbose")
+
+
+async def _compute_readyz(ctx: Context) -> ApiResponse:
+    await ctx.probe(VERSION)
+    return await (await ctx.probe(API_SESSION)).get_public("/readyz?verbose")
+
+
+LIVEZ: Probe[ApiResponse] = Probe("api.livez", _compute_livez)
+READYZ: Probe[ApiResponse] = Probe("api.readyz", _compute_readyz)
+
+
+async def _compute_tls(ctx: Context) -> PeerTls:
+    session = await ctx.probe(API_SESSION)
+    await ctx.probe(VERSION)
+    return await session.handshake_facts()
+
+
+TLS_HANDSHAKE: Probe[PeerTls] = Probe("api.tls", _compute_tls)
+"""The TLS facts of the target's connection (the chain, captured as evidence if verification failed)."""
+
+
+async def _compute_analysis(ctx: Context) -> ChainAnalysis:
+    from kdoctor.probes.tls import analyse_chain
+
+    session = await ctx.probe(API_SESSION)
+    facts = await ctx.probe(TLS_HANDSHAKE)
+    return analyse_chain(facts.chain_der, session.access.ca_pem, ctx.environment.now())
+
+
+CHAIN_ANALYSIS: Probe[ChainAnalysis] = Probe("api.tls.analysis", _compute_analysis)
+"""The presented chain judged against the configured CA (`kdoctor.probes.tls.analyse_chain`), once."""
+
+
+async def phase_timings(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:
+    """The target's per-phase timings in ms: DNS, the session's TCP connect and TLS, and the first
+    byte of `response` (None for a phase that did not happen). Results carry it as `timings_ms`."""
+    from kdoctor.probes.resolve import RESOLUTION
+
+    resolution = await ctx.probe(RESOLUTION)
+    session = ctx.peek(API_SESSION)
+    connection = session.connection_timings if session is not None else None
+    return {
+        "dns": resolution.duration_ms,
+        "connect": connection.connect if connection else None,
+        "tls": connection.tls if connection else None,
+        "first_byte": response.timings.first_byte if response is not None else None,
+    }
+
+
+async def close_session(ctx: Context) -> None:
+    """Close the target's session if one was made (the runner's caller calls this after a target)."""
+    session = ctx.peek(API_SESSION)
+    if session is not None:
+        await session.aclose()

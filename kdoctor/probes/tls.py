@@ -1,0 +1,527 @@
+"""TLS facts: the chain a server presents, how it was captured, and pure helpers that judge it.
+
+The network part is small: `chain_from_ssl_object` reads the chain off a live connection (the API
+session's), and `capture_chain_unverified` makes one evidence-only handshake when verification
+failed. Everything else works on DER bytes and needs no network, so it is tested without one.
+`cryptography` is imported inside functions: `kdoctor --version` must not pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from kdoctor.probes import Endpoint
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = [
+    "CertSummary",
+    "ChainAnalysis",
+    "PeerTls",
+    "analyse_chain",
+    "capture_chain_unverified",
+    "chain_from_ssl_object",
+    "describe_certificate",
+    "hostname_matches",
+    "strength_problems",
+]
+
+_DER = 2  # _ssl.ENCODING_DER, for the private Certificate objects of Python < 3.13
+_MAX_CHAIN = 10
+_MAX_PROXY_HEAD = 16 * 1024
+
+
+@dataclass(frozen=True)
+class PeerTls:
+    """What one TLS handshake with the server showed.
+
+    `verification` is "verified" (the chain and the name checked out), "failed" (the handshake
+    was aborted by verification; `verify_message` says why), "off" (insecure-skip-tls-verify, or
+    the evidence handshake) or "none" (no handshake completed: `error_kind` says why).
+    """
+
+    verification: str
+    chain_der: tuple[bytes, ...] = ()  # as the server sent it, leaf first
+    verified_chain_der: tuple[bytes, ...] = ()  # leaf → trust anchor, when verified
+    verify_code: int | None = None
+    verify_message: str | None = None
+    server_hostname: str | None = None  # the name sent as SNI and checked against the SANs
+    tls_version: str | None = None
+    cipher: str | None = None
+    #: "session" (the API session's own connection) or "evidence" (the unverified re-handshake)
+    captured_on: str = "session"
+    error_kind: str | None = None
+    error: str | None = None
+    duration_ms: float | None = None
+
+
+def chain_from_ssl_object(ssl_object: Any) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """(presented chain, verified chain) of a live `ssl.SSLObject`/`SSLSocket`, as DER.
+
+    Python 3.13 made `get_unverified_chain()`/`get_verified_chain()` public; before that they are
+    methods of the private `_sslobj`. Without either, the leaf alone is what can be had.
+    """
+    presented = _call_chain(ssl_object, "get_unverified_chain")
+    verified = _call_chain(ssl_object, "get_verified_chain")
+    if not presented:
+        try:
+            leaf = ssl_object.getpeercert(binary_form=True)
+        except (ValueError, AttributeError, ssl.SSLError):
+            leaf = None
+        presented = (leaf,) if leaf else ()
+    return presented, verified
+
+
+def _call_chain(ssl_object: Any, name: str) -> tuple[bytes, ...]:
+    method = getattr(ssl_object, name, None) or getattr(getattr(ssl_object, "_sslobj", None), name, None)
+    if method is None:
+        return ()
+    try:
+        items = method() or []
+    except (ValueError, ssl.SSLError):
+        return ()
+    out: list[bytes] = []
+    for item in list(items)[:_MAX_CHAIN]:
+        out.append(bytes(item) if isinstance(item, (bytes, bytearray)) else item.public_bytes(_DER))
+    return tuple(out)
+
+
+async def capture_chain_unverified(
+    target: Endpoint,
+    *,
+    server_hostname: str | None,
+    proxy_url: str | None,
+    timeout: float,
+) -> PeerTls:
+    """One handshake with verification off, only to see the chain after a verified one failed.
+
+    This is evidence gathering, not a channel: no client certificate is loaded, no credential and
+    no HTTP request is ever written to it, and it is closed as soon as the handshake is done. Its
+    verification is off because a verifying handshake aborts before the chain can be read.
+    """
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    sni = server_hostname or target.host
+    started = time.perf_counter()
+    try:
+        presented, version, cipher = await asyncio.wait_for(
+            _evidence_handshake(target, proxy_url, context, sni, timeout), timeout
+        )
+    except asyncio.TimeoutError:
+        return PeerTls(
+            "none",
+            server_hostname=sni,
+            captured_on="evidence",
+            error_kind="tls-handshake-timeout",
+            error=f"no TLS handshake within {timeout:g}s",
+            duration_ms=_ms(started),
+        )
+    except (OSError, ssl.SSLError, ValueError, EOFError, asyncio.LimitOverrunError, _ProxyRefused) as exc:
+        return PeerTls(
+            "none",
+            server_hostname=sni,
+            captured_on="evidence",
+            error_kind="proxy-error" if isinstance(exc, _ProxyRefused) else "tls-error",
+            error=str(exc) or type(exc).__name__,
+            duration_ms=_ms(started),
+        )
+    return PeerTls(
+        "off",
+        chain_der=presented,
+        server_hostname=sni,
+        tls_version=version,
+        cipher=cipher,
+        captured_on="evidence",
+        duration_ms=_ms(started),
+    )
+
+
+class _ProxyRefused(Exception):
+    pass
+
+
+async def _evidence_handshake(
+    target: Endpoint, proxy_url: str | None, context: ssl.SSLContext, sni: str, timeout: float
+) -> tuple[tuple[bytes, ...], str | None, str | None]:
+    transports: list[asyncio.BaseTransport] = []
+    try:
+        if proxy_url is None:
+            _reader, writer = await asyncio.open_connection(
+                target.host, target.port, ssl=context, server_hostname=sni, ssl_handshake_timeout=timeout
+            )
+            transports.append(writer.transport)
+            ssl_object = writer.get_extra_info("ssl_object")
+        else:
+            ssl_object = await _tls_through_proxy(target, proxy_url, context, sni, timeout, transports)
+        presented, _ = chain_from_ssl_object(ssl_object)
+        cipher = ssl_object.cipher() if ssl_object is not None else None
+        version = ssl_object.version() if ssl_object is not None else None
+        return presented, version, cipher[0] if cipher else None
+    finally:
+        for transport in reversed(transports):
+            transport.close()
+
+
+async def _tls_through_proxy(
+    target: Endpoint,
+    proxy_url: str,
+    context: ssl.SSLContext,
+    sni: str,
+    timeout: float,
+    transports: list[asyncio.BaseTransport],
+) -> Any:
+    """CONNECT through an http:// proxy, then the TLS handshake inside the tunnel."""
+    from kdoctor.probes import parse_endpoint
+
+    proxy = parse_endpoint(proxy_url)
+    if proxy.scheme != "http":
+        raise _ProxyRefused(f"the evidence handshake cannot go through a {proxy.scheme}:// proxy")
+    reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=_MAX_PROXY_HEAD)
+    transports.append(writer.transport)
+    request = (
+        f"CONNECT {target.netloc} HTTP/1.1\r\nHost: {target.netloc}\r\n{_proxy_authorization(proxy_url)}\r\n"
+    )
+    writer.write(request.encode("ascii"))
+    await writer.drain()
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[1].startswith("2"):
+        raise _ProxyRefused(f"the proxy answered CONNECT with {status_line!r}")
+    loop = asyncio.get_running_loop()
+    transport = await loop.start_tls(
+        writer.transport,
+        writer.transport.get_protocol(),
+        context,
+        server_hostname=sni,
+        ssl_handshake_timeout=timeout,
+    )
+    if transport is None:
+        raise _ProxyRefused("TLS could not be started inside the proxy tunnel")
+    transports.append(transport)
+    return transport.get_extra_info("ssl_object")
+
+
+def _proxy_authorization(proxy_url: str) -> str:
+    """The Proxy-Authorization header line for a proxy URL with user:password, as httpx sends it.
+
+    It authenticates to the proxy, which sees it on every CONNECT anyway; nothing of the apiserver's
+    credentials is involved.
+    """
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(proxy_url)
+    if parts.username is None:
+        return ""
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return f"Proxy-Authorization: Basic {base64.b64encode(pair).decode('ascii')}\r\n"
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
+
+
+# --- pure analysis -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CertSummary:
+    """The facts of one certificate a report shows."""
+
+    subject: str
+    issuer: str
+    sha256: str  # colon-separated upper-case hex, like `openssl x509 -fingerprint -sha256`
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    is_ca: bool
+    self_signed: bool  # issuer == subject and its own key verifies its signature
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    key_type: str = ""  # "RSA", "EC", "Ed25519", ...
+    key_bits: int | None = None
+    key_curve: str | None = None
+    signature_hash: str | None = None  # "sha256", "sha1", ... None for Ed25519
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["not_before"] = _iso(self.not_before)
+        data["not_after"] = _iso(self.not_after)
+        data["dns_names"] = list(self.dns_names)
+        data["ip_addresses"] = list(self.ip_addresses)
+        return data
+
+    @property
+    def key_description(self) -> str:
+        if self.key_bits and self.key_type == "RSA":
+            return f"RSA {self.key_bits}"
+        if self.key_curve:
+            return f"{self.key_type} {self.key_curve}"
+        return self.key_type
+
+    @property
+    def sans(self) -> tuple[str, ...]:
+        return self.dns_names + self.ip_addresses
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _load(der: bytes) -> x509.Certificate:
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der)
+
+
+def load_pem_bundle(pem: bytes) -> list[bytes]:
+    """The certificates of a PEM bundle as DER (an unparsable bundle yields none)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    try:
+        certs = x509.load_pem_x509_certificates(pem)
+    except ValueError:
+        return []
+    return [c.public_bytes(Encoding.DER) for c in certs]
+
+
+def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def describe_certificate(der: bytes) -> CertSummary:
+    """The summary of one DER certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+    cert = _load(der)
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = tuple(san.get_values_for_type(x509.DNSName))
+        ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        dns_names, ips = (), ()
+    try:
+        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    key = cert.public_key()
+    key_type, bits, curve = "unknown", None, None
+    if isinstance(key, rsa.RSAPublicKey):
+        key_type, bits = "RSA", key.key_size
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key_type, bits, curve = "EC", key.key_size, key.curve.name
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key_type = "Ed25519"
+    elif isinstance(key, ed448.Ed448PublicKey):
+        key_type = "Ed448"
+    elif isinstance(key, dsa.DSAPublicKey):
+        key_type, bits = "DSA", key.key_size
+    hash_algorithm = cert.signature_hash_algorithm
+    return CertSummary(
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca,
+        self_signed=cert.issuer == cert.subject and _issued_by(cert, cert),
+        dns_names=dns_names,
+        ip_addresses=ips,
+        key_type=key_type,
+        key_bits=bits,
+        key_curve=curve,
+        signature_hash=hash_algorithm.name if hash_algorithm is not None else None,
+    )
+
+
+@dataclass(frozen=True)
+class ChainAnalysis:
+    """The presented chain judged against the trust anchors.
+
+    `finding` is one of: "ok"; "no-chain"; "unparsable"; "self-signed" (the leaf signs itself and is
+    not a configured CA); "ca-rotated" (a configured CA has the issuer's name but not its key);
+    "untrusted-root" (the chain ends at a self-signed CA that is not configured);
+    "missing-issuer" (the top certificate's issuer was neither sent nor configured: a missing
+    intermediate or another CA); "expired" / "not-yet-valid" (the chain reaches the CA but a
+    certificate in it is outside its validity at `now`); "system-roots" (no CA configured: the
+    verdict is the system's, `verified_by_system`).
+    """
+
+    finding: str
+    chain: tuple[CertSummary, ...]
+    anchors: tuple[CertSummary, ...]
+    path: tuple[CertSummary, ...] = ()  # leaf → anchor when the chain reaches one
+    #: True: the chain reaches a configured CA; False: a CA is configured and the chain does not
+    #: reach it; None: no CA is configured (system roots), so "the cluster CA" is unknown.
+    issuer_is_cluster_ca: bool | None = None
+    #: The top of the chain (the last certificate walked) whose issuer could not be found.
+    dangling: CertSummary | None = None
+    #: The configured CA(s) that share the dangling issuer's name but not its key.
+    same_name_anchors: tuple[CertSummary, ...] = ()
+    expired: tuple[CertSummary, ...] = ()
+    not_yet_valid: tuple[CertSummary, ...] = ()
+
+    @property
+    def leaf(self) -> CertSummary | None:
+        return self.chain[0] if self.chain else None
+
+
+def analyse_chain(chain_der: Sequence[bytes], ca_pem: bytes | None, now: datetime) -> ChainAnalysis:
+    """Walk the presented chain from the leaf up to a configured CA, and say where it breaks."""
+    parsed: list[tuple[x509.Certificate, CertSummary]] = []
+    for der in list(chain_der)[:_MAX_CHAIN]:
+        try:
+            parsed.append((_load(der), describe_certificate(der)))
+        except ValueError:
+            continue
+    anchors: list[tuple[x509.Certificate, CertSummary]] = []
+    for der in load_pem_bundle(ca_pem or b"")[:_MAX_CHAIN]:
+        try:
+            anchors.append((_load(der), describe_certificate(der)))
+        except ValueError:
+            continue
+    chain = tuple(s for _, s in parsed)
+    anchor_summaries = tuple(s for _, s in anchors)
+    if not chain_der:
+        return ChainAnalysis("no-chain", (), anchor_summaries)
+    if not parsed:
+        return ChainAnalysis("unparsable", (), anchor_summaries)
+
+    expired = tuple(s for s in chain if s.not_after < now)
+    not_yet = tuple(s for s in chain if s.not_before > now)
+    if not anchors:
+        return ChainAnalysis(
+            "system-roots", chain, (), issuer_is_cluster_ca=None, expired=expired, not_yet_valid=not_yet
+        )
+
+    anchor_fingerprints = {s.sha256 for s in anchor_summaries}
+    intermediates = parsed[1:]
+    current, current_summary = parsed[0]
+    path = [current_summary]
+    for _ in range(_MAX_CHAIN):
+        if current_summary.sha256 in anchor_fingerprints:
+            return _reached(chain, anchor_summaries, tuple(path), now)
+        signer = next(
+            (a for a in anchors if a[0].subject == current.issuer and _issued_by(current, a[0])), None
+        )
+        if signer is not None:
+            path.append(signer[1])
+            return _reached(chain, anchor_summaries, tuple(path), now)
+        same_name = tuple(s for c, s in anchors if c.subject == current.issuer)
+        if same_name:
+            return ChainAnalysis(
+                "ca-rotated",
+                chain,
+                anchor_summaries,
+                tuple(path),
+                issuer_is_cluster_ca=False,
+                dangling=current_summary,
+                same_name_anchors=same_name,
+                expired=expired,
+                not_yet_valid=not_yet,
+            )
+        if current_summary.self_signed:
+            finding = "self-signed" if len(path) == 1 else "untrusted-root"
+            return ChainAnalysis(
+                finding,
+                chain,
+                anchor_summaries,
+                tuple(path),
+                issuer_is_cluster_ca=False,
+                dangling=current_summary,
+                expired=expired,
+                not_yet_valid=not_yet,
+            )
+        parent = next(
+            (i for i in intermediates if i[0].subject == current.issuer and _issued_by(current, i[0])), None
+        )
+        if parent is None or parent[1] in path:
+            break
+        current, current_summary = parent
+        path.append(current_summary)
+    return ChainAnalysis(
+        "missing-issuer",
+        chain,
+        anchor_summaries,
+        tuple(path),
+        issuer_is_cluster_ca=False,
+        dangling=current_summary,
+        expired=expired,
+        not_yet_valid=not_yet,
+    )
+
+
+def _reached(
+    chain: tuple[CertSummary, ...],
+    anchors: tuple[CertSummary, ...],
+    path: tuple[CertSummary, ...],
+    now: datetime,
+) -> ChainAnalysis:
+    expired = tuple(s for s in path if s.not_after < now)
+    not_yet = tuple(s for s in path if s.not_before > now)
+    finding = "expired" if expired else "not-yet-valid" if not_yet else "ok"
+    return ChainAnalysis(
+        finding, chain, anchors, path, issuer_is_cluster_ca=True, expired=expired, not_yet_valid=not_yet
+    )
+
+
+def hostname_matches(cert: CertSummary, host: str) -> bool:
+    """Whether `host` (a DNS name or an IP literal) is among the certificate's SANs (RFC 6125)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    if address is not None:
+        return any(_same_ip(address, ip) for ip in cert.ip_addresses)
+    name = host.rstrip(".").lower()
+    for pattern in cert.dns_names:
+        pattern = pattern.rstrip(".").lower()
+        if pattern == name:
+            return True
+        # A wildcard stands for exactly one left-most label.
+        if pattern.startswith("*.") and "." in name and name.split(".", 1)[1] == pattern[2:]:
+            return True
+    return False
+
+
+def _same_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text) == address
+    except ValueError:
+        return False
+
+
+#: RSA keys below this many bits are considered weak (NIST SP 800-131A, Go's crypto/tls defaults).
+MIN_RSA_BITS = 2048
+WEAK_HASHES = frozenset({"md5", "sha1"})
+
+
+def strength_problems(cert: CertSummary, *, is_root: bool) -> list[str]:
+    """Why `cert` is weak, in words (empty when it is not). A root's own signature does not count."""
+    problems = []
+    if cert.key_type in ("RSA", "DSA") and cert.key_bits is not None and cert.key_bits < MIN_RSA_BITS:
+        problems.append(f"{cert.key_type} key of {cert.key_bits} bits (< {MIN_RSA_BITS})")
+    if not is_root and cert.signature_hash in WEAK_HASHES:
+        problems.append(f"signed with {cert.signature_hash.upper()}")
+    return problems

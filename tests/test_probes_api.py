@@ -1,0 +1,365 @@
+"""The per-target API session against the package's apiserver emulator, a real HTTP proxy (tinyproxy)
+and raw servers made here: one connection, credentials only on verified channels, errors classified."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
+
+from kdoctor.access import AccessSpec
+from kdoctor.api import Mode
+from kdoctor.context import Context, Environment, Options, Target
+from kdoctor.emulator import Emulator
+from kdoctor.probes import parse_endpoint
+from kdoctor.probes.api import API_SESSION, MAX_BODY, TLS_HANDSHAKE, VERSION, ApiSession, close_session
+from kdoctor.probes.route import Route
+from tests.lab.proxies import Tinyproxy
+
+if TYPE_CHECKING:
+    from tests.lab.emulator_fixtures import EmulatorFactory
+
+pytest_plugins = ("tests.lab.emulator_fixtures",)
+
+T = TypeVar("T")
+
+
+def make_ctx(kubeconfig: Path, home: Path, *, timeout: float = 2.0) -> Context:
+    return Context(
+        options=Options(kubeconfig=str(kubeconfig), timeout=timeout),
+        environment=Environment(env={"PATH": "/usr/bin:/bin"}, home=home),
+        target=Target(Mode.KUBECONFIG),
+    )
+
+
+def within(ctx: Context, body: Callable[[Context], Awaitable[T]]) -> T:
+    """Run `body(ctx)` on a fresh loop and close the target's session afterwards."""
+
+    async def main() -> T:
+        try:
+            return await body(ctx)
+        finally:
+            await close_session(ctx)
+
+    return asyncio.run(main())
+
+
+def tls_connections(api: Emulator) -> int:
+    return sum(1 for c in api.connections if c.tls)
+
+
+def test_one_connection_serves_every_request(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("healthy")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path)
+
+    async def body(ctx: Context) -> list[Any]:
+        session = await ctx.probe(API_SESSION)
+        version = await ctx.probe(VERSION)
+        concurrent = await asyncio.gather(
+            *(session.get(p, authenticated=True) for p in ("/api", "/apis", "/livez", "/readyz", "/healthz"))
+        )
+        again = await ctx.probe(VERSION)  # memoised: no second round trip
+        return [version, again, *concurrent]
+
+    version, again, *rest = within(ctx, body)
+    assert version is again
+    assert version.status == 200 and version.json["gitVersion"] == "v1.31.4"
+    assert version.new_connection and not rest[0].new_connection
+    assert version.timings.connect is not None and version.timings.tls is not None
+    assert version.timings.first_byte is not None
+    assert [r.status for r in rest] == [200] * 5
+    assert tls_connections(api) == 1
+    paths = [r.path for r in api.requests]
+    assert paths.count("/version") == 1
+    # /version goes out anonymously; authenticated requests carry the bearer token.
+    by_path = {r.path: r for r in api.requests}
+    assert by_path["/version"].header("authorization") is None
+    assert by_path["/api"].header("authorization") == f"Bearer {api.admin_token}"
+    assert (by_path["/api"].header("user-agent") or "").startswith("kdoctor/")
+
+
+FAILED_VERIFICATION = [
+    "unknown-ca",
+    "ca-rotated",
+    "self-signed",
+    "expired",
+    "san-mismatch",
+    "missing-intermediate",
+]
+
+
+@pytest.mark.parametrize("scenario", FAILED_VERIFICATION)
+@pytest.mark.parametrize("user", ["token", "cert"])
+def test_no_credential_ever_reaches_a_server_that_failed_verification(
+    emulator: EmulatorFactory, tmp_path: Path, scenario: str, user: str
+) -> None:
+    api = emulator(scenario)
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config", user=user), tmp_path)
+
+    async def body(ctx: Context) -> Any:
+        session = await ctx.probe(API_SESSION)
+        assert session.credentials_allowed  # the channel policy allows them: verification must stop them
+        first = await session.get("/api", authenticated=True)
+        review = await session.post(
+            "/apis/authentication.k8s.io/v1/selfsubjectreviews",
+            {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"},
+            authenticated=True,
+        )
+        facts = await ctx.probe(TLS_HANDSHAKE)
+        return first, review, facts
+
+    first, review, facts = within(ctx, body)
+    assert first.error_kind == "tls-verify" and not first.credentials_sent
+    assert review.repeated and not review.credentials_sent
+    # The chain was still captured, on the evidence-only handshake.
+    assert facts.verification == "failed" and facts.captured_on == "evidence"
+    assert len(facts.chain_der) >= 1
+    # The emulator's log: no HTTP request at all, so no Authorization header; no client certificate.
+    assert api.requests == []
+    assert all(c.client_cert_subject is None for c in api.connections)
+
+
+def test_client_certificate_is_presented_on_the_verified_connection(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    api = emulator("healthy")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config", user="cert"), tmp_path)
+
+    async def body(ctx: Context) -> Any:
+        session = await ctx.probe(API_SESSION)
+        return await session.get("/api", authenticated=True)
+
+    response = within(ctx, body)
+    assert response.status == 200 and response.credentials_sent
+    assert [c.client_cert_subject for c in api.connections if c.tls] != [None]
+    assert api.requests[0].header("authorization") is None
+
+
+def test_insecure_skip_tls_verify_connects_but_sends_no_credential(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    api = emulator("self-signed")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config", insecure_skip_tls_verify=True), tmp_path)
+
+    async def body(ctx: Context) -> Any:
+        session = await ctx.probe(API_SESSION)
+        response = await session.get("/version", authenticated=True)
+        return session, response, await ctx.probe(TLS_HANDSHAKE)
+
+    session, response, facts = within(ctx, body)
+    assert not session.credentials_allowed
+    assert "insecure-skip-tls-verify" in session.credentials_reason
+    assert response.status == 200 and not response.credentials_sent
+    assert facts.verification == "off" and facts.chain_der
+    assert [r.header("authorization") for r in api.requests] == [None, None]  # ours and VERSION
+
+
+def test_plain_http_to_a_remote_host_allows_no_credentials() -> None:
+    # Policy only: nothing connects to this address.
+    access = AccessSpec(server="http://10.11.12.13:8080")
+    server = parse_endpoint(access.server)
+    route = Route(server, None, None, "direct", "none", "", server)
+    session = ApiSession(access, route, None, timeout=1)
+    assert not session.credentials_allowed
+    assert "plain HTTP" in session.credentials_reason
+    loopback = AccessSpec(server="http://127.0.0.1:8001")
+    server = parse_endpoint(loopback.server)
+    assert ApiSession(
+        loopback, Route(server, None, None, "direct", "none", "", server), None, timeout=1
+    ).credentials_allowed
+
+
+def test_hang_ends_in_a_classified_timeout_once(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("hang")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
+
+    async def body(ctx: Context) -> Any:
+        session = await ctx.probe(API_SESSION)
+        started = time.monotonic()
+        first = await ctx.probe(VERSION)
+        first_elapsed = time.monotonic() - started
+        second = await session.get("/readyz", authenticated=False)
+        return first, first_elapsed, second, time.monotonic() - started
+
+    first, first_elapsed, second, total = within(ctx, body)
+    assert first.error_kind == "tls-handshake-timeout"
+    assert 0.9 <= first_elapsed < 2.0
+    # The next request is not tried again: the target costs one timeout, not one per check.
+    assert second.error_kind == "tls-handshake-timeout" and second.repeated
+    assert total < 2.0
+
+
+def test_slow_headers_is_a_read_timeout(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("slow-headers")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
+    started = time.monotonic()
+    response = within(ctx, lambda ctx: ctx.probe(VERSION))
+    assert response.error_kind == "read-timeout"
+    assert response.timings.tls is not None  # TLS completed; the wait was for headers
+    assert time.monotonic() - started < 2.5
+
+
+def test_refused_connection(tmp_path: Path) -> None:
+    with Emulator("healthy") as api:
+        config = api.write_kubeconfig(tmp_path / "config")
+    ctx = make_ctx(config, tmp_path)
+    response = within(ctx, lambda ctx: ctx.probe(VERSION))
+    assert response.error_kind == "refused"
+    assert not response.answered
+
+
+@contextmanager
+def raw_http_server(payload: bytes) -> Iterator[int]:
+    """A plain-HTTP server on 127.0.0.1 that answers every connection with `payload` once."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    # A short accept timeout lets the thread notice `stop` (closing a socket does not wake accept()).
+    listener.settimeout(0.1)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    conn.recv(65536)
+                    conn.sendall(payload)
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_bodies_are_capped(tmp_path: Path) -> None:
+    body = b"x" * (MAX_BODY * 2)
+    payload = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    with raw_http_server(payload) as port:
+        access = AccessSpec(server=f"http://127.0.0.1:{port}")
+        server = parse_endpoint(access.server)
+        session = ApiSession(access, Route(server, None, None, "direct", "none", "", server), None, timeout=2)
+
+        async def main() -> Any:
+            try:
+                return await session.get("/version", authenticated=False)
+            finally:
+                await session.aclose()
+
+        response = asyncio.run(main())
+    assert response.status == 200
+    assert response.truncated and len(response.body) == MAX_BODY
+    assert response.json is None
+
+
+def test_garbage_instead_of_http_is_a_protocol_error(tmp_path: Path) -> None:
+    with raw_http_server(b"SSH-2.0-OpenSSH_9.6\r\n") as port:
+        access = AccessSpec(server=f"http://127.0.0.1:{port}")
+        server = parse_endpoint(access.server)
+        session = ApiSession(access, Route(server, None, None, "direct", "none", "", server), None, timeout=2)
+
+        async def main() -> Any:
+            try:
+                return await session.get("/version", authenticated=False)
+            finally:
+                await session.aclose()
+
+        response = asyncio.run(main())
+    assert response.error_kind in ("protocol-error", "reset")
+    assert response.error
+
+
+def test_session_goes_through_the_decided_http_proxy(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("healthy", extra_sans=("kubernetes.example",))
+    with Tinyproxy(tmp_path, connect_ports=[api.port]) as proxy:
+        # The cluster's proxy-url is honoured even for loopback (client-go); tls-server-name goes
+        # through the tunnel too.
+        config = api.write_kubeconfig(
+            tmp_path / "config", proxy_url=proxy.url, tls_server_name="kubernetes.example"
+        )
+        ctx = make_ctx(config, tmp_path)
+
+        async def body(ctx: Context) -> Any:
+            session = await ctx.probe(API_SESSION)
+            api_response = await session.get("/api", authenticated=True)
+            return session, await ctx.probe(VERSION), api_response, await ctx.probe(TLS_HANDSHAKE)
+
+        session, version, api_response, facts = within(ctx, body)
+        connects = proxy.connects()
+    assert session.route.proxy_kind == "http-proxy"
+    assert version.status == 200 and api_response.status == 200
+    assert facts.verification == "verified" and facts.server_hostname == "kubernetes.example"
+    assert connects == [f"127.0.0.1:{api.port}"]
+    assert tls_connections(api) == 1
+
+
+def test_evidence_handshake_goes_through_the_proxy_too(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("unknown-ca")
+    with Tinyproxy(tmp_path, connect_ports=[api.port]) as proxy:
+        config = api.write_kubeconfig(tmp_path / "config", proxy_url=proxy.url)
+        ctx = make_ctx(config, tmp_path)
+        facts = within(ctx, lambda ctx: ctx.probe(TLS_HANDSHAKE))
+        connects = proxy.connects()
+    assert facts.verification == "failed" and facts.captured_on == "evidence"
+    assert len(facts.chain_der) == 1
+    assert connects == [f"127.0.0.1:{api.port}"] * 2
+    assert api.requests == []
+
+
+def test_evidence_handshake_authenticates_to_the_proxy(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("self-signed")
+    with Tinyproxy(tmp_path, connect_ports=[api.port], basic_auth=("kdoctor", "proxy-secret-1")) as proxy:
+        config = api.write_kubeconfig(tmp_path / "config", proxy_url=proxy.url_with_credentials)
+        ctx = make_ctx(config, tmp_path)
+        facts = within(ctx, lambda ctx: ctx.probe(TLS_HANDSHAKE))
+        connects = proxy.connects()
+    assert facts.verification == "failed" and facts.captured_on == "evidence"
+    # The CONNECT carried the proxy's credentials, so the evidence handshake got through.
+    assert len(facts.chain_der) == 1
+    assert "chain not captured" not in (facts.error or "")
+    assert len(connects) == 2
+    assert api.requests == []
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_ipv6_literal_server(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api = emulator("healthy", host="::1")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path)
+
+    async def body(ctx: Context) -> Any:
+        session = await ctx.probe(API_SESSION)
+        return session, await ctx.probe(VERSION), await ctx.probe(TLS_HANDSHAKE)
+
+    session, version, facts = within(ctx, body)
+    assert api.url.startswith("https://[::1]:")
+    assert version.status == 200
+    assert facts.verification == "verified" and facts.server_hostname == "::1"
+    assert session.peer_address == "::1"
