@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import alternate, clean_env, kdoctor_cmd, kubectl_cmd, time_once  # noqa: E402
+from _common import alternate, clean_env, kdoctor_cmd, kubectl_cmd, time_once
 
 
 def main() -> None:
@@ -50,7 +50,9 @@ def main() -> None:
         kc_times = [time_once(kc_hang, env, ok_codes=(1,)) for _ in range(rounds)]
         print(f"hang scenario, --timeout 2 ({rounds} rounds):")
         print(f"{'kdoctor run: time to verdict':<40} median {statistics.median(kd_times) * 1000:8.1f} ms")
-        print(f"{'kubectl version --request-timeout 2s':<40} median {statistics.median(kc_times) * 1000:8.1f} ms")
+        print(
+            f"{'kubectl version --request-timeout 2s':<40} median {statistics.median(kc_times) * 1000:8.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -75,6 +76,7 @@ class Context:
     #: the probes that learn it (the kubeconfig selection, the in-cluster environment).
     identity: dict[str, Any] = field(default_factory=dict)
     _probes: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     @property
     def mode(self) -> Mode:
@@ -113,3 +115,15 @@ class Context:
         for future in self._probes.values():
             if not future.done():
                 future.cancel()
+
+    def add_closer(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Register a resource (a connection, a temp dir) to release when the target is done."""
+        self._closers.append(close)
+
+    async def aclose(self) -> None:
+        """Release every registered resource; a failing or slow close never fails the run."""
+        closers, self._closers = self._closers, []
+        for close in reversed(closers):
+            # Best effort: the report is already made, a close that fails changes nothing in it.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(close(), timeout=self.timeout)

@@ -71,6 +71,7 @@ async def run_target(
         await asyncio.gather(*tasks)
     finally:
         ctx.cancel_probes()
+        await ctx.aclose()
     results = []
     for entry in checks:
         result = outcomes[entry.id].result()
