@@ -13,5 +13,8 @@ import netguard  # noqa: E402
 
 netguard.install()
 
+# The apiserver emulator fixture (`emulator(scenario, **overrides)`) for every test module.
+pytest_plugins = ("tests.lab.emulator_fixtures",)
+
 # Python subprocesses that inherit this environment get the guard too (sitecustomize.py).
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(NETGUARD), os.environ.get("PYTHONPATH", "")) if p)

@@ -20,8 +20,6 @@ from kdoctor.emulator.scenarios import UserInfo
 from tests.clirun import kdoctor
 from tests.reportvalidation import assert_valid_report
 
-pytest_plugins = ("tests.lab.emulator_fixtures",)
-
 CANARY_TOKEN = "canary-token-7f3a9c1e5b2d4f60"
 CANARY_FILE_TOKEN = "canary-tokenfile-1b2c3d4e5f607182"
 CANARY_EXEC_TOKEN = "canary-exec-token-99aa88bb77cc66dd"
