@@ -529,12 +529,17 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
         return facts
     if facts.apiserver_proxy is not None:
         return facts  # beyond the proxy verb is another cluster: its endpoints say nothing of this path
-    facts.server_addresses = await _server_addresses(ctx, route)
-    await _endpoints(session, facts)
+    # Independent round trips: run them at once, so proxy.path adds one round trip, not four.
+    side_lookups = [_endpoints(session, facts), _leases(session, facts, ctx.environment.now())]
     if ctx.mode is Mode.IN_CLUSTER:
-        await _service(session, facts)
-    await _leases(session, facts, ctx.environment.now())
-    facts.leaf_fingerprints = await _leaf_fingerprints(ctx, session, route, peer)
+        side_lookups.append(_service(session, facts))
+    addresses, fingerprints, _ = await asyncio.gather(
+        _server_addresses(ctx, route),
+        _leaf_fingerprints(ctx, session, route, peer),
+        asyncio.gather(*side_lookups),
+    )
+    facts.server_addresses = addresses
+    facts.leaf_fingerprints = fingerprints
     return facts
 
 
