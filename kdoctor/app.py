@@ -146,6 +146,7 @@ def run_command(
     try:
         checks = select(registry, options.selected, options.skipped)
     except ValueError as exc:
+        registry = load_registry()  # the message lists every valid id, not just the loaded families
         print(
             f"error: unknown check id or family {exc.args[0]!r}.\n"
             f"Valid families: {', '.join(registry.families())}\nValid ids: {', '.join(registry.ids)}",
