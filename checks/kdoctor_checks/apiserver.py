@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 #: The target's description must name a server before any of these can run.
-_ACCESS_DEPS = ("kubeconfig.server", "kubeconfig.ca", "kubeconfig.tls", "incluster.env", "incluster.ca")
+#: Reachability needs only a server: a broken CA must not hide whether the apiserver answers.
+_ACCESS_DEPS = ("kubeconfig.server", "incluster.env")
 #: Failures that belong to the TLS link: tls.chain reports them, apiserver.* only points there.
 _TLS_FAILURES = frozenset({"tls-verify", "tls-error", "tls-handshake-timeout", "tls-config"})
 #: Beyond this the clocks disagree enough to break certificates and tokens at their edges.

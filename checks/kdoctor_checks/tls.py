@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
-_DEPS = ("apiserver.tcp",)
+_DEPS = ("apiserver.tcp", "kubeconfig.ca", "kubeconfig.tls", "incluster.ca")
 EXPIRY_WARNING = timedelta(days=30)
 #: Names that CAs issuing server certificates on behalf of a root usually carry.
 _INTERMEDIATE_NAME = re.compile(r"intermediate|issuing|subordinate|sub[- ]?ca", re.IGNORECASE)
