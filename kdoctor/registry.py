@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -79,9 +80,9 @@ def load_registry(
     wanted = {name.split(".", 1)[0] for name in only}
     if wanted and wanted <= {ep.name for ep in entry_points}:
         entry_points = [ep for ep in entry_points if ep.name in wanted]
-    checks: list[RegisteredCheck] = []
     errors: dict[str, str] = {}
     seen: set[str] = set()
+    ordered: list[tuple[int, str, list[RegisteredCheck]]] = []
     for ep in sorted(entry_points, key=lambda e: e.name):
         origin = ep.dist.name if ep.dist is not None else "unknown"
         try:
@@ -91,10 +92,27 @@ def load_registry(
         except Exception as exc:  # a broken plugin must never stop the run
             errors[f"{ep.name} ({ep.value})"] = f"{type(exc).__name__}: {exc}"
             continue
+        family: list[RegisteredCheck] = []
         for check in loaded:
             seen.add(check.id)
-            checks.append(RegisteredCheck(check=check, origin=origin, entry_point=ep.name))
-    return Registry(checks=_order(checks), errors=errors)
+            family.append(RegisteredCheck(check=check, origin=origin, entry_point=ep.name))
+        ordered.append((_position(ep), ep.name, family))
+    checks = [c for _, _, family in sorted(ordered, key=lambda f: (f[0], f[1])) for c in family]
+    return Registry(checks=checks, errors=errors)
+
+
+#: Where a family without an ORDER goes: after the built-in access path.
+DEFAULT_POSITION = 100
+
+
+def _position(ep: metadata.EntryPoint) -> int:
+    """The family module's `ORDER` (its place along the access path in the report), else 100.
+
+    Built-ins use 10 (kubeconfig) to 70 (auth); the engine holds no list of families.
+    """
+    module = sys.modules.get(ep.module)
+    position = getattr(module, "ORDER", DEFAULT_POSITION)
+    return position if isinstance(position, int) else DEFAULT_POSITION
 
 
 def _instantiate(obj: Any) -> list[Check]:
@@ -121,32 +139,6 @@ def _validate(check: Check, seen: set[str]) -> None:
     deps = getattr(check, "depends_on", ())
     if not isinstance(deps, tuple) or not all(isinstance(d, str) for d in deps):
         raise PluginError(f"{check_id}: depends_on must be a tuple of ids")
-
-
-def _order(checks: list[RegisteredCheck]) -> list[RegisteredCheck]:
-    """Families in access-path order (by how deep their dependencies go), checks as declared.
-
-    The engine holds no list of families: a family that depends on apiserver checks sorts after
-    the apiserver family because of its dependencies, which is the order a reader expects.
-    """
-    by_id = {c.id: c for c in checks}
-    depth: dict[str, int] = {}
-
-    def depth_of(check_id: str, trail: frozenset[str] = frozenset()) -> int:
-        if check_id in depth:
-            return depth[check_id]
-        check = by_id.get(check_id)
-        if check is None or check_id in trail:
-            return 0
-        deps = [depth_of(d, trail | {check_id}) + 1 for d in check.depends_on if d in by_id]
-        depth[check_id] = max(deps, default=0)
-        return depth[check_id]
-
-    family_rank: dict[str, tuple[int, int]] = {}
-    for index, check in enumerate(checks):
-        rank = family_rank.get(check.family, (depth_of(check.id), index))
-        family_rank[check.family] = min(rank, (depth_of(check.id), index))
-    return sorted(checks, key=lambda c: (family_rank[c.family], checks.index(c)))
 
 
 def select(registry: Registry, include: Sequence[str], exclude: Sequence[str]) -> list[RegisteredCheck]:

@@ -129,3 +129,19 @@ def test_select_by_id_family_and_opt_in() -> None:
 )
 def test_exit_codes(statuses: list[Status], fail_on: str, code: ExitCode) -> None:
     assert exit_code_for(statuses, fail_on) is code
+
+
+def test_every_builtin_check_is_documented_and_ordered_along_the_access_path() -> None:
+    reg = load_registry()
+    builtin = [c for c in reg.checks if c.origin == "kdoctor"]
+    assert not reg.errors
+    assert {c.family for c in builtin} == {"kubeconfig", "apiserver", "tls", "auth", "incluster", "dns", "proxy"}
+    for entry in builtin:
+        doc = entry.doc
+        assert doc != entry.title and "\n\n" in doc, f"{entry.id}: `kdoctor explain` needs more than a title"
+        for dep in entry.depends_on:
+            assert reg.get(dep) is not None, f"{entry.id} depends on unknown {dep}"
+    families = reg.families()
+    # The report reads like the access path: kubeconfig before the network, TLS before credentials.
+    assert families.index("kubeconfig") < families.index("apiserver") < families.index("tls") < families.index("auth")
+    assert families.index("kubeconfig") < families.index("incluster") < families.index("dns")

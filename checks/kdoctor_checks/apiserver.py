@@ -502,4 +502,7 @@ def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 40
+
 CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck)

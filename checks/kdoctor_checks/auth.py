@@ -956,4 +956,7 @@ class PermissionsCheck(Check):
         )
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 70
+
 CHECKS = (CredentialCheck, TokenCheck, IdentityCheck, PermissionsCheck)

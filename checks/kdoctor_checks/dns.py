@@ -516,4 +516,7 @@ class Wildcard(_DnsCheck):
         )
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 30
+
 CHECKS = (ResolvConf, Nameservers, Service, Fqdn, MatchesServiceHost, Wildcard)

@@ -329,4 +329,7 @@ class Namespace(_InClusterCheck):
         )
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 20
+
 CHECKS = (Env, Token, CA, Namespace)

@@ -1241,6 +1241,9 @@ def key_matches(key_pem: bytes, cert: x509.Certificate) -> str | None:
     return None
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 10
+
 CHECKS = (
     Found,
     Parse,

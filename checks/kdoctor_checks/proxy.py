@@ -956,4 +956,7 @@ def _judge_services(rows: list[dict[str, Any]], total: int) -> Result:
     return Result.ok(f"{len(answered)} services answer through the apiserver proxy: {names}", details=details)
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 50
+
 CHECKS = (ProxyEnv, ProxyPath, ProxyServices)

@@ -534,4 +534,7 @@ class InsecureCheck(Check):
         )
 
 
+#: This family's place in the report, along the access path (kdoctor.registry).
+ORDER = 60
+
 CHECKS = (ChainCheck, HostnameCheck, ExpiryCheck, StrengthCheck, InsecureCheck)
