@@ -7,13 +7,12 @@ answer equals KUBERNETES_SERVICE_HOST as in a real pod.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from kdoctor.emulator import Emulator
-from tests.clirun import REPO, Completed, install_plugin, kdoctor
+from tests.clirun import Completed, kdoctor
 from tests.lab.dnsserver import DNSServer, write_resolv_conf
 
 SERVICE_FQDN = "kubernetes.default.svc.cluster.local"
@@ -35,7 +34,6 @@ class Pod:
             *(paths if in_cluster_flags else ()),
             home=self.home,
             env=self.env,
-            pythonpath=builtin_families_shim(self.home / "site"),
             timeout=timeout,
         )
 
@@ -57,21 +55,3 @@ def make_pod(
     resolv_conf = write_resolv_conf(tmp_path, [dns.address], search=search)
     env = {"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port)}
     return Pod(sa_dir=sa_dir, resolv_conf=resolv_conf, env=env, token=token, home=tmp_path)
-
-
-def builtin_families_shim(site: Path) -> list[Path]:
-    """A plugin distribution for built-in families the installed entry points do not list (yet).
-
-    The editable install's entry points are those of pyproject.toml when it was installed; a family
-    added since is registered here the same way, so tests run every family in checks/kdoctor_checks.
-    """
-    registered = {ep.name for ep in importlib.metadata.entry_points(group="kdoctor.checks")}
-    modules = sorted(
-        p.stem for p in (REPO / "checks" / "kdoctor_checks").glob("*.py") if p.stem != "__init__"
-    )
-    missing = {m: f"kdoctor_checks.{m}:CHECKS" for m in modules if m not in registered}
-    if not missing:
-        return []
-    if not (site / "kdoctor_builtin_families_shim-0.1.dist-info").exists():
-        install_plugin(site, "kdoctor-builtin-families-shim", missing)
-    return [site]
