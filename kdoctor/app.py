@@ -54,7 +54,7 @@ def choose_format(requested: str | None, stdout: TextIO, env: dict[str, str] | N
 
 
 def plan_targets(options: Options, environment: Environment) -> list[Target]:
-    from kdoctor.incluster import detect
+    from kdoctor.probes.inpod import detect
 
     if detect(options, environment):
         return [Target(Mode.IN_CLUSTER)]

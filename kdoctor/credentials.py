@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from kdoctor.access import ACCESS, AccessSpec, Credentials
 from kdoctor.api import Probe
-from kdoctor.execplugin import ExecResult, cluster_info, run_exec_plugin
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
+    from kdoctor.execplugin import ExecResult
 
 __all__ = ["CREDENTIALS", "KINDS", "ResolvedCredential", "resolve_credentials"]
 
@@ -145,6 +145,9 @@ async def resolve_credentials(ctx: Context, access: AccessSpec) -> ResolvedCrede
 
 
 async def _from_exec(ctx: Context, access: AccessSpec, configured: tuple[str, ...]) -> ResolvedCredential:
+    # Imported here: a token or certificate user never needs the plugin runner.
+    from kdoctor.execplugin import cluster_info, run_exec_plugin
+
     spec = access.credentials.exec
     assert spec is not None
     cluster = cluster_info(

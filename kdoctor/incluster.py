@@ -21,16 +21,20 @@ from typing import TYPE_CHECKING, Any
 from kdoctor.access import AccessSpec, AccessUnavailable, Credentials
 from kdoctor.api import Probe
 from kdoctor.jwt import JwtClaims, decode
+from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, detect
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
 
-    from kdoctor.context import Context, Environment, Options
+    from kdoctor.context import Context
 
 __all__ = [
+    "HOST_VAR",
     "IN_CLUSTER_ACCESS",
     "IN_CLUSTER_ENV",
+    "PORT_HTTPS_VAR",
+    "PORT_VAR",
     "SERVICE_ACCOUNT",
     "SERVICE_HOST_ROLE",
     "CAFacts",
@@ -46,26 +50,10 @@ __all__ = [
     "read_serviceaccount",
 ]
 
-HOST_VAR = "KUBERNETES_SERVICE_HOST"
-PORT_VAR = "KUBERNETES_SERVICE_PORT"
-# The kubelet also sets the port by name ("https"); client-go ignores it, but a mismatch is telling.
-PORT_HTTPS_VAR = "KUBERNETES_SERVICE_PORT_HTTPS"
-
 # Service-account files are tiny; a huge file is not what the kubelet wrote.
 _MAX_FILE = 1024 * 1024
 _DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$")
-
-
-def detect(options: Options, environment: Environment) -> bool:
-    """Whether this run checks the in-pod path: forced by --in-cluster/--no-in-cluster, else auto.
-
-    Auto means what client-go's InClusterConfig needs to start: KUBERNETES_SERVICE_HOST set and the
-    service-account directory present.
-    """
-    if options.in_cluster is not None:
-        return options.in_cluster
-    return bool(environment.env.get(HOST_VAR)) and Path(options.serviceaccount_dir).is_dir()
 
 
 # --- the service-account directory ------------------------------------------------------------

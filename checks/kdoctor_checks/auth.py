@@ -13,19 +13,15 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import Check, Context, Mode, Result
-from kdoctor.credentials import (
-    CREDENTIALS,
-    REMOVED_AUTH_PROVIDERS,
-    ClientCertFacts,
-    ResolvedCredential,
-    client_cert_facts,
-    credential_details,
-)
-from kdoctor.execplugin import ExecResult
-from kdoctor.jwt import JwtClaims, decode
 
 if TYPE_CHECKING:
+    from kdoctor.credentials import ClientCertFacts, ResolvedCredential
+    from kdoctor.execplugin import ExecResult
+    from kdoctor.jwt import JwtClaims
     from kdoctor.probes.api import ApiResponse, ApiSession
+
+# kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
+# are skipped (the connection failed first) never needs them.
 
 __all__ = ["CHECKS", "CredentialCheck", "IdentityCheck", "PermissionsCheck", "TokenCheck"]
 
@@ -108,6 +104,8 @@ class CredentialCheck(Check):
     depends_on = _NETWORK_DEPS
 
     async def run(self, ctx: Context) -> Result:
+        from kdoctor.credentials import CREDENTIALS, credential_details
+
         cred = await ctx.probe(CREDENTIALS)
         details = credential_details(cred)
         if cred.exec_result is not None:
@@ -155,6 +153,8 @@ class CredentialCheck(Check):
         return Result.ok(summary, details=details)
 
     def _client_cert(self, ctx: Context, cred: ResolvedCredential, details: dict[str, Any]) -> Result | None:
+        from kdoctor.credentials import client_cert_facts
+
         if cred.client_cert_pem is None:
             return None
         facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
@@ -235,6 +235,8 @@ class CredentialCheck(Check):
         )
 
     def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
+        from kdoctor.credentials import REMOVED_AUTH_PROVIDERS
+
         problem = cred.problem or ""
         result = cred.exec_result
         if result is None:
@@ -354,6 +356,9 @@ class TokenCheck(Check):
         return None
 
     async def run(self, ctx: Context) -> Result:
+        from kdoctor.credentials import CREDENTIALS
+        from kdoctor.jwt import decode
+
         cred = await ctx.probe(CREDENTIALS)
         if cred.bearer is None:
             return Result.skip(f"no token to inspect (credential: {cred.describe()})")
@@ -493,6 +498,7 @@ class IdentityCheck(Check):
     depends_on = (*_NETWORK_DEPS, "auth.credential")
 
     async def run(self, ctx: Context) -> Result:
+        from kdoctor.credentials import CREDENTIALS, credential_details
         from kdoctor.probes.api import API_SESSION
 
         cred = await ctx.probe(CREDENTIALS)
@@ -658,6 +664,9 @@ async def _unauthorized_causes(
     ctx: Context, session: ApiSession, cred: ResolvedCredential
 ) -> list[dict[str, Any]]:
     """The reasons a 401 is likely, most likely first; each {cause, evidence, fix, likely}."""
+    from kdoctor.credentials import client_cert_facts
+    from kdoctor.jwt import decode
+
     now = ctx.environment.now()
     causes: list[dict[str, Any]] = []
 
@@ -876,6 +885,7 @@ class PermissionsCheck(Check):
     depends_on = (*_NETWORK_DEPS, "auth.credential", "auth.identity")
 
     async def run(self, ctx: Context) -> Result:
+        from kdoctor.credentials import CREDENTIALS
         from kdoctor.probes.api import API_SESSION
 
         cred = await ctx.probe(CREDENTIALS)

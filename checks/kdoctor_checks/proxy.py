@@ -16,23 +16,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from kdoctor.access import ACCESS, AccessSpec
 from kdoctor.api import Check, Context, Mode, Result
-from kdoctor.probes.api import API_SESSION, TLS_HANDSHAKE, VERSION, ApiResponse, ApiSession
-from kdoctor.probes.route import ROUTE, Route
-from kdoctor.probes.tls import ChainAnalysis, PeerTls
-from kdoctor.proxyrules import (
-    PROXY_DECISION,
-    HttpxRejected,
-    ProxyDecision,
-    display_proxy_url,
-    httpx_would_choose,
-    python_client_would_choose,
-)
-from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
+
+if TYPE_CHECKING:
+    from kdoctor.probes.api import ApiResponse, ApiSession
+    from kdoctor.probes.route import Route
+    from kdoctor.probes.tls import ChainAnalysis, PeerTls
+    from kdoctor.proxyrules import ProxyDecision
+    from kdoctor.proxyurl import ServiceRef
+
+# The probe modules are imported where they are used: a run whose kubeconfig is broken (every
+# network check skipped) then never loads the HTTP session, TLS and proxy-rule machinery.
 
 __all__ = ["CHECKS", "PathFacts", "ProxyEnv", "ProxyPath", "ProxyServices", "assemble_hops", "live_leases"]
 
@@ -125,6 +123,9 @@ class ProxyEnv(Check):
     depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
 
     async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import VERSION
+        from kdoctor.proxyrules import PROXY_DECISION
+
         access = await ctx.probe(ACCESS)
         decision = await ctx.probe(PROXY_DECISION)
         details = _env_details(ctx, access, decision)
@@ -160,6 +161,13 @@ class ProxyEnv(Check):
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
+    from kdoctor.proxyrules import (
+        HttpxRejected,
+        display_proxy_url,
+        httpx_would_choose,
+        python_client_would_choose,
+    )
+
     env = ctx.env
     variables = {name: display_proxy_url(env[name]) for name in _PROXY_VARIABLES if env.get(name)}
     variables.update({name: env[name] for name in _NO_PROXY_VARIABLES if env.get(name)})
@@ -201,6 +209,8 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
 
 
 def _way(url: str | None) -> str:
+    from kdoctor.proxyrules import display_proxy_url
+
     return f"through {display_proxy_url(url)}" if url else "direct"
 
 
@@ -498,6 +508,11 @@ def _direct_evidence(facts: PathFacts) -> str:
 
 async def gather_path_facts(ctx: Context) -> PathFacts:
     """Collect the evidence proxy.path judges: a few GETs over the session, a few TLS handshakes."""
+    from kdoctor.probes.api import API_SESSION, TLS_HANDSHAKE, VERSION
+    from kdoctor.probes.route import ROUTE
+    from kdoctor.proxyrules import PROXY_DECISION
+    from kdoctor.proxyurl import split_proxy_path
+
     access = await ctx.probe(ACCESS)
     route = await ctx.probe(ROUTE)
     decision = await ctx.probe(PROXY_DECISION)
@@ -515,9 +530,20 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
     facts.version = version
     peer: PeerTls | None = None
     if session.https:
-        # Also after a failed verification: the chain captured as evidence shows who signed it.
         peer = await ctx.probe(TLS_HANDSHAKE)
-        facts.chain = _analyse(ctx, access, peer)
+    # The side lookups (below) are independent round trips: started before the chain analysis, the
+    # network and the server work while this process parses certificates.
+    side: asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]] | None = None
+    if version.answered and peer is not None and facts.apiserver_proxy is None:
+        side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, facts))
+    try:
+        if peer is not None:
+            # Also after a failed verification: the chain captured as evidence shows who signed it.
+            facts.chain = await _analyse(ctx, access, peer)
+    except BaseException:
+        if side is not None:
+            side.cancel()
+        raise
     if not version.answered:
         facts.unavailable.append(
             f"the apiserver did not answer GET /version: {version.error_kind}: {version.error}"
@@ -527,28 +553,36 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
         facts.plain_http = True
         facts.unauthenticated_api = await session.get("/api", authenticated=False)
         return facts
-    if facts.apiserver_proxy is not None:
+    if side is None:
         return facts  # beyond the proxy verb is another cluster: its endpoints say nothing of this path
-    # Independent round trips: run them at once, so proxy.path adds one round trip, not four.
-    side_lookups = [_endpoints(session, facts), _leases(session, facts, ctx.environment.now())]
-    if ctx.mode is Mode.IN_CLUSTER:
-        side_lookups.append(_service(session, facts))
-    addresses, fingerprints, _ = await asyncio.gather(
-        _server_addresses(ctx, route),
-        _leaf_fingerprints(ctx, session, route, peer),
-        asyncio.gather(*side_lookups),
-    )
+    addresses, fingerprints, _ = await side
     facts.server_addresses = addresses
     facts.leaf_fingerprints = fingerprints
     return facts
 
 
-def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
+def _side_lookups(
+    ctx: Context, session: ApiSession, route: Route, peer: PeerTls, facts: PathFacts
+) -> asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]]:
+    """The server's addresses, the extra handshakes' leaves, the endpoints and leases (and the
+    Service in a pod), all at once: proxy.path adds one round trip, not four."""
+    side_lookups = [_endpoints(session, facts), _leases(session, facts, ctx.environment.now())]
+    if ctx.mode is Mode.IN_CLUSTER:
+        side_lookups.append(_service(session, facts))
+    return asyncio.gather(
+        _server_addresses(ctx, route),
+        _leaf_fingerprints(ctx, session, route, peer),
+        asyncio.gather(*side_lookups),
+    )
+
+
+async def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
+    from kdoctor.probes.api import CHAIN_ANALYSIS
+
     if not peer.chain_der or not access.ca_pem or access.insecure_skip_tls_verify:
         return None
-    from kdoctor.probes.tls import analyse_chain
-
-    return analyse_chain(peer.chain_der, access.ca_pem, ctx.environment.now())
+    # The same chain against the same CA as the tls checks judge: shared, not parsed twice.
+    return await ctx.probe(CHAIN_ANALYSIS)
 
 
 async def _server_addresses(ctx: Context, route: Route) -> tuple[str, ...]:
@@ -826,6 +860,9 @@ class ProxyServices(Check):
     opt_in = True
 
     async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import API_SESSION
+        from kdoctor.proxyurl import apiserver_proxy_path
+
         started = ctx.environment.monotonic()
         session = await ctx.probe(API_SESSION)
         listing = await session.get(CLUSTER_SERVICES_PATH, authenticated=True)
@@ -881,6 +918,8 @@ def _http_likeness(port: dict[str, Any]) -> int:
 
 def _proxy_target(service: dict[str, Any]) -> tuple[str, ServiceRef, str] | None:
     """(namespace, how to address it through the proxy, display name), or None when it has no HTTP port."""
+    from kdoctor.proxyurl import ServiceRef
+
     meta = service.get("metadata") or {}
     spec = service.get("spec") or {}
     name, namespace = meta.get("name"), meta.get("namespace")

@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import importlib.util
 import ipaddress
 import json
 import os
 import socket
 import ssl
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -39,7 +41,13 @@ from kdoctor.access import ACCESS, AccessSpec
 from kdoctor.api import Probe
 from kdoctor.probes.route import ROUTE, Route
 from kdoctor.probes.tcp import classify_os_error
-from kdoctor.probes.tls import ChainAnalysis, PeerTls, capture_chain_unverified, chain_from_ssl_object
+from kdoctor.probes.tls import (
+    AsciiSniContext,
+    ChainAnalysis,
+    PeerTls,
+    capture_chain_unverified,
+    chain_from_ssl_object,
+)
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
@@ -148,12 +156,13 @@ class ApiResponse:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _SniContext(ssl.SSLContext):
+class _SniContext(AsciiSniContext):
     """An SSLContext that sends and checks `tls-server-name` instead of the URL's host.
 
     httpx's "sni_hostname" request extension covers direct connections only: through an HTTP proxy
     tunnel httpcore passes the URL's host. Overriding the name where the socket is wrapped covers
-    both paths, like client-go's `tls.Config.ServerName`.
+    both paths, like client-go's `tls.Config.ServerName`. The base class hands ssl an ASCII name
+    already encoded.
     """
 
     sni_override: str | None = None
@@ -204,11 +213,16 @@ class ApiSession:
         *,
         timeout: float,
         clock: Callable[[], datetime] | None = None,
+        credential_source: Callable[[], Awaitable[ResolvedCredential | None]] | None = None,
     ) -> None:
+        """`credential_source`, when given, supplies the credential on first need instead of
+        `credential`: only for a configuration in which no client certificate can be involved, since
+        a certificate must be in the TLS context before the first handshake."""
         self.access = access
         self._clock = clock or (lambda: datetime.now(timezone.utc))
         self.route = route
         self.credential = credential
+        self._credential_source = credential_source
         self.timeout = timeout
         self.base_url = access.server.rstrip("/")
         self.https = route.server.scheme == "https"
@@ -248,6 +262,13 @@ class ApiSession:
     def credential_usable(self) -> bool:
         cred = self.credential
         return cred is not None and cred.usable and self.credentials_allowed
+
+    async def _ensure_credential(self) -> None:
+        # The source is a shared probe: concurrent callers all await the same computation.
+        source = self._credential_source
+        if source is not None:
+            credential = await source()
+            self.credential, self._credential_source = credential, None
 
     # --- connection -----------------------------------------------------------------------
 
@@ -291,6 +312,7 @@ class ApiSession:
         return self._client
 
     def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
+        _import_httpx()
         import httpx
 
         return httpx.AsyncClient(
@@ -332,11 +354,15 @@ class ApiSession:
         cluster that disabled anonymous access answers 401/403, and then the credential is used.
         """
         response = await self.get(path, authenticated=False)
-        if response.status in (401, 403) and self.credential_usable:
-            return await self.get(path, authenticated=True)
+        if response.status in (401, 403):
+            await self._ensure_credential()
+            if self.credential_usable:
+                return await self.get(path, authenticated=True)
         return response
 
     async def _request(self, method: str, path: str, body: bytes | None, authenticated: bool) -> ApiResponse:
+        if authenticated:
+            await self._ensure_credential()
         async with self._lock:
             if self._sticky is not None:
                 return dataclasses.replace(self._sticky, method=method, path=path, repeated=True)
@@ -543,6 +569,32 @@ class ApiSession:
         )
 
 
+def _import_httpx() -> None:
+    """Import httpx without its command-line client.
+
+    httpx's `__init__` imports `httpx._main` (rich, pygments and click: some 70 ms) whenever those
+    are installed, only to offer `httpx.main`, which kdoctor never calls. A None entry in
+    sys.modules makes that one import fail the way it does when they are not installed, a case
+    httpx handles; the entry is removed afterwards so nothing else is affected.
+
+    httpcore also tries `import sniffio` on every request and lock; when sniffio is not installed
+    (anyio no longer needs it) each try searches sys.path again. A None entry for it keeps the same
+    outcome, ImportError, without the search.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+    if "httpx" in sys.modules:
+        return
+    blocked = "httpx._main" not in sys.modules
+    if blocked:
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    try:
+        import httpx  # noqa: F401
+    finally:
+        if blocked and "httpx._main" in sys.modules and sys.modules["httpx._main"] is None:
+            del sys.modules["httpx._main"]
+
+
 def _load_client_cert(context: ssl.SSLContext, cert_pem: bytes, key_pem: Secret) -> None:
     # ssl loads keys from files only: a private directory that lives only for the load.
     with tempfile.TemporaryDirectory(prefix="kdoctor-") as tmp:
@@ -677,8 +729,23 @@ def _ms(started: float) -> float:
 async def _compute_session(ctx: Context) -> ApiSession:
     access = await ctx.probe(ACCESS)
     route = await ctx.probe(ROUTE)
-    credential = await _credential(ctx)
-    session = ApiSession(access, route, credential, timeout=ctx.timeout, clock=ctx.environment.now)
+    creds = access.credentials
+    if creds.client_cert_pem is not None or creds.client_key_pem is not None or creds.exec is not None:
+        # A client certificate (static, or one an exec plugin may return) belongs in the TLS
+        # context, so it must be known before the first handshake.
+        credential = await _credential(ctx)
+        session = ApiSession(access, route, credential, timeout=ctx.timeout, clock=ctx.environment.now)
+    else:
+        # A token, basic-auth or nothing goes in a header: the unauthenticated requests (/version
+        # first) need not wait for it.
+        session = ApiSession(
+            access,
+            route,
+            None,
+            timeout=ctx.timeout,
+            clock=ctx.environment.now,
+            credential_source=lambda: _credential(ctx),
+        )
     ctx.add_closer(session.aclose)
     return session
 

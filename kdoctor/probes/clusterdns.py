@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import Probe
+from kdoctor.probes.inpod import SERVICE_NAME
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
@@ -74,7 +75,6 @@ DEFAULT_ATTEMPTS = 2
 GLIBC_MAX_TIMEOUT = 30
 GLIBC_MAX_ATTEMPTS = 5
 
-SERVICE_NAME = "kubernetes.default.svc"
 DEFAULT_CLUSTER_DOMAIN = "cluster.local"
 
 
