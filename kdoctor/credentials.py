@@ -328,44 +328,33 @@ def client_cert_facts(cert_pem: bytes, key_pem: Secret | None) -> ClientCertFact
 
     Errors name what is wrong, never the key material.
     """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.x509.oid import NameOID
+    from kdoctor.certs import (
+        KEY_MISMATCH,
+        credential_fingerprint,
+        describe,
+        key_problem,
+        parse_pem_certificates,
+    )
 
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError:
-        return ClientCertFacts(error="the client certificate is not a valid PEM certificate")
-
-    def attrs(oid: x509.ObjectIdentifier) -> list[str]:
-        return [str(a.value) for a in cert.subject.get_attributes_for_oid(oid)]
-
-    cns = attrs(NameOID.COMMON_NAME)
+    certs, error = parse_pem_certificates(cert_pem)
+    if error is not None:
+        return ClientCertFacts(error=f"the client certificate {error}")
+    cert = describe(certs[0])
     facts = ClientCertFacts(
-        subject=cert.subject.rfc4514_string(),
-        common_name=cns[0] if cns else None,
-        organizations=tuple(attrs(NameOID.ORGANIZATION_NAME)),
-        issuer=cert.issuer.rfc4514_string(),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        sha256="sha256:" + cert.fingerprint(hashes.SHA256()).hex(),
+        subject=cert.subject,
+        common_name=cert.common_name,
+        organizations=cert.organizations,
+        issuer=cert.issuer,
+        not_before=cert.not_before,
+        not_after=cert.not_after,
+        sha256=credential_fingerprint(cert),
     )
     if key_pem is None:
         return facts
-    try:
-        key = serialization.load_pem_private_key(key_pem.reveal().encode(), password=None)
-    except (ValueError, TypeError):
-        return _with(facts, error="the client key is not a valid unencrypted PEM private key")
-    except Exception:  # cryptography raises its own types for unsupported algorithms
-        return _with(facts, error="the client key could not be loaded (unsupported key type)")
-    public_der = serialization.PublicFormat.SubjectPublicKeyInfo
-    try:
-        matches = key.public_key().public_bytes(
-            serialization.Encoding.DER, public_der
-        ) == cert.public_key().public_bytes(serialization.Encoding.DER, public_der)
-    except (ValueError, TypeError):
-        matches = False
-    return _with(facts, key_matches=matches)
+    problem = key_problem(key_pem.reveal().encode(), certs[0])
+    if problem is None or problem == KEY_MISMATCH:
+        return _with(facts, key_matches=problem is None)
+    return _with(facts, error=f"the client key {problem}")
 
 
 def _with(facts: ClientCertFacts, **changes: Any) -> ClientCertFacts:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from kdoctor.access import AccessSpec, AccessUnavailable, Credentials
 from kdoctor.api import Probe
+from kdoctor.certs import CertSummary, describe, parse_pem_certificates
 from kdoctor.jwt import JwtClaims, decode
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, detect
 from kdoctor.redact import Secret
@@ -102,30 +103,10 @@ class TokenFacts:
         return out
 
 
-@dataclass(frozen=True)
-class CertFacts:
-    """One certificate of ca.crt."""
-
-    subject: str
-    issuer: str
-    not_before: datetime
-    not_after: datetime
-    is_ca: bool  # basicConstraints CA:TRUE
-    has_basic_constraints: bool
-    self_signed: bool
-    sha256: str
-
-    def to_details(self) -> dict[str, Any]:
-        return {
-            "subject": self.subject,
-            "issuer": self.issuer,
-            "not_before": _iso(self.not_before),
-            "not_after": _iso(self.not_after),
-            "is_ca": self.is_ca,
-            "basic_constraints": self.has_basic_constraints,
-            "self_signed": self.self_signed,
-            "sha256": self.sha256,
-        }
+#: One certificate of ca.crt: the shared description (its `to_dict` keeps the keys this module's
+#: details always had: subject, issuer, not_before, not_after, is_ca, basic_constraints,
+#: self_signed, sha256).
+CertFacts = CertSummary
 
 
 @dataclass(frozen=True)
@@ -146,7 +127,7 @@ class CAFacts:
         out: dict[str, Any] = {"path": self.path, "present": self.present}
         if self.error:
             out["error"] = self.error
-        out["certificates"] = [c.to_details() for c in self.certificates]
+        out["certificates"] = [c.to_dict() for c in self.certificates]
         return out
 
 
@@ -226,34 +207,10 @@ def _read_ca(path: Path) -> CAFacts:
     present = error != "missing"
     if data is None:
         return CAFacts(path=str(path), present=present, error=error if present else None)
-    from cryptography import x509
-
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        return CAFacts(path=str(path), present=True, error=f"not PEM certificates ({exc})")
-    return CAFacts(path=str(path), present=True, pem=data, certificates=tuple(_cert_facts(c) for c in certs))
-
-
-def _cert_facts(cert: Any) -> CertFacts:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        is_ca, has_bc = bool(constraints.ca), True
-    except x509.ExtensionNotFound:
-        is_ca, has_bc = False, False
-    return CertFacts(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        is_ca=is_ca,
-        has_basic_constraints=has_bc,
-        self_signed=cert.subject == cert.issuer,
-        sha256=cert.fingerprint(hashes.SHA256()).hex(),
-    )
+    certs, error = parse_pem_certificates(data)
+    if error is not None:
+        return CAFacts(path=str(path), present=True, error=error)
+    return CAFacts(path=str(path), present=True, pem=data, certificates=tuple(describe(c) for c in certs))
 
 
 def _read_namespace(path: Path) -> NamespaceFacts:

@@ -779,20 +779,14 @@ def _issued_by(cert_pem: bytes, ca_pem: bytes | None) -> tuple[str | None, bool]
     """(the CA's subject, whether it signed the certificate); (None, False) without a usable CA."""
     if not ca_pem:
         return None, False
-    from cryptography import x509
+    from kdoctor.certs import describe, issued_by, parse_pem_certificates
 
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-        cas = x509.load_pem_x509_certificates(ca_pem)
-    except ValueError:
+    certs, cert_error = parse_pem_certificates(cert_pem)
+    cas, ca_error = parse_pem_certificates(ca_pem)
+    if cert_error is not None or ca_error is not None:
         return None, False
-    for ca in cas:
-        try:
-            cert.verify_directly_issued_by(ca)
-        except Exception:  # InvalidSignature, a different issuer name, an unsupported key
-            continue
-        return ca.subject.rfc4514_string(), True
-    return (cas[0].subject.rfc4514_string() if cas else None), False
+    signer = next((ca for ca in cas if issued_by(certs[0], ca)), None)
+    return describe(signer or cas[0]).subject, signer is not None
 
 
 # --- permissions ----------------------------------------------------------------------------------

@@ -214,7 +214,8 @@ class Token(_InClusterCheck):
 class CA(_InClusterCheck):
     """Checks ca.crt, the CA bundle in-cluster clients trust for the apiserver.
 
-    - pass: PEM certificates, at least one a CA (basicConstraints CA:TRUE), all currently valid.
+    - pass: PEM certificates, at least one a CA (basicConstraints CA:TRUE, or an old v1 root, as Go
+      accepts), all currently valid.
     - warn: a certificate expires within 30 days, or some (not all) have expired.
     - fail: missing, unreadable or not PEM; no CA certificate in it; every certificate expired or not
       yet valid. The tls checks then show the handshake failing with "certificate signed by unknown

@@ -9,11 +9,12 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from kdoctor.api import Check, Mode, Result
+from kdoctor.certs import certificate_facts, describe, key_problem, parse_pem_certificates
 from kdoctor.kubeconfig import (
     EXEC_API_VERSIONS,
     INTERACTIVE_MODES,
@@ -29,8 +30,6 @@ from kdoctor.kubeconfig import (
 from kdoctor.redact import fingerprint
 
 if TYPE_CHECKING:
-    from cryptography import x509
-
     from kdoctor.api import Context
 
 __all__ = ["CHECKS"]
@@ -525,7 +524,7 @@ class CertificateAuthority(_KubeconfigCheck):
                 f"{cluster.name} --certificate-authority=ca.crt --embed-certs`.",
                 details=details,
             )
-        certs, error = parse_certificates(blob.data)
+        certs, error = parse_pem_certificates(blob.data)
         if error is not None:
             return Result.fail(
                 f"{blob.setting} ({blob.source}) {error}",
@@ -534,7 +533,7 @@ class CertificateAuthority(_KubeconfigCheck):
                 details=details,
             )
         now = ctx.environment.now()
-        infos = [certificate_facts(c, now) for c in certs]
+        infos = [certificate_facts(describe(c), now) for c in certs]
         details["certificates"] = infos
         for info in infos:
             if info["expired"] or info["not_yet_valid"]:
@@ -886,16 +885,16 @@ class ClientCertificate(_KubeconfigCheck):
                 )
         if cert_blob.data is None or key_blob.data is None:  # pragma: no cover - handled above
             return Result.skip("the client certificate was not read", details=details)
-        certs, error = parse_certificates(cert_blob.data)
+        certs, error = parse_pem_certificates(cert_blob.data)
         if error is not None:
             return Result.fail(
                 f"{cert_blob.setting} ({cert_blob.source}) {error}",
                 hint="Use the PEM certificate.",
                 details=details,
             )
-        key_error = key_matches(key_blob.data, certs[0])
+        key_error = key_problem(key_blob.data, certs[0])
         now = ctx.environment.now()
-        info = certificate_facts(certs[0], now)
+        info = certificate_facts(describe(certs[0]), now)
         details["certificate"] = info
         described = (
             f"client certificate {info['subject']} (issuer {info['issuer']}, valid until {info['not_after']})"
@@ -1168,77 +1167,6 @@ def _python_bypasses_proxy(host: str, no_proxy: str) -> bool:
         if host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
             return True
     return False
-
-
-# ---------------------------------------------------------------------------------------------
-# X.509 helpers (cryptography imported lazily: `kdoctor checks` must stay fast)
-
-
-def parse_certificates(data: bytes) -> tuple[list[x509.Certificate], str | None]:
-    """The PEM certificates in `data`, or why there are none."""
-    from cryptography import x509
-
-    if b"-----BEGIN" not in data:
-        return [], "is not PEM (no '-----BEGIN CERTIFICATE-----' block)"
-    try:
-        certs = x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
-        return (
-            [],
-            f"holds no readable PEM certificate ({str(exc).splitlines()[0] if str(exc) else 'bad data'})",
-        )
-    if not certs:
-        return [], "holds no PEM certificate"
-    return certs, None
-
-
-def _name(name: x509.Name) -> str:
-    try:
-        return name.rfc4514_string() or "(empty)"
-    except ValueError:
-        return "(unprintable)"
-
-
-def certificate_facts(cert: x509.Certificate, now: datetime) -> dict[str, Any]:
-    """JSON-ready facts about one certificate, judged against `now`."""
-    from cryptography import x509
-
-    not_before = cert.not_valid_before_utc
-    not_after = cert.not_valid_after_utc
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        is_ca = bool(constraints.ca)
-    except x509.ExtensionNotFound:
-        # Old v1 certificates have no extensions; Go treats a v1 self-signed root as a CA.
-        is_ca = cert.version == x509.Version.v1
-    return {
-        "subject": _name(cert.subject),
-        "issuer": _name(cert.issuer),
-        "not_before": not_before.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "not_after": not_after.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "expired": now > not_after,
-        "not_yet_valid": now < not_before,
-        "expires_in_days": (not_after - now).days,
-        "is_ca": is_ca,
-    }
-
-
-def key_matches(key_pem: bytes, cert: x509.Certificate) -> str | None:
-    """None when `key_pem` is the private key of `cert`, else why not (never the key itself)."""
-    from cryptography.hazmat.primitives import serialization
-
-    if b"-----BEGIN" not in key_pem:
-        return "is not PEM (no '-----BEGIN ... PRIVATE KEY-----' block)"
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except TypeError:
-        return "is encrypted with a passphrase; kubectl cannot use it"
-    except Exception:  # cryptography raises ValueError or UnsupportedAlgorithm for junk
-        return "is not a readable PEM private key"
-    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
-        return "does not belong to the certificate ('tls: private key does not match public key')"
-    return None
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

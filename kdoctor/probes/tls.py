@@ -3,6 +3,8 @@
 The network part is small: `chain_from_ssl_object` reads the chain off a live connection (the API
 session's), and `capture_chain_unverified` makes one evidence-only handshake when verification
 failed. Everything else works on DER bytes and needs no network, so it is tested without one.
+Reading and describing one certificate is `kdoctor.certs`' (re-exported here: `CertSummary`,
+`describe_certificate`, `load_pem_bundle`); this module judges chains and names with it.
 `cryptography` is imported inside functions: `kdoctor --version` must not pay for it.
 """
 
@@ -13,10 +15,19 @@ import ipaddress
 import ssl
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from kdoctor.certs import (
+    CertSummary,
+    describe,
+    describe_certificate,
+    issued_by,
+    load_der,
+    load_pem_bundle,
+    parse_pem_certificates,
+)
 from kdoctor.probes import Endpoint
 
 if TYPE_CHECKING:
@@ -33,6 +44,7 @@ __all__ = [
     "describe_certificate",
     "encoded_server_name",
     "hostname_matches",
+    "load_pem_bundle",
     "strength_problems",
 ]
 
@@ -286,127 +298,6 @@ def _ms(started: float) -> float:
 
 
 @dataclass(frozen=True)
-class CertSummary:
-    """The facts of one certificate a report shows."""
-
-    subject: str
-    issuer: str
-    sha256: str  # colon-separated upper-case hex, like `openssl x509 -fingerprint -sha256`
-    serial: str
-    not_before: datetime
-    not_after: datetime
-    is_ca: bool
-    self_signed: bool  # issuer == subject and its own key verifies its signature
-    dns_names: tuple[str, ...] = ()
-    ip_addresses: tuple[str, ...] = ()
-    key_type: str = ""  # "RSA", "EC", "Ed25519", ...
-    key_bits: int | None = None
-    key_curve: str | None = None
-    signature_hash: str | None = None  # "sha256", "sha1", ... None for Ed25519
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["not_before"] = _iso(self.not_before)
-        data["not_after"] = _iso(self.not_after)
-        data["dns_names"] = list(self.dns_names)
-        data["ip_addresses"] = list(self.ip_addresses)
-        return data
-
-    @property
-    def key_description(self) -> str:
-        if self.key_bits and self.key_type == "RSA":
-            return f"RSA {self.key_bits}"
-        if self.key_curve:
-            return f"{self.key_type} {self.key_curve}"
-        return self.key_type
-
-    @property
-    def sans(self) -> tuple[str, ...]:
-        return self.dns_names + self.ip_addresses
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _load(der: bytes) -> x509.Certificate:
-    from cryptography import x509
-
-    return x509.load_der_x509_certificate(der)
-
-
-def load_pem_bundle(pem: bytes) -> list[bytes]:
-    """The certificates of a PEM bundle as DER (an unparsable bundle yields none)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    try:
-        certs = x509.load_pem_x509_certificates(pem)
-    except ValueError:
-        return []
-    return [c.public_bytes(Encoding.DER) for c in certs]
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    from cryptography.exceptions import InvalidSignature
-
-    try:
-        cert.verify_directly_issued_by(issuer)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def describe_certificate(der: bytes) -> CertSummary:
-    """The summary of one DER certificate."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
-    cert = _load(der)
-    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns_names = tuple(san.get_values_for_type(x509.DNSName))
-        ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
-    except x509.ExtensionNotFound:
-        dns_names, ips = (), ()
-    try:
-        is_ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    key = cert.public_key()
-    key_type, bits, curve = "unknown", None, None
-    if isinstance(key, rsa.RSAPublicKey):
-        key_type, bits = "RSA", key.key_size
-    elif isinstance(key, ec.EllipticCurvePublicKey):
-        key_type, bits, curve = "EC", key.key_size, key.curve.name
-    elif isinstance(key, ed25519.Ed25519PublicKey):
-        key_type = "Ed25519"
-    elif isinstance(key, ed448.Ed448PublicKey):
-        key_type = "Ed448"
-    elif isinstance(key, dsa.DSAPublicKey):
-        key_type, bits = "DSA", key.key_size
-    hash_algorithm = cert.signature_hash_algorithm
-    return CertSummary(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
-        serial=format(cert.serial_number, "x"),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        is_ca=is_ca,
-        self_signed=cert.issuer == cert.subject and _issued_by(cert, cert),
-        dns_names=dns_names,
-        ip_addresses=ips,
-        key_type=key_type,
-        key_bits=bits,
-        key_curve=curve,
-        signature_hash=hash_algorithm.name if hash_algorithm is not None else None,
-    )
-
-
-@dataclass(frozen=True)
 class ChainAnalysis:
     """The presented chain judged against the trust anchors.
 
@@ -443,13 +334,14 @@ def analyse_chain(chain_der: Sequence[bytes], ca_pem: bytes | None, now: datetim
     parsed: list[tuple[x509.Certificate, CertSummary]] = []
     for der in list(chain_der)[:_MAX_CHAIN]:
         try:
-            parsed.append((_load(der), describe_certificate(der)))
+            cert = load_der(der)
+            parsed.append((cert, describe(cert)))
         except ValueError:
             continue
     anchors: list[tuple[x509.Certificate, CertSummary]] = []
-    for der in load_pem_bundle(ca_pem or b"")[:_MAX_CHAIN]:
+    for cert in parse_pem_certificates(ca_pem or b"")[0][:_MAX_CHAIN]:
         try:
-            anchors.append((_load(der), describe_certificate(der)))
+            anchors.append((cert, describe(cert)))
         except ValueError:
             continue
     chain = tuple(s for _, s in parsed)
@@ -474,7 +366,7 @@ def analyse_chain(chain_der: Sequence[bytes], ca_pem: bytes | None, now: datetim
         if current_summary.sha256 in anchor_fingerprints:
             return _reached(chain, anchor_summaries, tuple(path), now)
         signer = next(
-            (a for a in anchors if a[0].subject == current.issuer and _issued_by(current, a[0])), None
+            (a for a in anchors if a[0].subject == current.issuer and issued_by(current, a[0])), None
         )
         if signer is not None:
             path.append(signer[1])
@@ -505,7 +397,7 @@ def analyse_chain(chain_der: Sequence[bytes], ca_pem: bytes | None, now: datetim
                 not_yet_valid=not_yet,
             )
         parent = next(
-            (i for i in intermediates if i[0].subject == current.issuer and _issued_by(current, i[0])), None
+            (i for i in intermediates if i[0].subject == current.issuer and issued_by(current, i[0])), None
         )
         if parent is None or parent[1] in path:
             break

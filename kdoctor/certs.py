@@ -1,0 +1,272 @@
+"""X.509 without a network: reading PEM certificates and keys, and describing a certificate.
+
+The one place kdoctor turns certificate bytes into facts, so every family agrees on what a
+certificate says: the kubeconfig checks (certificate-authority, client-certificate), the in-cluster
+ca.crt, the TLS chain a server presents, and the client certificate a credential carries.
+
+- One PEM parser (`parse_pem_certificates`) with one set of error messages, each a predicate that
+  completes a sentence whose subject is the thing read ("ca.crt is not PEM (...)").
+- One rule for "is a CA", Go's crypto/x509: basicConstraints CA:TRUE, or a version 1 certificate
+  (which cannot carry extensions) — old self-made roots are v1 and Go trusts them as CAs.
+- One fingerprint per purpose: `CertSummary.sha256` (colon-separated upper-case hex, as
+  `openssl x509 -noout -fingerprint -sha256` prints it) names a certificate to a person who will
+  compare it with openssl; `credential_fingerprint` ("sha256:" + lower-case hex, the shape of
+  `kdoctor.redact.fingerprint`) names the certificate a credential is made of.
+
+`cryptography` is imported inside functions: `kdoctor --version` and `kdoctor checks` must not pay
+for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = [
+    "KEY_MISMATCH",
+    "CertSummary",
+    "certificate_facts",
+    "credential_fingerprint",
+    "describe",
+    "describe_certificate",
+    "is_ca",
+    "issued_by",
+    "key_problem",
+    "load_der",
+    "load_pem_bundle",
+    "parse_pem_certificates",
+]
+
+#: What `key_problem` says when the key is a readable key of another certificate.
+KEY_MISMATCH = "does not belong to the certificate ('tls: private key does not match public key')"
+
+
+@dataclass(frozen=True)
+class CertSummary:
+    """The facts of one certificate a report shows."""
+
+    subject: str
+    issuer: str
+    sha256: str  # colon-separated upper-case hex, like `openssl x509 -fingerprint -sha256`
+    serial: str
+    not_before: datetime
+    not_after: datetime
+    is_ca: bool  # Go's rule: basicConstraints CA:TRUE, or a v1 certificate (see `is_ca`)
+    self_signed: bool  # issuer == subject and its own key verifies its signature
+    dns_names: tuple[str, ...] = ()
+    ip_addresses: tuple[str, ...] = ()
+    key_type: str = ""  # "RSA", "EC", "Ed25519", ...
+    key_bits: int | None = None
+    key_curve: str | None = None
+    signature_hash: str | None = None  # "sha256", "sha1", ... None for Ed25519
+    basic_constraints: bool = False  # whether it carries the basicConstraints extension at all
+    common_name: str | None = None  # the subject's CN: the username of a client certificate
+    organizations: tuple[str, ...] = ()  # the subject's O values: a client certificate's groups
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["not_before"] = _iso(self.not_before)
+        data["not_after"] = _iso(self.not_after)
+        data["dns_names"] = list(self.dns_names)
+        data["ip_addresses"] = list(self.ip_addresses)
+        data["organizations"] = list(self.organizations)
+        return data
+
+    @property
+    def key_description(self) -> str:
+        if self.key_bits and self.key_type == "RSA":
+            return f"RSA {self.key_bits}"
+        if self.key_curve:
+            return f"{self.key_type} {self.key_curve}"
+        return self.key_type
+
+    @property
+    def sans(self) -> tuple[str, ...]:
+        return self.dns_names + self.ip_addresses
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+def parse_pem_certificates(data: bytes) -> tuple[list[x509.Certificate], str | None]:
+    """The PEM certificates in `data`, or why there are none (a predicate: "is not PEM (...)")."""
+    from cryptography import x509
+
+    if b"-----BEGIN" not in data:
+        return [], "is not PEM (no '-----BEGIN CERTIFICATE-----' block)"
+    try:
+        certs = x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else "bad data"
+        return [], f"holds no readable PEM certificate ({first_line})"
+    if not certs:
+        return [], "holds no PEM certificate"
+    return certs, None
+
+
+def load_pem_bundle(pem: bytes) -> list[bytes]:
+    """The certificates of a PEM bundle as DER (an unparsable bundle yields none)."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    certs, _ = parse_pem_certificates(pem)
+    return [c.public_bytes(Encoding.DER) for c in certs]
+
+
+def load_der(der: bytes) -> x509.Certificate:
+    """One DER certificate (ValueError when it is not one)."""
+    from cryptography import x509
+
+    return x509.load_der_x509_certificate(der)
+
+
+def key_problem(key_pem: bytes, cert: x509.Certificate) -> str | None:
+    """None when `key_pem` is the private key of `cert`, else why not (never the key itself).
+
+    The reason is a predicate ("is encrypted with a passphrase; ..."); a readable key of another
+    certificate gives `KEY_MISMATCH`.
+    """
+    from cryptography.hazmat.primitives import serialization
+
+    if b"-----BEGIN" not in key_pem:
+        return "is not PEM (no '-----BEGIN ... PRIVATE KEY-----' block)"
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None)
+    except TypeError:
+        return "is encrypted with a passphrase; kubectl cannot use it"
+    except Exception:  # cryptography raises ValueError or UnsupportedAlgorithm for junk
+        return "is not a readable PEM private key"
+    spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    try:
+        matches = key.public_key().public_bytes(*spki) == cert.public_key().public_bytes(*spki)
+    except (ValueError, TypeError):
+        matches = False
+    return None if matches else KEY_MISMATCH
+
+
+# --- judging ------------------------------------------------------------------------------------
+
+
+def is_ca(cert: x509.Certificate) -> bool:
+    """Whether Go's crypto/x509 lets `cert` sign others: basicConstraints CA:TRUE, or a v1 certificate."""
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        # A v1 certificate has no extensions at all; Go accepts it as a CA (old self-made roots).
+        return cert.version == x509.Version.v1
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """Whether `issuer` names and signed `cert` (its key verifies the signature)."""
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except Exception:  # InvalidSignature, another issuer name (ValueError), an unsupported key (TypeError)
+        return False
+    return True
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string() or "(empty)"
+    except ValueError:
+        return "(unprintable)"
+
+
+def describe_certificate(der: bytes) -> CertSummary:
+    """The summary of one DER certificate."""
+    return describe(load_der(der))
+
+
+def describe(cert: x509.Certificate) -> CertSummary:
+    """The summary of one parsed certificate."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+    from cryptography.x509.oid import NameOID
+
+    digest = cert.fingerprint(hashes.SHA256()).hex().upper()
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns_names = tuple(san.get_values_for_type(x509.DNSName))
+        ips = tuple(str(ip) for ip in san.get_values_for_type(x509.IPAddress))
+    except x509.ExtensionNotFound:
+        dns_names, ips = (), ()
+    try:
+        cert.extensions.get_extension_for_class(x509.BasicConstraints)
+        has_constraints = True
+    except x509.ExtensionNotFound:
+        has_constraints = False
+    key_type, bits, curve = "unknown", None, None
+    try:
+        key: object = cert.public_key()
+    except Exception:  # a key algorithm cryptography does not know (UnsupportedAlgorithm, ValueError)
+        key = None
+    if isinstance(key, rsa.RSAPublicKey):
+        key_type, bits = "RSA", key.key_size
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key_type, bits, curve = "EC", key.key_size, key.curve.name
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        key_type = "Ed25519"
+    elif isinstance(key, ed448.Ed448PublicKey):
+        key_type = "Ed448"
+    elif isinstance(key, dsa.DSAPublicKey):
+        key_type, bits = "DSA", key.key_size
+    try:
+        hash_algorithm = cert.signature_hash_algorithm
+    except Exception:  # an unknown signature algorithm (UnsupportedAlgorithm): describe the rest
+        hash_algorithm = None
+
+    def attrs(oid: x509.ObjectIdentifier) -> list[str]:
+        return [str(a.value) for a in cert.subject.get_attributes_for_oid(oid)]
+
+    common_names = attrs(NameOID.COMMON_NAME)
+    return CertSummary(
+        subject=_name(cert.subject),
+        issuer=_name(cert.issuer),
+        sha256=":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        serial=format(cert.serial_number, "x"),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        is_ca=is_ca(cert),
+        self_signed=cert.issuer == cert.subject and issued_by(cert, cert),
+        dns_names=dns_names,
+        ip_addresses=ips,
+        key_type=key_type,
+        key_bits=bits,
+        key_curve=curve,
+        signature_hash=hash_algorithm.name if hash_algorithm is not None else None,
+        basic_constraints=has_constraints,
+        common_name=common_names[0] if common_names else None,
+        organizations=tuple(attrs(NameOID.ORGANIZATION_NAME)),
+    )
+
+
+def certificate_facts(cert: CertSummary, now: datetime) -> dict[str, Any]:
+    """JSON-ready facts about one certificate, judged against `now` (the kubeconfig checks' details)."""
+    return {
+        "subject": cert.subject,
+        "issuer": cert.issuer,
+        "not_before": _iso(cert.not_before),
+        "not_after": _iso(cert.not_after),
+        "expired": now > cert.not_after,
+        "not_yet_valid": now < cert.not_before,
+        "expires_in_days": (cert.not_after - now).days,
+        "is_ca": cert.is_ca,
+    }
+
+
+def credential_fingerprint(cert: CertSummary) -> str:
+    """The certificate as a credential's identity: "sha256:" + lower-case hex, like `redact.fingerprint`.
+
+    A certificate is public, so all 64 digits are shown (a secret's fingerprint keeps only 8).
+    """
+    return "sha256:" + cert.sha256.replace(":", "").lower()
