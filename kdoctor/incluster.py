@@ -39,7 +39,6 @@ __all__ = [
     "SERVICE_ACCOUNT",
     "SERVICE_HOST_ROLE",
     "CAFacts",
-    "CertFacts",
     "InClusterEnv",
     "NamespaceFacts",
     "ServiceAccountFacts",
@@ -103,12 +102,6 @@ class TokenFacts:
         return out
 
 
-#: One certificate of ca.crt: the shared description (its `to_dict` keeps the keys this module's
-#: details always had: subject, issuer, not_before, not_after, is_ca, basic_constraints,
-#: self_signed, sha256).
-CertFacts = CertSummary
-
-
 @dataclass(frozen=True)
 class CAFacts:
     """The `ca.crt` file: the PEM bundle the pod trusts for the apiserver."""
@@ -117,7 +110,8 @@ class CAFacts:
     present: bool
     error: str | None = None  # unreadable, or not PEM certificates
     pem: bytes | None = None
-    certificates: tuple[CertFacts, ...] = ()
+    #: The shared description of each certificate of ca.crt (kdoctor.certs).
+    certificates: tuple[CertSummary, ...] = ()
 
     @property
     def usable(self) -> bool:
