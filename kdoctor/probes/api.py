@@ -42,9 +42,9 @@ from kdoctor.api import Probe
 from kdoctor.probes.route import ROUTE, Route
 from kdoctor.probes.tcp import classify_os_error
 from kdoctor.probes.tls import (
-    AsciiSniContext,
     ChainAnalysis,
     PeerTls,
+    ServerNameContext,
     capture_chain_unverified,
     chain_from_ssl_object,
 )
@@ -156,43 +156,6 @@ class ApiResponse:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-class _SniContext(AsciiSniContext):
-    """An SSLContext that sends and checks `tls-server-name` instead of the URL's host.
-
-    httpx's "sni_hostname" request extension covers direct connections only: through an HTTP proxy
-    tunnel httpcore passes the URL's host. Overriding the name where the socket is wrapped covers
-    both paths, like client-go's `tls.Config.ServerName`. The base class hands ssl an ASCII name
-    already encoded.
-    """
-
-    sni_override: str | None = None
-
-    def wrap_bio(
-        self,
-        incoming: Any,
-        outgoing: Any,
-        server_side: bool = False,
-        server_hostname: Any = None,
-        session: Any = None,
-    ) -> ssl.SSLObject:
-        name = self.sni_override or server_hostname
-        return super().wrap_bio(incoming, outgoing, server_side, name, session)
-
-    def wrap_socket(
-        self,
-        sock: Any,
-        server_side: bool = False,
-        do_handshake_on_connect: bool = True,
-        suppress_ragged_eofs: bool = True,
-        server_hostname: Any = None,
-        session: Any = None,
-    ) -> ssl.SSLSocket:
-        name = self.sni_override or server_hostname
-        return super().wrap_socket(
-            sock, server_side, do_handshake_on_connect, suppress_ragged_eofs, name, session
-        )
-
-
 def _is_loopback(host: str) -> bool:
     if host.lower() in ("localhost", "localhost."):
         return True
@@ -273,8 +236,8 @@ class ApiSession:
     # --- connection -----------------------------------------------------------------------
 
     def _ssl_context(self) -> ssl.SSLContext:
-        context = _SniContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.sni_override = self.access.tls_server_name
+        context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.server_name_override = self.access.tls_server_name
         if not self.verifying:
             # insecure-skip-tls-verify: the user asked for it; credentials_allowed is False.
             context.check_hostname = False

@@ -34,10 +34,10 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = [
-    "AsciiSniContext",
     "CertSummary",
     "ChainAnalysis",
     "PeerTls",
+    "ServerNameContext",
     "analyse_chain",
     "capture_chain_unverified",
     "chain_from_ssl_object",
@@ -92,8 +92,19 @@ def encoded_server_name(name: Any) -> Any:
     return name
 
 
-class AsciiSniContext(ssl.SSLContext):
-    """An SSLContext that hands ssl an ASCII server name already encoded (see `encoded_server_name`)."""
+class ServerNameContext(ssl.SSLContext):
+    """A client SSLContext that controls the server name it sends (SNI) and checks.
+
+    `server_name_override` (a kubeconfig's `tls-server-name`) replaces the URL's host: httpx's
+    "sni_hostname" extension covers direct connections only, while through an HTTP proxy tunnel
+    httpcore passes the URL's host, so the name is set where the socket is wrapped, like client-go's
+    `tls.Config.ServerName`. An ASCII name goes to ssl already encoded (see `encoded_server_name`).
+    """
+
+    server_name_override: str | None = None
+
+    def _server_name(self, server_hostname: Any) -> Any:
+        return encoded_server_name(self.server_name_override or server_hostname)
 
     def wrap_bio(
         self,
@@ -103,9 +114,7 @@ class AsciiSniContext(ssl.SSLContext):
         server_hostname: Any = None,
         session: Any = None,
     ) -> ssl.SSLObject:
-        return super().wrap_bio(
-            incoming, outgoing, server_side, encoded_server_name(server_hostname), session
-        )
+        return super().wrap_bio(incoming, outgoing, server_side, self._server_name(server_hostname), session)
 
     def wrap_socket(
         self,
@@ -121,7 +130,7 @@ class AsciiSniContext(ssl.SSLContext):
             server_side,
             do_handshake_on_connect,
             suppress_ragged_eofs,
-            encoded_server_name(server_hostname),
+            self._server_name(server_hostname),
             session,
         )
 
@@ -170,7 +179,7 @@ async def capture_chain_unverified(
     no HTTP request is ever written to it, and it is closed as soon as the handshake is done. Its
     verification is off because a verifying handshake aborts before the chain can be read.
     """
-    context = AsciiSniContext(ssl.PROTOCOL_TLS_CLIENT)
+    context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     sni = server_hostname or target.host
