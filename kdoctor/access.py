@@ -76,8 +76,8 @@ class AccessSpec:
 class AccessUnavailable(Exception):
     """Raised by `ACCESS` when the target's description is too broken to name a server.
 
-    Network checks depend on the checks that report why, so they are skipped before this is raised;
-    raising it means a dependency is missing from `depends_on`.
+    Checks need not catch it: the runner turns it into `skip` ("no server to check: ..."), while
+    the kubeconfig or in-cluster checks report the cause.
     """
 
 

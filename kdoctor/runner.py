@@ -123,7 +123,7 @@ async def _run_one(
     except AccessUnavailable as exc:
         # The target names no usable server: the kubeconfig or in-cluster checks say why, so a
         # network check that got this far without a dependency on them is a skip, not a crash.
-        result = _make(entry, Result.skip(f"skipped: no usable apiserver access ({exc})"), _ms(started))
+        result = _make(entry, Result.skip(f"no server to check: {exc}"), _ms(started))
     except asyncio.TimeoutError:
         result = _error(entry, f"did not finish within {budget:g}s (the check's time bound)", _ms(started))
     except Exception as exc:

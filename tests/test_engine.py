@@ -135,7 +135,15 @@ def test_every_builtin_check_is_documented_and_ordered_along_the_access_path() -
     reg = load_registry()
     builtin = [c for c in reg.checks if c.origin == "kdoctor"]
     assert not reg.errors
-    assert {c.family for c in builtin} == {"kubeconfig", "apiserver", "tls", "auth", "incluster", "dns", "proxy"}
+    assert {c.family for c in builtin} == {
+        "kubeconfig",
+        "apiserver",
+        "tls",
+        "auth",
+        "incluster",
+        "dns",
+        "proxy",
+    }
     for entry in builtin:
         doc = entry.doc
         assert doc != entry.title and "\n\n" in doc, f"{entry.id}: `kdoctor explain` needs more than a title"
@@ -143,5 +151,10 @@ def test_every_builtin_check_is_documented_and_ordered_along_the_access_path() -
             assert reg.get(dep) is not None, f"{entry.id} depends on unknown {dep}"
     families = reg.families()
     # The report reads like the access path: kubeconfig before the network, TLS before credentials.
-    assert families.index("kubeconfig") < families.index("apiserver") < families.index("tls") < families.index("auth")
+    assert (
+        families.index("kubeconfig")
+        < families.index("apiserver")
+        < families.index("tls")
+        < families.index("auth")
+    )
     assert families.index("kubeconfig") < families.index("incluster") < families.index("dns")

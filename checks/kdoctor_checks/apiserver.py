@@ -11,7 +11,6 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.access import AccessUnavailable
 from kdoctor.api import Check, Context, Result
 
 if TYPE_CHECKING:
@@ -34,10 +33,6 @@ _ACCESS_DEPS = ("kubeconfig.server", "incluster.env")
 _TLS_FAILURES = frozenset({"tls-verify", "tls-error", "tls-handshake-timeout", "tls-config"})
 #: Beyond this the clocks disagree enough to break certificates and tokens at their edges.
 CLOCK_SKEW_WARN_SECONDS = 120.0
-
-
-def _unavailable(exc: AccessUnavailable) -> Result:
-    return Result.skip(f"no server to check: {exc}")
 
 
 async def timings_ms(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:
@@ -69,11 +64,8 @@ class DnsCheck(Check):
         from kdoctor.probes.resolve import RESOLUTION, is_ip_literal
         from kdoctor.probes.route import ROUTE
 
-        try:
-            route = await ctx.probe(ROUTE)
-            resolution = await ctx.probe(RESOLUTION)
-        except AccessUnavailable as exc:
-            return _unavailable(exc)
+        route = await ctx.probe(ROUTE)
+        resolution = await ctx.probe(RESOLUTION)
         host = resolution.host
         what = f"proxy host {host}" if route.proxied else host
         details: dict[str, Any] = {
@@ -135,11 +127,8 @@ class TcpCheck(Check):
         from kdoctor.probes.route import ROUTE
         from kdoctor.probes.tcp import TCP_CONNECT
 
-        try:
-            route = await ctx.probe(ROUTE)
-            tcp = await ctx.probe(TCP_CONNECT)
-        except AccessUnavailable as exc:
-            return _unavailable(exc)
+        route = await ctx.probe(ROUTE)
+        tcp = await ctx.probe(TCP_CONNECT)
         timings = await timings_ms(ctx)
         answered = tcp.connected_address
         if answered is not None:
@@ -282,10 +271,7 @@ class VersionCheck(Check):
     async def run(self, ctx: Context) -> Result:
         from kdoctor.probes.api import VERSION
 
-        try:
-            response = await ctx.probe(VERSION)
-        except AccessUnavailable as exc:
-            return _unavailable(exc)
+        response = await ctx.probe(VERSION)
         details: dict[str, Any] = {"status": response.status, "timings_ms": await timings_ms(ctx, response)}
         if not response.answered:
             return _failure_result(ctx, response, "GET /version got no answer", details)
@@ -350,10 +336,7 @@ class _HealthCheck(Check):
         raise NotImplementedError
 
     async def run(self, ctx: Context) -> Result:
-        try:
-            response = await self._probe(ctx)
-        except AccessUnavailable as exc:
-            return _unavailable(exc)
+        response = await self._probe(ctx)
         details: dict[str, Any] = {
             "path": response.path,
             "status": response.status,
@@ -466,10 +449,7 @@ class ClockCheck(Check):
     async def run(self, ctx: Context) -> Result:
         from kdoctor.probes.api import VERSION
 
-        try:
-            response = await ctx.probe(VERSION)
-        except AccessUnavailable as exc:
-            return _unavailable(exc)
+        response = await ctx.probe(VERSION)
         header = response.header("date")
         details: dict[str, Any] = {"date_header": header, "timings_ms": await timings_ms(ctx, response)}
         if header is None or response.received_at is None:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.access import AccessUnavailable
 from kdoctor.api import Check, Context, Result
 
 if TYPE_CHECKING:
@@ -68,14 +67,11 @@ class _Facts:
 async def _facts(ctx: Context) -> _Facts | Result:
     from kdoctor.probes.api import API_SESSION, CHAIN_ANALYSIS, TLS_HANDSHAKE, VERSION
 
-    try:
-        session = await ctx.probe(API_SESSION)
-        if not session.https:
-            return Result.skip("the server URL is plain http://: there is no TLS to check")
-        tls = await ctx.probe(TLS_HANDSHAKE)
-        analysis = await ctx.probe(CHAIN_ANALYSIS)
-    except AccessUnavailable as exc:
-        return Result.skip(f"no server to check: {exc}")
+    session = await ctx.probe(API_SESSION)
+    if not session.https:
+        return Result.skip("the server URL is plain http://: there is no TLS to check")
+    tls = await ctx.probe(TLS_HANDSHAKE)
+    analysis = await ctx.probe(CHAIN_ANALYSIS)
     return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION))
 
 
@@ -492,10 +488,7 @@ class InsecureCheck(Check):
     async def run(self, ctx: Context) -> Result:
         from kdoctor.probes.api import API_SESSION
 
-        try:
-            session = await ctx.probe(API_SESSION)
-        except AccessUnavailable as exc:
-            return Result.skip(f"no server to check: {exc}")
+        session = await ctx.probe(API_SESSION)
         details: dict[str, Any] = {
             "insecure_skip_tls_verify": session.access.insecure_skip_tls_verify,
             "credentials_allowed": session.credentials_allowed,
