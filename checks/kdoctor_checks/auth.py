@@ -859,6 +859,21 @@ async def _target_namespace(ctx: Context) -> tuple[str, str]:
     return "default", "default (the context sets no namespace)"
 
 
+def _no_permissions_hint(ctx: Context, namespace: str) -> str:
+    if ctx.mode is Mode.IN_CLUSTER:
+        # A pod's service account: the fix is a binding for it, not another kubeconfig namespace.
+        return (
+            "If this pod needs API access, bind a role to its service account: kubectl create rolebinding "
+            f"NAME --clusterrole=view --serviceaccount={namespace}:SERVICEACCOUNT -n {namespace}. "
+            "kdoctor's own deploy/ grants only what its checks need, so this is expected there."
+        )
+    return (
+        f"Ask a cluster admin for a RoleBinding in {namespace} (kubectl create rolebinding ... "
+        f"--clusterrole=view --user=NAME -n {namespace}), or use the namespace you have access to: "
+        "kubectl config set-context --current --namespace=NS"
+    )
+
+
 class PermissionsCheck(Check):
     """Summarises what the identity may do in the context's namespace (SelfSubjectRulesReview, like
     `kubectl auth can-i --list`).
@@ -942,9 +957,7 @@ class PermissionsCheck(Check):
             return Result.warn(
                 f"nothing is allowed in namespace {namespace} beyond the self-review basics "
                 f"({len(rules)} rules){note}",
-                hint=f"Ask a cluster admin for a RoleBinding in {namespace} (kubectl create rolebinding ... "
-                f"--clusterrole=view --user=NAME -n {namespace}), or use the namespace you have access to: "
-                "kubectl config set-context --current --namespace=NS",
+                hint=_no_permissions_hint(ctx, namespace),
                 details=details,
             )
         everything = any(
