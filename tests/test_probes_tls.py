@@ -9,15 +9,11 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.x509.oid import NameOID
 
 from kdoctor.probes import Endpoint, parse_endpoint
 from kdoctor.probes.tls import (
@@ -27,130 +23,82 @@ from kdoctor.probes.tls import (
     hostname_matches,
     strength_problems,
 )
+from tests.fixtures.kubeconfigs.factory import Issued, issue
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
-
-
-@dataclass
-class Made:
-    cert: x509.Certificate
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
-    @property
-    def der(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.DER)
-
-    @property
-    def pem(self) -> bytes:
-        return self.cert.public_bytes(serialization.Encoding.PEM)
-
-    @property
-    def key_pem(self) -> bytes:
-        return self.key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-
-
-def make(
-    cn: str,
-    issuer: Made | None = None,
-    *,
-    ca: bool = False,
-    sans: Sequence[x509.GeneralName] = (),
-    not_before: datetime | None = None,
-    not_after: datetime | None = None,
-    rsa_bits: int | None = None,
-) -> Made:
-    key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-    key = rsa.generate_private_key(65537, rsa_bits) if rsa_bits else ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(issuer.cert.subject if issuer else name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(not_before or NOW - timedelta(days=1))
-        .not_valid_after(not_after or NOW + timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if sans:
-        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
-    signer = issuer.key if issuer else key
-    return Made(builder.sign(signer, hashes.SHA256()), key)
 
 
 LOCAL_SANS = (x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
 
 
 def test_chain_to_configured_ca_is_ok() -> None:
-    root = make("kubernetes", ca=True)
-    leaf = make("kube-apiserver", root, sans=LOCAL_SANS)
-    analysis = analyse_chain([leaf.der], root.pem, NOW)
+    root = issue("kubernetes", ca=True)
+    leaf = issue("kube-apiserver", root, sans=LOCAL_SANS)
+    analysis = analyse_chain([leaf.der], root.cert_pem, NOW)
     assert analysis.finding == "ok"
     assert analysis.issuer_is_cluster_ca is True
     assert [c.subject for c in analysis.path] == ["CN=kube-apiserver", "CN=kubernetes"]
 
 
 def test_chain_through_sent_intermediate_is_ok() -> None:
-    root = make("kubernetes", ca=True)
-    inter = make("kubernetes-intermediate-ca", root, ca=True)
-    leaf = make("kube-apiserver", inter)
-    analysis = analyse_chain([leaf.der, inter.der], root.pem, NOW)
+    root = issue("kubernetes", ca=True)
+    inter = issue("kubernetes-intermediate-ca", root, ca=True)
+    leaf = issue("kube-apiserver", inter)
+    analysis = analyse_chain([leaf.der, inter.der], root.cert_pem, NOW)
     assert analysis.finding == "ok"
     assert len(analysis.path) == 3
 
 
 def test_same_name_other_key_is_ca_rotated() -> None:
-    old = make("kubernetes", ca=True)
-    new = make("kubernetes", ca=True)
-    leaf = make("kube-apiserver", new)
-    analysis = analyse_chain([leaf.der], old.pem, NOW)
+    old = issue("kubernetes", ca=True)
+    new = issue("kubernetes", ca=True)
+    leaf = issue("kube-apiserver", new)
+    analysis = analyse_chain([leaf.der], old.cert_pem, NOW)
     assert analysis.finding == "ca-rotated"
     assert analysis.issuer_is_cluster_ca is False
     assert analysis.same_name_anchors[0].sha256 == describe_certificate(old.der).sha256
 
 
 def test_self_signed_leaf() -> None:
-    root = make("kubernetes", ca=True)
-    leaf = make("kube-apiserver")
-    assert analyse_chain([leaf.der], root.pem, NOW).finding == "self-signed"
+    root = issue("kubernetes", ca=True)
+    leaf = issue("kube-apiserver")
+    assert analyse_chain([leaf.der], root.cert_pem, NOW).finding == "self-signed"
 
 
 def test_chain_ending_at_another_root_is_untrusted_root() -> None:
-    root = make("kubernetes", ca=True)
-    proxy_root = make("corp-proxy-ca", ca=True)
-    leaf = make("kube-apiserver", proxy_root)
-    analysis = analyse_chain([leaf.der, proxy_root.der], root.pem, NOW)
+    root = issue("kubernetes", ca=True)
+    proxy_root = issue("corp-proxy-ca", ca=True)
+    leaf = issue("kube-apiserver", proxy_root)
+    analysis = analyse_chain([leaf.der, proxy_root.der], root.cert_pem, NOW)
     assert analysis.finding == "untrusted-root"
     assert analysis.dangling is not None and analysis.dangling.subject == "CN=corp-proxy-ca"
 
 
 def test_issuer_neither_sent_nor_configured_is_missing_issuer() -> None:
-    root = make("kubernetes", ca=True)
-    inter = make("kubernetes-intermediate-ca", root, ca=True)
-    leaf = make("kube-apiserver", inter)
-    analysis = analyse_chain([leaf.der], root.pem, NOW)
+    root = issue("kubernetes", ca=True)
+    inter = issue("kubernetes-intermediate-ca", root, ca=True)
+    leaf = issue("kube-apiserver", inter)
+    analysis = analyse_chain([leaf.der], root.cert_pem, NOW)
     assert analysis.finding == "missing-issuer"
     assert analysis.dangling is not None and analysis.dangling.issuer == "CN=kubernetes-intermediate-ca"
 
 
 def test_validity_is_judged_on_the_path() -> None:
-    root = make("kubernetes", ca=True)
-    expired = make(
+    root = issue("kubernetes", ca=True)
+    expired = issue(
         "kube-apiserver", root, not_before=NOW - timedelta(days=400), not_after=NOW - timedelta(days=3)
     )
-    future = make(
+    future = issue(
         "kube-apiserver", root, not_before=NOW + timedelta(days=3), not_after=NOW + timedelta(days=30)
     )
-    assert analyse_chain([expired.der], root.pem, NOW).finding == "expired"
-    assert analyse_chain([future.der], root.pem, NOW).finding == "not-yet-valid"
+    assert analyse_chain([expired.der], root.cert_pem, NOW).finding == "expired"
+    assert analyse_chain([future.der], root.cert_pem, NOW).finding == "not-yet-valid"
     # The same certificate seen from a clock 5 days ahead is valid: the verdict follows `now`.
-    assert analyse_chain([future.der], root.pem, NOW + timedelta(days=5)).finding == "ok"
+    assert analyse_chain([future.der], root.cert_pem, NOW + timedelta(days=5)).finding == "ok"
 
 
 def test_without_configured_ca_the_system_decides() -> None:
-    leaf = make("kube-apiserver")
+    leaf = issue("kube-apiserver")
     analysis = analyse_chain([leaf.der], None, NOW)
     assert analysis.finding == "system-roots"
     assert analysis.issuer_is_cluster_ca is None
@@ -159,7 +107,7 @@ def test_without_configured_ca_the_system_decides() -> None:
 
 def test_hostname_matching_follows_rfc6125() -> None:
     leaf = describe_certificate(
-        make(
+        issue(
             "x",
             sans=(
                 x509.DNSName("api.example.com"),
@@ -178,15 +126,15 @@ def test_hostname_matching_follows_rfc6125() -> None:
     assert not hostname_matches(leaf, "127.0.0.2")
     # An IP literal never matches a DNS SAN that spells it.
     assert not hostname_matches(
-        describe_certificate(make("y", sans=(x509.DNSName("10.0.0.1"),)).der), "10.0.0.1"
+        describe_certificate(issue("y", sans=(x509.DNSName("10.0.0.1"),)).der), "10.0.0.1"
     )
 
 
 def test_weak_key_and_sha1_signature_are_named() -> None:
     import dataclasses
 
-    root = make("kubernetes", ca=True, rsa_bits=2048)
-    weak = make("kube-apiserver", root, rsa_bits=1024)
+    root = issue("kubernetes", ca=True, rsa_bits=2048)
+    weak = issue("kube-apiserver", root, rsa_bits=1024)
     summary = describe_certificate(weak.der)
     assert summary.key_description == "RSA 1024"
     assert summary.signature_hash == "sha256"
@@ -208,12 +156,12 @@ def test_parse_endpoint_defaults_and_ipv6() -> None:
 
 
 @asynccontextmanager
-async def tls_server(tmp_path: Path, chain: Sequence[Made], received: list[bytes]) -> AsyncIterator[int]:
+async def tls_server(tmp_path: Path, chain: Sequence[Issued], received: list[bytes]) -> AsyncIterator[int]:
     """A TLS server on 127.0.0.1 that presents `chain` and records every byte a client sends it."""
-    (tmp_path / "chain.pem").write_bytes(b"".join(c.pem for c in chain))
-    (tmp_path / "key.pem").write_bytes(chain[0].key_pem)
+    (tmp_path / "chain.cert_pem").write_bytes(b"".join(c.cert_pem for c in chain))
+    (tmp_path / "key.cert_pem").write_bytes(chain[0].key_pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "chain.pem", tmp_path / "key.pem")
+    context.load_cert_chain(tmp_path / "chain.cert_pem", tmp_path / "key.cert_pem")
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -233,9 +181,9 @@ async def tls_server(tmp_path: Path, chain: Sequence[Made], received: list[bytes
 
 
 def test_evidence_handshake_reads_the_whole_chain_and_sends_nothing(tmp_path: Path) -> None:
-    root = make("corp-proxy-ca", ca=True)
-    inter = make("corp-issuing-ca", root, ca=True)
-    leaf = make("kube-apiserver", inter, sans=LOCAL_SANS)
+    root = issue("corp-proxy-ca", ca=True)
+    inter = issue("corp-issuing-ca", root, ca=True)
+    leaf = issue("kube-apiserver", inter, sans=LOCAL_SANS)
     received: list[bytes] = []
 
     async def main() -> None:
@@ -280,14 +228,14 @@ def test_session_chain_capture_on_both_tls_versions(tmp_path: Path, version: str
     """chain_from_ssl_object reads the presented and verified chains from a verified connection."""
     from kdoctor.probes.tls import chain_from_ssl_object
 
-    root = make("kubernetes", ca=True)
-    inter = make("kubernetes-intermediate-ca", root, ca=True)
-    leaf = make("kube-apiserver", inter, sans=LOCAL_SANS)
+    root = issue("kubernetes", ca=True)
+    inter = issue("kubernetes-intermediate-ca", root, ca=True)
+    leaf = issue("kube-apiserver", inter, sans=LOCAL_SANS)
     received: list[bytes] = []
 
     async def main() -> None:
         async with tls_server(tmp_path, [leaf, inter], received) as port:
-            context = ssl.create_default_context(cadata=root.pem.decode())
+            context = ssl.create_default_context(cadata=root.cert_pem.decode())
             context.maximum_version = ssl.TLSVersion[version.replace(".", "_")]
             _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
             presented, verified = chain_from_ssl_object(writer.get_extra_info("ssl_object"))
