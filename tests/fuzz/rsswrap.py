@@ -1,0 +1,24 @@
+"""`python tests/fuzz/rsswrap.py OUT -m kdoctor ARGS`: run kdoctor, then write its peak RSS (KiB) to OUT.
+
+The rusage of a child counts the memory of the process that forked it (Linux carries the
+parent's high-water mark across fork and exec), so a fuzz harness that is itself large would see
+its own size. VmHWM in /proc/self/status belongs to this process's address space only.
+"""
+
+import atexit
+import runpy
+import sys
+
+
+def _write_peak(path: str) -> None:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                with open(path, "w", encoding="ascii") as out:
+                    out.write(line.split()[1])
+
+
+out = sys.argv[1]
+atexit.register(_write_peak, out)
+sys.argv = ["kdoctor", *sys.argv[4:]]
+runpy.run_module("kdoctor", run_name="__main__", alter_sys=True)
