@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.exit_codes import ExitCode, exit_code_for
 from kdoctor.observer import NullObserver, RunObserver
 from kdoctor.redact import SecretRegistry
-from kdoctor.registry import RegisteredCheck, Registry, load_registry, select
+from kdoctor.registry import DependencyError, RegisteredCheck, Registry, load_registry, select
 from kdoctor.report import Report, TargetReport
 from kdoctor.runner import run_target
 
@@ -142,11 +143,16 @@ def run_command(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     # Importing a family costs start-up time: with --check, only the families named are loaded.
-    registry = registry or load_registry(only=options.selected)
+    try:
+        registry = registry or load_registry(only=options.selected)
+    except DependencyError as exc:
+        print(f"error: the built-in checks cannot run: {exc}", file=stderr)
+        return ExitCode.USAGE
     try:
         checks = select(registry, options.selected, options.skipped)
     except ValueError as exc:
-        registry = load_registry()  # the message lists every valid id, not just the loaded families
+        with contextlib.suppress(DependencyError):
+            registry = load_registry()  # the message lists every valid id, not just the loaded families
         print(
             f"error: unknown check id or family {exc.args[0]!r}.\n"
             f"Valid families: {', '.join(registry.families())}\nValid ids: {', '.join(registry.ids)}",

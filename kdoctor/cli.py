@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from kdoctor import __version__
 from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
+
+if TYPE_CHECKING:
+    from kdoctor.registry import Registry
 
 OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
 
@@ -113,12 +116,21 @@ def run(
     raise typer.Exit(code)
 
 
+def _registry() -> Registry:
+    """Every check family; exit 2 when the built-in checks cannot run (a dependency cycle)."""
+    from kdoctor.registry import DependencyError, load_registry
+
+    try:
+        return load_registry()
+    except DependencyError as exc:
+        print(f"error: the built-in checks cannot run: {exc}", file=sys.stderr)
+        raise typer.Exit(2) from None
+
+
 @app.command("checks")
 def list_checks() -> None:
     """List every check: id, title, depends_on, and the package it comes from."""
-    from kdoctor.registry import load_registry
-
-    registry = load_registry()
+    registry = _registry()
     for entry in registry.checks:
         deps = ", ".join(entry.depends_on) or "-"
         opt = " (opt-in)" if entry.check.opt_in else ""
@@ -132,9 +144,7 @@ def explain(
     check_id: Annotated[str, typer.Argument(metavar="ID", help="A check id, e.g. tls.chain.")],
 ) -> None:
     """What a check looks at, what each outcome means, how to fix it."""
-    from kdoctor.registry import load_registry
-
-    registry = load_registry()
+    registry = _registry()
     entry = registry.get(check_id)
     if entry is None:
         print(f"error: unknown check id {check_id!r}. Valid ids: {', '.join(registry.ids)}", file=sys.stderr)

@@ -75,7 +75,9 @@ class Context:
     #: What the report says this target is (context, cluster, user, server, config); filled in by
     #: the probes that learn it (the kubeconfig selection, the in-cluster environment).
     identity: dict[str, Any] = field(default_factory=dict)
-    _probes: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    #: Keyed by the Probe object itself, not its name: a plugin's probe that happens to share a
+    #: built-in's name must never receive (or overwrite) the built-in's value.
+    _probes: dict[Probe[Any], asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     @property
@@ -97,16 +99,16 @@ class Context:
 
     async def probe(self, key: Probe[T]) -> T:
         """The value of `key` for this target, computed on first use; concurrent callers share it."""
-        future = self._probes.get(key.name)
+        future = self._probes.get(key)
         if future is None:
             future = asyncio.ensure_future(key.compute(self))
-            self._probes[key.name] = future
+            self._probes[key] = future
         # shield: one check timing out must not cancel a probe other checks are awaiting.
         return cast(T, await asyncio.shield(future))
 
     def peek(self, key: Probe[T]) -> T | None:
         """The value of `key` if it was computed successfully, without computing it."""
-        future = self._probes.get(key.name)
+        future = self._probes.get(key)
         if future is None or not future.done() or future.cancelled() or future.exception():
             return None
         return cast(T, future.result())
