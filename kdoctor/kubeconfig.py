@@ -500,6 +500,21 @@ def describe(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+def dns_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a DNS host name (what a certificate's SAN could hold), or None."""
+    if len(name) > 253:
+        return f"{len(name)} characters, over the 253 a DNS name may have"
+    try:
+        encoded = name.encode("idna")
+    except UnicodeError:
+        return "it cannot be encoded as an international domain name (a label is empty or too long)"
+    if any(len(label) > 63 for label in encoded.split(b".")):
+        return "a label is longer than 63 characters"
+    if any(ch.isspace() or ord(ch) < 32 for ch in name):
+        return "it contains whitespace or control characters"
+    return None
+
+
 def decode_base64(text: str) -> bytes | None:
     """Decode like Go's encoding/json does for []byte (standard alphabet, padded, newlines ignored)."""
     cleaned = text.replace("\r", "").replace("\n", "")

@@ -23,6 +23,7 @@ from kdoctor.kubeconfig import (
     SELECTION,
     LoadedKubeconfig,
     Selection,
+    dns_name_problem,
     effective_server,
     files_summary,
     has_tls_settings,
@@ -601,6 +602,14 @@ class TLSServerName(_KubeconfigCheck):
         if any(c in name for c in ":/ ") and not _is_ip(name):
             return Result.fail(
                 f"tls-server-name {name!r} of cluster {cluster.name!r} ({cluster.origin}) is not a host name",
+                hint=f"Set just the name the certificate holds: `kubectl config set-cluster {cluster.name} --tls-server-name=NAME`.",
+                details=details,
+            )
+        problem = dns_name_problem(name)
+        if problem and not _is_ip(name):
+            return Result.fail(
+                f"tls-server-name {name[:80]!r} of cluster {cluster.name!r} ({cluster.origin}) is not a valid "
+                f"host name: {problem}; kubectl sends it as the TLS server name and no certificate can match it",
                 hint=f"Set just the name the certificate holds: `kubectl config set-cluster {cluster.name} --tls-server-name=NAME`.",
                 details=details,
             )
