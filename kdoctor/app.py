@@ -77,6 +77,10 @@ async def collect(
     observer: RunObserver | None = None,
 ) -> RunOutcome:
     """Run every target and build the (scrubbed) report. Never raises for findings."""
+    from kdoctor.threads import DaemonExecutor
+
+    # A hung system-resolver lookup must not hold the process after the verdict (see threads.py).
+    asyncio.get_running_loop().set_default_executor(DaemonExecutor())
     started_at = environment.now()
     started = time.perf_counter()
     targets = plan_targets(options, environment)

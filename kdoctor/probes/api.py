@@ -379,7 +379,9 @@ class ApiSession:
         error: str | None = None
         try:
             # The phases each have --timeout (httpx); this bounds a server that trickles bytes.
-            answer = await asyncio.wait_for(_exchange(client, request), self.timeout * 2)
+            answer = await asyncio.wait_for(_exchange(client, request, self.timeout), self.timeout * 2)
+        except _BodyTimeout:
+            error_kind, error = "timeout", f"the response body did not complete within {self.timeout:g}s"
         except asyncio.TimeoutError:
             error_kind, error = "timeout", f"no complete answer within {self.timeout * 2:g}s"
         except httpx.HTTPError as exc:
@@ -635,21 +637,35 @@ class _Answer:
     truncated: bool
 
 
-async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answer:
+class _BodyTimeout(Exception):
+    """The headers came, the body did not finish within --timeout (a server that trickles)."""
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, body_timeout: float) -> _Answer:
     response = await client.send(request, stream=True)
-    try:
-        headers = tuple(
-            (k.lower(), v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
-        )
-        chunks: list[bytes] = []
+    chunks: list[bytes] = []
+    truncated = False
+
+    async def read_body() -> None:
+        nonlocal truncated
         size = 0
-        truncated = False
         async for chunk in response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
             if size >= MAX_BODY:
                 truncated = True
                 break
+
+    try:
+        headers = tuple(
+            (k.lower(), v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
+        )
+        # httpx's read timeout restarts with every byte: the body as a whole is one phase of
+        # --timeout, so a server that trickles forever ends at it.
+        try:
+            await asyncio.wait_for(read_body(), body_timeout)
+        except asyncio.TimeoutError:
+            raise _BodyTimeout from None
     finally:
         await response.aclose()
     body = b"".join(chunks)[:MAX_BODY]

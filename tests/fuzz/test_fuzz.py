@@ -13,7 +13,7 @@ import pytest
 
 from tests.fuzz.harness import campaign
 
-CASES = int(os.environ.get("KDOCTOR_FUZZ_CASES", "300"))
+CASES = int(os.environ.get("KDOCTOR_FUZZ_CASES", "200"))
 SEED = int(os.environ.get("KDOCTOR_FUZZ_SEED", "20261206"))
 SUBPROCESS_EVERY = 15
 
