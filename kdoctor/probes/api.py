@@ -341,18 +341,20 @@ class ApiSession:
                 self._sticky = response
             return response
 
-    def _auth_headers(self, authenticated: bool) -> dict[str, str]:
+    def _auth_headers(self, authenticated: bool) -> dict[str, str | bytes]:
         cred = self.credential
         if not authenticated or cred is None or not self.credential_usable:
             return {}
         if cred.bearer is not None:
-            return {"Authorization": f"Bearer {cred.bearer.reveal()}"}
+            # Bytes: Go's net/http sends a token's UTF-8 bytes as they are (obs-text); httpx would
+            # encode a str as ASCII and raise on the first non-ASCII character.
+            return {"Authorization": b"Bearer " + cred.bearer.reveal().encode("utf-8", "surrogateescape")}
         if cred.basic is not None:
             import base64
 
             user, password = cred.basic
-            token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
+            pair = f"{user}:{password.reveal()}".encode("utf-8", "surrogateescape")
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         return {}
 
     async def _send(
@@ -369,7 +371,9 @@ class ApiSession:
         request = client.build_request(
             method,
             self.base_url + path,
-            headers=headers,
+            headers=[
+                (k.encode(), v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers.items()
+            ],
             content=body,
             extensions={"trace": trace.callback},
         )

@@ -114,7 +114,7 @@ def seed_access(ctx: Context, access: AccessSpec) -> None:
     """
     future: asyncio.Future[AccessSpec] = asyncio.get_running_loop().create_future()
     future.set_result(access)
-    ctx._probes[ACCESS.name] = future
+    ctx._probes[ACCESS] = future
 
 
 def access_with(
