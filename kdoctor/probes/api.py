@@ -244,7 +244,9 @@ class ApiSession:
             context.verify_mode = ssl.CERT_NONE
             return context
         if self.access.ca_pem:
-            context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "replace"))
+            # Like Go's pem.Decode, bytes outside the PEM blocks (a BOM, stray text) are skipped;
+            # "replace" would put U+FFFD in the text, which ssl refuses with a TypeError.
+            context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "ignore"))
         else:
             context.load_default_certs()
         # Go trusts any certificate in the root pool as an anchor, intermediates included.
@@ -260,7 +262,7 @@ class ApiSession:
 
         try:
             verify: ssl.SSLContext | bool = self._ssl_context() if self.https else False
-        except (ssl.SSLError, ValueError, OSError) as exc:
+        except (ssl.SSLError, ValueError, OSError, TypeError) as exc:
             self.config_error = ("tls-config", f"{type(exc).__name__}: {exc}")
             return None
         try:

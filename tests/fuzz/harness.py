@@ -716,8 +716,16 @@ def run_case(
     if case_dir.exists():
         _cleanup(case_dir)
     prepared = materialise(case, case_dir, peers)
-    outcome = (run_subprocess if subprocess_run else run_in_process)(case, prepared)
-    problems = check_outcome(outcome, prepared, subprocess_run=subprocess_run)
+    if any("\x00" in k for k in prepared.kubeconfig) or "\x00" in "".join(prepared.env.values()):
+        subprocess_run = False  # no process can be given an environment holding a NUL byte
+    try:
+        outcome = (run_subprocess if subprocess_run else run_in_process)(case, prepared)
+        problems = check_outcome(outcome, prepared, subprocess_run=subprocess_run)
+    except Exception as exc:  # a harness bug must not end a 10,000-case campaign
+        import traceback
+
+        outcome = Outcome(-1, "", traceback.format_exc(), "", 0.0)
+        problems = [f"harness error: {type(exc).__name__}: {exc}"]
     if not problems:
         _cleanup(case_dir)
         return outcome, None
