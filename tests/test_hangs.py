@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.lab import hangs
+from tests.lab.emulator_fixtures import EmulatorFactory
+from tests.lab.pod import make_pod
 
 T = 1.0
 #: In-process: from run_command() to its return. Subprocess: the whole process, start-up included.
@@ -126,3 +129,29 @@ def test_a_resolver_that_never_answers_does_not_hold_the_process(tmp_path: Path)
     _no_errors(run)
     assert run.statuses()["apiserver.dns"] == "fail"
     assert "no answer within" in run.summary("apiserver.dns")
+
+
+def test_in_pod_dns_queries_to_a_silent_cluster_dns_end_at_the_timeout(
+    tmp_path: Path, emulator: EmulatorFactory
+) -> None:
+    api = emulator("healthy")
+    dns = hangs.SilentDNS()
+    try:
+        pod = make_pod(api, _Address(dns.host), tmp_path)  # type: ignore[arg-type]
+        started = time.perf_counter()
+        done = pod.run("run", "--in-cluster", "-o", "json", "--timeout", f"{T:g}")
+        seconds = time.perf_counter() - started
+    finally:
+        dns.close()
+    report = done.json
+    statuses = {r["id"]: r["status"] for t in report["targets"] for r in t["results"]}
+    assert "error" not in statuses.values(), statuses
+    assert statuses["dns.service"] == "fail", statuses
+    assert seconds < T + PROCESS_MARGIN, f"process ended after {seconds:.2f}s"
+
+
+class _Address:
+    """What make_pod reads from a DNS server: its address (port 53, as resolv.conf requires)."""
+
+    def __init__(self, host: str) -> None:
+        self.address = host
