@@ -20,6 +20,7 @@ import base64
 import binascii
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -498,6 +499,43 @@ def describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     return f"a {type(value).__name__}"
+
+
+_BRACKETED_NETLOC = re.compile(r"^(?:[^@/]*@)?\[[^\]/]*\](?::[0-9]*)?$")
+
+
+def server_url_problem(url: str) -> str | None:
+    """What makes kubectl (Go's net/url and net.Dial) refuse a server URL that Python's urlsplit
+    quietly accepts, in kubectl's words; None when there is nothing of the kind.
+
+    urlsplit strips leading whitespace and control characters (WHATWG rules) and reads `[::1]]:1`
+    as host ::1; Go refuses the first two and fails to dial the third.
+    """
+    bad = next((ch for ch in url if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
+    if bad is not None:
+        return (
+            f"it contains the control character {bad!r}; kubectl: net/url: invalid control character in URL"
+        )
+    if url != url.strip():
+        where = "starts" if url[:1].isspace() else "ends"
+        said = (
+            'invalid character " " in host name' if where == "starts" else "it cannot parse the port or host"
+        )
+        return f"it {where} with a space; kubectl: {said}"
+    if not url.isascii():
+        import unicodedata  # only for the rare non-ASCII URL: start-up time matters
+
+        invisible = next((ch for ch in url if unicodedata.category(ch) == "Cf"), None)
+        if invisible is not None:
+            return (
+                f"it contains the invisible character U+{ord(invisible):04X} "
+                f"({unicodedata.name(invisible, 'format')}); kubectl looks the host up with it and finds no such host"
+            )
+    if "://" in url:
+        netloc = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if netloc.rsplit("@", 1)[-1].startswith("[") and not _BRACKETED_NETLOC.match(netloc):
+            return f"the address {netloc!r} is not [IPv6]:port; kubectl: missing port in address"
+    return None
 
 
 def dns_name_problem(name: str) -> str | None:

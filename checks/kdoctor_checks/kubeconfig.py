@@ -27,6 +27,7 @@ from kdoctor.kubeconfig import (
     effective_server,
     files_summary,
     has_tls_settings,
+    server_url_problem,
 )
 from kdoctor.redact import fingerprint
 
@@ -380,6 +381,11 @@ class Server(_KubeconfigCheck):
             )
         url = effective_server(cluster, selection.user) or server
         details["effective_server"] = url
+        problem = server_url_problem(url)
+        if problem:
+            return Result.fail(
+                f"{where}: server {url!r} is not usable: {problem}", hint=f"Fix it: {fix}.", details=details
+            )
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -435,7 +441,8 @@ class Server(_KubeconfigCheck):
                 hint=f"Use the apiserver's https URL: {fix}.",
                 details=details,
             )
-        return Result.ok(f"{url} (host {host}, port {shown_port}) from {where}", details=details)
+        note = f"; kubectl ignores the fragment #{parts.fragment}" if parts.fragment else ""
+        return Result.ok(f"{url} (host {host}, port {shown_port}) from {where}{note}", details=details)
 
 
 def _no_cluster(selection: Selection) -> Result:
