@@ -217,3 +217,12 @@ def test_a_plugin_probe_named_like_a_builtin_never_receives_its_value(tmp_path: 
     builtin, plugin, peeked = asyncio.run(both())
     assert plugin == "the plugin's own value"
     assert type(builtin).__name__ == "LoadedKubeconfig" and peeked is builtin
+
+
+def test_a_family_that_fails_to_import_is_named_without_blaming_its_dependents() -> None:
+    broken = metadata.EntryPoint(
+        name="missing", value="no_such_module_kdoctor:CHECKS", group="kdoctor.checks"
+    )
+    reg = load_registry([ep("orphan", "ORPHAN"), broken])
+    assert list(reg.errors) == ["missing (no_such_module_kdoctor:CHECKS)"]
+    assert "orphan.check" in reg.ids
