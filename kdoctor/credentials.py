@@ -219,7 +219,29 @@ async def _from_exec(ctx: Context, access: AccessSpec, configured: tuple[str, ..
 
 
 def _static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None, str, str | None]:
-    """(token, source, problem). tokenFile wins when readable, as client-go's refreshing source does."""
+    """(token, source, problem). tokenFile wins when readable, as client-go's refreshing source does.
+
+    A token holding a control character is no credential: Go's net/http refuses to send it.
+    """
+    token, source, problem = _read_static_token(ctx, creds)
+    if token is not None:
+        text = token.reveal()
+        bad = next(
+            (i for i, ch in enumerate(text) if (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F), None
+        )
+        if bad is not None:
+            return (
+                None,
+                source,
+                (
+                    f"the token from {source} contains the control character {text[bad]!r} at position {bad}; "
+                    'kubectl refuses to send it (net/http: invalid header field value for "Authorization")'
+                ),
+            )
+    return token, source, problem
+
+
+def _read_static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None, str, str | None]:
     if creds.token_file:
         path = creds.token_file
         try:

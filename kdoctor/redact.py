@@ -33,6 +33,8 @@ SECRET_KEYS = frozenset(
 
 # Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
 _MIN_SCRUB_LEN = 4
+#: Printable ASCII runs long enough to be part of a credential rather than of ordinary text.
+_PRINTABLE_RUN = re.compile(r"[!-~]{8,}")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
@@ -89,6 +91,11 @@ class SecretRegistry:
         for candidate in {value, value.strip()}:
             if len(candidate) >= _MIN_SCRUB_LEN:
                 self._values.add(candidate)
+        if not value.isprintable() or not value.isascii():
+            # An error message may quote such a value escaped (b'Bearer \x00\xef\xbf\xbdtoken'):
+            # its printable ASCII runs are secret too.
+            for run in _PRINTABLE_RUN.findall(value):
+                self._values.add(run)
 
     def merge(self, other: SecretRegistry) -> None:
         self._values |= other._values

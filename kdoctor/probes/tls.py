@@ -89,14 +89,6 @@ def encoded_server_name(name: Any) -> Any:
         labels = name.split(".")
         if all(0 < len(label) < 64 for label in labels[:-1]) and len(labels[-1]) < 64:
             return name.encode("ascii")
-    if isinstance(name, str):
-        # A name the idna codec refuses (a label over 63 characters, an empty label): Go sends
-        # what it is given and fails on the certificate; ssl would raise UnicodeError instead,
-        # which no TLS caller expects. Make it the TLS error it is.
-        try:
-            name.encode("idna")
-        except UnicodeError as exc:
-            raise ssl.SSLError(f"the server name {name[:80]!r} cannot be sent as TLS SNI ({exc})") from None
     return name
 
 
@@ -112,7 +104,18 @@ class ServerNameContext(ssl.SSLContext):
     server_name_override: str | None = None
 
     def _server_name(self, server_hostname: Any) -> Any:
-        return encoded_server_name(self.server_name_override or server_hostname)
+        name = encoded_server_name(self.server_name_override or server_hostname)
+        if isinstance(name, str):
+            # A name the idna codec refuses (a label over 63 characters, an empty label): Go sends
+            # what it is given and fails on the certificate; ssl would raise UnicodeError, which no
+            # TLS caller expects. Make it the TLS error it is.
+            try:
+                name.encode("idna")
+            except UnicodeError as exc:
+                raise ssl.SSLError(
+                    f"the server name {name[:80]!r} cannot be sent as TLS SNI ({exc})"
+                ) from None
+        return name
 
     def wrap_bio(
         self,

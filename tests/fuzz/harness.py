@@ -711,6 +711,7 @@ def run_case(
     peers: Peers,
     *,
     subprocess_run: bool,
+    campaign_size: int = 0,
 ) -> tuple[Outcome, Failure | None]:
     case_dir = work / f"case-{number}"
     if case_dir.exists():
@@ -746,7 +747,7 @@ def run_case(
         + "".join(f"  - {x}\n" for x in problems)
         + "\n"
         f"replay the case (regenerates it, needs the same Hypothesis version):\n"
-        f"  python bench/fuzz.py --seed {seed} --case {number} {mode}\n"
+        f"  python bench/fuzz.py --n {campaign_size} --seed {seed} --case {number} {mode}\n"
         f"or run kdoctor on the files here (the loopback ports in them are gone by now):\n"
         f"  KUBECONFIG={os.pathsep.join(prepared.kubeconfig)} "
         f"python -m kdoctor {' '.join(_argv(prepared, target / 'report.json', case))}\n\n"
@@ -780,7 +781,9 @@ def campaign(
     with Peers.start() as peers:
 
         @settings(
-            max_examples=n if only is None else only + 1,
+            # Always n: Hypothesis shapes its draws by the number of examples it may make, so a
+            # replay must ask for as many as the campaign did (it runs only case `only`).
+            max_examples=n,
             database=None,
             phases=[Phase.generate],
             deadline=None,
@@ -796,7 +799,7 @@ def campaign(
                 return
             as_process = force_subprocess or bool(subprocess_every and number % subprocess_every == 0)
             outcome, failure = run_case(
-                case, number, seed, work, failures_dir, peers, subprocess_run=as_process
+                case, number, seed, work, failures_dir, peers, subprocess_run=as_process, campaign_size=n
             )
             stats.cases += 1
             if outcome.seconds > stats.slowest[0]:
