@@ -345,7 +345,7 @@ def _load_file(
     path: str, source: str, secrets: SecretRegistry
 ) -> tuple[KubeconfigFile, Mapping[str, Any] | None]:
     mode: int | None = None
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a NUL byte in the path
         mode = stat.S_IMODE(os.stat(path).st_mode)
     # Imported here: PyYAML is not needed by `kdoctor checks` or `kdoctor --version`.
     from kdoctor.yamlload import YamlError, load_yaml_file

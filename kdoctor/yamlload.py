@@ -443,6 +443,9 @@ def load_yaml_file(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> 
         return YamlError("permission", "permission denied")
     except OSError as exc:
         return YamlError("io", exc.strerror or str(exc))
+    except ValueError:
+        # Only an API caller can get here (no argv or environment holds a NUL byte).
+        return YamlError("missing", "the path contains a NUL byte, which no file name can hold")
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):
