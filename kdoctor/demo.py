@@ -38,6 +38,7 @@ def run_demo(
     debug: bool = False,
     width: int | None = None,
     user: str = "token",
+    verbose: bool = False,
 ) -> int:
     """Run the doctor against the emulator started with `scenario`; returns the exit code."""
     if scenario not in SCENARIOS:
@@ -68,6 +69,7 @@ def run_demo(
             skipped=tuple(skipped),
             debug=debug,
             width=width,
+            verbose=verbose,
         )
 
 
@@ -97,6 +99,7 @@ def _run_doctor(
     skipped: tuple[str, ...],
     debug: bool,
     width: int | None,
+    verbose: bool = False,
 ) -> int:
     """The one call into the engine (`kdoctor.app.run_command`), as `kdoctor run` would make it."""
     from kdoctor.app import OutputOptions, run_command
@@ -113,7 +116,7 @@ def _run_doctor(
     environment = Environment(env=demo_environment(home), home=home)
     return run_command(
         options,
-        OutputOptions(format=output, report_file=report_file, fail_on=fail_on, width=width),
+        OutputOptions(format=output, report_file=report_file, fail_on=fail_on, width=width, verbose=verbose),
         environment=environment,
         stdout=stdout,
         stderr=stderr,

@@ -328,6 +328,17 @@ def _failed_checks(body: bytes) -> list[str]:
     return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
 
 
+async def _same_failure_as_livez(ctx: Context) -> bool:
+    """Both /livez and /readyz fail, and every sub-check /readyz names fails /livez too."""
+    from kdoctor.probes.api import LIVEZ, READYZ
+
+    livez, readyz = await ctx.probe(LIVEZ), await ctx.probe(READYZ)
+    if not (livez.answered and readyz.answered) or 200 in (livez.status, readyz.status):
+        return False
+    in_readyz = _failed_checks(readyz.body)
+    return bool(in_readyz) and set(in_readyz) <= set(_failed_checks(livez.body))
+
+
 class _HealthCheck(Check):
     path = ""
     endpoint = ""
@@ -356,6 +367,16 @@ class _HealthCheck(Check):
             )
         if failed:
             names = ", ".join(failed)
+            # /livez and /readyz failing on the same sub-check are one finding: livez reports it,
+            # readyz skips, and each names the other.
+            if await _same_failure_as_livez(ctx):
+                if self.id == "apiserver.readyz":
+                    return Result.skip(
+                        f"not examined separately: {self.path} fails on the same sub-check as /livez "
+                        f"({names}), reported once by apiserver.livez",
+                        details=details,
+                    )
+                names += "; /readyz fails on it too (apiserver.readyz)"
             return Result.fail(
                 f"{self.path} answered {response.status}: {names}",
                 hint=self._hint(failed),
@@ -404,6 +425,8 @@ class ReadyzCheck(_HealthCheck):
     An apiserver can be up yet not ready (etcd unreachable, informers not synced, shutting down):
     load balancers then stop sending it traffic and requests fail with 500/503. A failure names
     the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
+    When /livez fails on the same sub-checks, that is one finding: apiserver.livez reports it
+    (and says /readyz fails too) and this check skips, naming it.
     """
 
     id = "apiserver.readyz"

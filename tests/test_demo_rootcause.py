@@ -1,0 +1,89 @@
+"""Every `kdoctor demo` scenario names its broken link: the root cause's id and one key phrase,
+and no finding is counted twice (one failure per faulty scenario)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from kdoctor import demo
+from tests.reportvalidation import assert_valid_report
+
+#: scenario → (root cause id, a phrase of its summary); None for scenarios where every link works.
+EXPECTED: dict[str, tuple[str, str] | None] = {
+    "healthy": None,
+    "unknown-ca": ("tls.chain", "certificate signed by unknown authority"),
+    "ca-rotated": ("tls.chain", "has the name of the configured CA but another key"),
+    "self-signed": ("tls.chain", "self-signed"),
+    "expired": ("tls.chain", "certificate has expired"),
+    "not-yet-valid": ("tls.chain", "certificate is not yet valid"),
+    "san-mismatch": ("tls.hostname", "not 127.0.0.1"),
+    "missing-intermediate": ("tls.chain", "missing intermediate certificate"),
+    "expiring-soon": None,
+    "not-ready": ("apiserver.livez", "[-]etcd failed"),
+    "unauthorized": ("auth.identity", "401 Unauthorized"),
+    "forbidden-reviews": None,
+    "hang": ("tls.chain", "TLS handshake timeout"),
+    "slow-headers": ("apiserver.version", "no response headers came"),
+    "html": ("apiserver.version", "not a Kubernetes apiserver"),
+    "clock-skew": None,
+}
+
+
+def test_every_scenario_is_covered() -> None:
+    assert sorted(EXPECTED) == sorted(name for name, _ in demo.list_scenarios())
+
+
+@pytest.mark.parametrize("scenario", sorted(EXPECTED))
+def test_root_cause_of_each_demo_scenario(scenario: str) -> None:
+    stdout = io.StringIO()
+    code = demo.run_demo(scenario, output="json", stdout=stdout, stderr=io.StringIO(), timeout=1)
+    doc = json.loads(stdout.getvalue())
+    assert_valid_report(doc)
+    (target,) = doc["targets"]
+    root = target["root_cause"]
+    expected = EXPECTED[scenario]
+    if expected is None:
+        assert root is None
+        assert doc["summary"]["fail"] == 0
+        return
+    check_id, phrase = expected
+    assert code == 1
+    assert root["id"] == check_id, root
+    assert phrase in root["summary"]
+    assert root["hint"]
+    # One cause, one finding: whatever else it breaks is skipped, not failed or warned again.
+    assert doc["summary"]["fail"] == 1, [
+        (r["id"], r["summary"]) for r in target["results"] if r["status"] == "fail"
+    ]
+    assert doc["summary"]["warn"] == 0, [
+        (r["id"], r["summary"]) for r in target["results"] if r["status"] == "warn"
+    ]
+
+
+def test_compact_demo_report_ends_with_the_broken_link() -> None:
+    stdout = io.StringIO()
+    demo.run_demo("unknown-ca", output="text", stdout=stdout, stderr=io.StringIO(), timeout=2, width=100)
+    lines = stdout.getvalue().splitlines()
+    assert "✓ kubeconfig  11 checks · 2 not applicable" in lines
+    assert "○ auth        4 checks not run: tls.chain failed" in lines
+    # The summary line counts the one failure once; the headline names it with its fix.
+    assert any(
+        line.startswith("✗ fail: 18 passed, 0 warnings, 1 failed, 11 skipped, 0 errors") for line in lines
+    )
+    headline = stdout.getvalue()[stdout.getvalue().index("✗ broken link: ") :]
+    assert headline.startswith("✗ broken link: tls.chain — x509: certificate signed by unknown authority")
+    assert "→ fix: " in " ".join(headline.split())
+    assert len(lines) < 40
+
+
+def test_verbose_demo_report_shows_every_check() -> None:
+    stdout = io.StringIO()
+    demo.run_demo(
+        "healthy", output="text", stdout=stdout, stderr=io.StringIO(), timeout=2, width=100, verbose=True
+    )
+    out = stdout.getvalue()
+    assert "  ✓ kubeconfig.found" in out and "  ✓ auth.permissions" in out
+    assert out.splitlines()[-1] == "✓ every link works (28 checks)"
