@@ -49,7 +49,12 @@ def run_demo(
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-demo-") as tmp, Emulator(scenario) as cluster:
         home = Path(tmp)
-        kubeconfig = cluster.write_kubeconfig(home / "kubeconfig", user=user, context_name="kdoctor-demo")
+        # The default location under the demo's own HOME: the doctor finds it as kubectl would, and
+        # the report does not speak of a --kubeconfig flag the user never gave.
+        (home / ".kube").mkdir()
+        kubeconfig = cluster.write_kubeconfig(
+            home / ".kube" / "config", user=user, context_name="kdoctor-demo"
+        )
         print(
             f"kdoctor demo: scenario {scenario!r}: {cluster.description}\n"
             f"  demo cluster {cluster.url}, kubeconfig {kubeconfig}",
@@ -106,7 +111,7 @@ def _run_doctor(
     from kdoctor.context import Environment, Options
 
     options = Options(
-        kubeconfig=str(kubeconfig),
+        kubeconfig=None if kubeconfig == home / ".kube" / "config" else str(kubeconfig),
         in_cluster=False,
         timeout=timeout,
         debug=debug,

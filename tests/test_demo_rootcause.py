@@ -87,3 +87,24 @@ def test_verbose_demo_report_shows_every_check() -> None:
     out = stdout.getvalue()
     assert "  ✓ kubeconfig.found" in out and "  ✓ auth.permissions" in out
     assert out.splitlines()[-1] == "✓ every link works (28 checks)"
+
+
+def _demo_json(scenario: str) -> dict[str, dict[str, str]]:
+    stdout = io.StringIO()
+    demo.run_demo(scenario, output="json", stdout=stdout, stderr=io.StringIO(), timeout=2)
+    doc = json.loads(stdout.getvalue())
+    return {r["id"]: r for r in doc["targets"][0]["results"]}
+
+
+def test_hints_carry_the_names_kdoctor_knows() -> None:
+    unauthorized = _demo_json("unauthorized")
+    # The demo's user is kdoctor-demo: the command can be pasted as it is.
+    assert "`kubectl config set-credentials kdoctor-demo --token=…`" in unauthorized["auth.identity"]["hint"]
+    forbidden = _demo_json("forbidden-reviews")
+    assert (
+        "`kubectl create clusterrolebinding kubernetes-admin-basic-user --clusterrole=system:basic-user "
+        "--user=kubernetes-admin`" in forbidden["auth.identity"]["hint"]
+    )
+    # The demo finds its kubeconfig where kubectl would; nobody gave --kubeconfig.
+    found = forbidden["kubeconfig.found"]["summary"]
+    assert found.startswith("using ") and "--kubeconfig" not in found
