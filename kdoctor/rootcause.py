@@ -142,6 +142,15 @@ def blocked_by(
     # A skip that could only repeat a finding names the failed check in its reason, and so may
     # a skipped ancestor's reason ("no HTTP exchange: ... (tls.chain says why)").
     reasons = [result.summary, *(a.summary for a in ancestors if a.status is Status.SKIP)]
+    # ... or names a skipped check whose own reason leads on (bounded: each check read once).
+    read = {result.id, *(a.id for a in ancestors)}
+    index = 0
+    while index < len(reasons):
+        for other in results:
+            if other.id not in read and other.status is Status.SKIP and _names(reasons[index], other.id):
+                read.add(other.id)
+                reasons.append(other.summary)
+        index += 1
     broken.update(
         r.id
         for r in results

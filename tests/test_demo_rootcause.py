@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -108,3 +110,26 @@ def test_hints_carry_the_names_kdoctor_knows() -> None:
     # The demo finds its kubeconfig where kubectl would; nobody gave --kubeconfig.
     found = forbidden["kubeconfig.found"]["summary"]
     assert found.startswith("using ") and "--kubeconfig" not in found
+
+
+def _normalised(text: str) -> list[str]:
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    text = re.sub(r"[0-9A-F]{2}(:[0-9A-F]{2})+…", "X…", text)
+    text = re.sub(r"\d+(\.\d+)? ms", "N ms", text)
+    return text.splitlines()
+
+
+def test_the_readme_opens_with_the_compact_failing_report_kdoctor_prints() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("```console\n$ kdoctor demo unknown-ca\n") :].split("```")[1]
+    shown = [
+        line for line in block.splitlines()[2:] if line and not line.startswith(("kdoctor demo:", "  demo "))
+    ]
+    stdout = io.StringIO()
+    demo.run_demo("unknown-ca", output="text", stdout=stdout, stderr=io.StringIO(), timeout=2, width=100)
+    printed = [line for line in _normalised(stdout.getvalue()) if line]
+    expected = _normalised("\n".join(shown))
+    # The README cuts the long fix short; everything before that is what kdoctor prints.
+    assert expected[-1].endswith("…")
+    assert printed[: len(expected) - 1] == expected[:-1]
+    assert printed[len(expected) - 1].startswith(expected[-1][:-1])

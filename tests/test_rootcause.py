@@ -166,6 +166,11 @@ def test_blocked_by_follows_the_graph_and_named_causes() -> None:
     # No edge to tls.chain, but the check skipped because it could only repeat it, and says so.
     assert blocked_by(by_id["proxy.path"], target, GRAPH) == "tls.chain"
     assert blocked_by(by_id["kubeconfig.exec"], target, GRAPH) is None
+    # No edge either, but it names a skipped check whose reason names the failure.
+    clock = CheckResult(
+        "apiserver.clock", "t", S, "no Date header (GET /version got no answer: see apiserver.version)"
+    )
+    assert blocked_by(clock, [*target, clock], {"apiserver.clock": ("apiserver.tcp",)}) == "tls.chain"
     assert blocked_by(by_id["tls.chain-extra"], target, GRAPH) is None
     assert blocked_by(by_id["tls.chain"], target, GRAPH) is None
 

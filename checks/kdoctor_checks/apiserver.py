@@ -476,7 +476,8 @@ class ClockCheck(Check):
         header = response.header("date")
         details: dict[str, Any] = {"date_header": header, "timings_ms": await timings_ms(ctx, response)}
         if header is None or response.received_at is None:
-            return Result.skip("no HTTP answer carried a Date header to compare with", details=details)
+            why = "" if response.answered else " (GET /version got no answer: see apiserver.version)"
+            return Result.skip(f"no HTTP answer carried a Date header to compare with{why}", details=details)
         try:
             server_time = parsedate_to_datetime(header)
         except (TypeError, ValueError):
