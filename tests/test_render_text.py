@@ -94,7 +94,9 @@ def test_content_of_the_single_report() -> None:
     # The report ends with the answer: the broken link and its fix, then the check kdoctor could not finish.
     assert lines[count + 1].startswith("✗ broken link: tls.chain — x509: certificate signed by unknown")
     assert "→ fix: The chain is not" in out[out.index("✗ broken link") :]
-    assert lines[-1] == "‼ kdoctor could not finish auth.exec: a bug in kdoctor (--debug shows the traceback)"
+    assert lines[-2] == "‼ kdoctor could not finish auth.exec: a bug in kdoctor (--debug shows the traceback)"
+    # A family that did not load is named last: "every link works" must never hide unchecked links.
+    assert lines[-1] == "‼ not checked: the check family acme did not load (see above)"
 
 
 def test_hint_of_a_passing_check_is_not_shown() -> None:
@@ -207,7 +209,7 @@ def test_ascii_stream_gets_ascii_marks_and_no_crash() -> None:
     assert "  - tls.hostname " in out
     assert "x fail: 4 passed, 2 warnings, 1 failed, 3 skipped, 1 error in 84 ms" in out.splitlines()
     assert "x broken link: tls.chain - x509: certificate signed" in out
-    assert out.splitlines()[-1].startswith("E kdoctor could not finish auth.exec")
+    assert out.splitlines()[-2].startswith("E kdoctor could not finish auth.exec")
     # Text the stream cannot carry degrades to "?" instead of aborting the report.
     assert "/home/zo?/.kube/config" in out
     assert glyphs_for("latin-1") is ASCII_GLYPHS
@@ -241,3 +243,20 @@ def test_text_json_junit_markdown_do_not_import_rich() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_terminal_that_reports_no_width_gets_80_columns() -> None:
+    # A fresh pseudo-terminal reports 0x0, as serial consoles and some CI runners do.
+    import os
+
+    from rich.console import Console
+
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", encoding="utf-8", closefd=False) as tty:
+            assert tty.isatty() and os.get_terminal_size(slave).columns == 0
+            assert resolve_width(tty) == 80
+            assert Console(file=tty).width == 80
+    finally:
+        os.close(slave)
+        os.close(master)

@@ -572,4 +572,10 @@ def report_lines(
     else:
         for target in report.targets:
             lines.extend(_headline_lines(target, width, glyphs))
+    if report.plugin_errors:
+        # "Every link works" must not hide links that no check looked at.
+        names = [clean(name.split(" ", 1)[0], newlines=False) for name in report.plugin_errors]
+        family = "check family" if len(names) == 1 else "check families"
+        text = f"not checked: the {family} {', '.join(names)} did not load (see above)"
+        lines.extend(_wrapped([Span(glyphs.marks[Status.ERROR], "error"), Span(" ")], text, "", width, 2))
     return lines
