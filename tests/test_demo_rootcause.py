@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 from kdoctor import demo
+from kdoctor.api import Status
+from kdoctor.registry import load_registry
+from kdoctor.report import CheckResult
+from kdoctor.rootcause import blocked_by
 from tests.reportvalidation import assert_valid_report
 
 #: scenario → (root cause id, a phrase of its summary); None for scenarios where every link works.
@@ -63,6 +67,15 @@ def test_root_cause_of_each_demo_scenario(scenario: str) -> None:
     assert doc["summary"]["warn"] == 0, [
         (r["id"], r["summary"]) for r in target["results"] if r["status"] == "warn"
     ]
+    # And every skip is either stopped by that finding (the compact report counts it under it) or one
+    # that does not apply to the demo's user (no client certificate, no exec plugin).
+    results = [
+        CheckResult(r["id"], r["title"], Status(r["status"]), r["summary"], r["hint"])
+        for r in target["results"]
+    ]
+    graph = {c.id: c.depends_on for c in load_registry().checks}
+    unexplained = [r.id for r in results if r.status is Status.SKIP and blocked_by(r, results, graph) is None]
+    assert set(unexplained) <= {"kubeconfig.client-cert", "kubeconfig.exec"}, unexplained
 
 
 def test_compact_demo_report_ends_with_the_broken_link() -> None:

@@ -797,7 +797,9 @@ class ProxyPath(Check):
 
 def _why_no_answer(error_kind: str | None) -> str:
     """Which check reports why the apiserver did not answer, in words."""
-    if error_kind in ("tls-verify", "tls-error", "tls-handshake-timeout", "tls-config"):
+    if error_kind == "tls-verify":
+        return "the server's certificate was not verified (tls.chain, tls.hostname)"
+    if error_kind in ("tls-error", "tls-handshake-timeout", "tls-config"):
         return "the TLS handshake failed (tls.chain)"
     if error_kind == "proxy-error":
         return "the proxy refused the tunnel (proxy.env)"
