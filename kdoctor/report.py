@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kdoctor.api import Status
-from kdoctor.rootcause import RootCause, blocked_by, find_root_cause
+from kdoctor.rootcause import RootCause, blocked_by, find_root_cause, names_check
 
 SCHEMA_ID = "kdoctor.dev/report/v1"
 STATUSES = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR)
@@ -73,8 +73,16 @@ class TargetReport:
         return find_root_cause(self.results, self.depends_on)
 
     def skip_cause(self, result: CheckResult) -> str | None:
-        """For a skipped result: the failed or errored check that stopped it; None if it just does not apply."""
-        return blocked_by(result, self.results, self.depends_on)
+        """For a skipped result: the check that stopped it (failed, errored, or whose warning it would only
+        repeat); None if it just does not apply."""
+        cause = blocked_by(result, self.results, self.depends_on)
+        if cause is None and result.status is Status.SKIP:
+            # A check that skipped because it could only repeat a warning names the check that reports it.
+            cause = next(
+                (r.id for r in self.results if r.status is Status.WARN and names_check(result.summary, r.id)),
+                None,
+            )
+        return cause
 
     def status_of(self, check_id: str) -> Status | None:
         return next((r.status for r in self.results if r.id == check_id), None)

@@ -147,21 +147,21 @@ def blocked_by(
     index = 0
     while index < len(reasons):
         for other in results:
-            if other.id not in read and other.status is Status.SKIP and _names(reasons[index], other.id):
+            if other.id not in read and other.status is Status.SKIP and names_check(reasons[index], other.id):
                 read.add(other.id)
                 reasons.append(other.summary)
         index += 1
     broken.update(
         r.id
         for r in results
-        if r.status in (Status.FAIL, Status.ERROR) and any(_names(text, r.id) for text in reasons)
+        if r.status in (Status.FAIL, Status.ERROR) and any(names_check(text, r.id) for text in reasons)
     )
     if not broken:
         return None
     return min(broken, key=lambda i: (path_rank(i, path), order[i]))
 
 
-def _names(text: str, check_id: str) -> bool:
+def names_check(text: str, check_id: str) -> bool:
     """Whether `text` names `check_id` as a word (not as part of a longer id)."""
     return re.search(rf"(?<![\w.-]){re.escape(check_id)}(?![\w-])", text) is not None
 

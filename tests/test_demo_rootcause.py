@@ -54,6 +54,8 @@ def test_root_cause_of_each_demo_scenario(scenario: str) -> None:
     if expected is None:
         assert root is None
         assert doc["summary"]["fail"] == 0
+        # Each of these scenarios has one thing to warn about, said once.
+        assert doc["summary"]["warn"] == (0 if scenario == "healthy" else 1), doc["summary"]
         return
     check_id, phrase = expected
     assert code == 1

@@ -894,6 +894,16 @@ async def _target_namespace(ctx: Context) -> tuple[str, str]:
     return "default", "default (the context sets no namespace)"
 
 
+async def _self_review_forbidden(session: ApiSession) -> bool:
+    """Whether RBAC forbids the SelfSubjectReview too (what auth.identity met), asked again only here."""
+    for api_version, path in _REVIEW_PATHS:
+        body = {"apiVersion": api_version, "kind": "SelfSubjectReview"}
+        response = await session.post(path, body, authenticated=True)
+        if response.status != 404:
+            return response.status == 403
+    return False
+
+
 def _no_permissions_hint(ctx: Context, namespace: str) -> str:
     if ctx.mode is Mode.IN_CLUSTER:
         # A pod's service account: the fix is a binding for it, not another kubeconfig namespace.
@@ -953,6 +963,13 @@ class PermissionsCheck(Check):
         }
         if response.status is None:
             return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}", details=details)
+        if response.status == 403 and await _self_review_forbidden(session):
+            # One missing binding (system:basic-user) forbids both reviews: auth.identity reports it, with the fix.
+            return Result.skip(
+                f"not examined: RBAC forbids the self-reviews here too ({_server_message(response)}); "
+                "auth.identity reports it",
+                details=details,
+            )
         if response.status == 403:
             return Result.warn(
                 f"RBAC forbids the SelfSubjectRulesReview in namespace {namespace} (403): "

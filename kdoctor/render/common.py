@@ -360,8 +360,12 @@ def _quiet_parts(target: TargetReport, results: Sequence[CheckResult]) -> list[t
     if passed:
         parts.append((_checks(passed), "pass"))
     for cause, count in blocked.items():
-        verb = "errored" if target.status_of(cause) is Status.ERROR else "failed"
         words = f"{count} not run" if parts else f"{_checks(count)} not run"
+        status = target.status_of(cause)
+        if status is Status.WARN:
+            parts.append((f"{words}: would repeat {clean(cause, newlines=False)}", "skip"))
+            continue
+        verb = "errored" if status is Status.ERROR else "failed"
         parts.append((f"{words}: {clean(cause, newlines=False)} {verb}", "skip"))
     if not_applicable:
         parts.append((f"{not_applicable} not applicable", "dim"))
