@@ -931,7 +931,8 @@ class PermissionsCheck(Check):
     warn: nothing beyond the self-review basics is allowed (every real request will be Forbidden),
           or RBAC forbids the review itself (403). A review marked incomplete (an authorizer that
           cannot list rules, e.g. a webhook) is noted: the list may be shorter than the truth.
-    skip: the credential is not sent on this connection (see auth.identity).
+    skip: the credential is not sent on this connection (see auth.identity); or RBAC forbids the
+          SelfSubjectReview too, one missing system:basic-user binding that auth.identity reports.
     """
 
     id = "auth.permissions"
