@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Mode, Probe
+from kdoctor.core import Mode, Unavailable
+from kdoctor.keys import ACCESS as ACCESS  # re-exported: its home before kdoctor.keys
+from kdoctor.keys import IN_CLUSTER_ACCESS, KUBECONFIG_ACCESS
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
@@ -73,22 +75,18 @@ class AccessSpec:
     origin: str = ""  # human words: "context prod in ~/.kube/config", "pod service account"
 
 
-class AccessUnavailable(Exception):
+class AccessUnavailable(Unavailable):
     """Raised by `ACCESS` when the target's description is too broken to name a server.
 
     Checks need not catch it: the runner turns it into `skip` ("no server to check: ..."), while
     the kubeconfig or in-cluster checks report the cause.
     """
 
+    @property
+    def summary(self) -> str:
+        return f"no server to check: {super().summary}"
+
 
 async def _compute_access(ctx: Context) -> AccessSpec:
-    if ctx.mode is Mode.IN_CLUSTER:
-        from kdoctor.incluster import IN_CLUSTER_ACCESS
-
-        return await ctx.probe(IN_CLUSTER_ACCESS)
-    from kdoctor.kubeconfig import KUBECONFIG_ACCESS
-
-    return await ctx.probe(KUBECONFIG_ACCESS)
-
-
-ACCESS: Probe[AccessSpec] = Probe("access", _compute_access)
+    key = IN_CLUSTER_ACCESS if ctx.mode is Mode.IN_CLUSTER else KUBECONFIG_ACCESS
+    return await ctx.probe(key)

@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
 from kdoctor import __version__
-from kdoctor.api import Mode
 from kdoctor.context import Context, Environment, Options, Target
+from kdoctor.core import Mode
 from kdoctor.exit_codes import ExitCode, exit_code_for
 from kdoctor.observer import NullObserver, RunObserver
 from kdoctor.redact import SecretRegistry

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.access import AccessSpec, AccessUnavailable, Credentials
-from kdoctor.api import Probe
 from kdoctor.certs import CertSummary, describe, parse_pem_certificates
 from kdoctor.jwt import JwtClaims, decode
+from kdoctor.keys import FQDN_LOOKUP, IN_CLUSTER_ACCESS, IN_CLUSTER_ENV, SERVICE_ACCOUNT, SERVICE_HOST_ROLE
+from kdoctor.probes.clusterdns import DNSUnavailable
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, detect
 from kdoctor.redact import Secret
 
@@ -368,10 +369,6 @@ def _config(sa: ServiceAccountFacts, env: InClusterEnv | None) -> dict[str, Any]
     return config
 
 
-SERVICE_ACCOUNT: Probe[ServiceAccountFacts] = Probe("incluster.serviceaccount", _compute_serviceaccount)
-IN_CLUSTER_ENV: Probe[InClusterEnv] = Probe("incluster.env", _compute_env)
-
-
 async def _compute_access(ctx: Context) -> AccessSpec:
     env = await ctx.probe(IN_CLUSTER_ENV)
     sa = await ctx.probe(SERVICE_ACCOUNT)
@@ -393,9 +390,6 @@ async def _compute_access(ctx: Context) -> AccessSpec:
         credentials=Credentials(token=token, token_file=sa.token.path),
         origin=f"pod service account ({sa.directory})",
     )
-
-
-IN_CLUSTER_ACCESS: Probe[AccessSpec] = Probe("incluster.access", _compute_access)
 
 
 # --- is KUBERNETES_SERVICE_HOST the Service VIP? (for proxy.path's kube-proxy hop) -----------
@@ -467,8 +461,6 @@ def _normal_ip(value: str) -> str:
 
 
 async def _compute_service_host_role(ctx: Context) -> ServiceHostRole:
-    from kdoctor.probes.clusterdns import FQDN_LOOKUP, DNSUnavailable
-
     env = await ctx.probe(IN_CLUSTER_ENV)
     try:
         lookup = await ctx.probe(FQDN_LOOKUP)
@@ -480,7 +472,6 @@ async def _compute_service_host_role(ctx: Context) -> ServiceHostRole:
 
 #: DNS evidence only; proxy.path may add the `default/kubernetes` endpoints it fetches through
 #: `classify_service_host(host, service_ips, endpoint_ips)`.
-SERVICE_HOST_ROLE: Probe[ServiceHostRole] = Probe("incluster.service-host-role", _compute_service_host_role)
 
 
 def _iso(value: datetime) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from kdoctor.api import Probe
+from kdoctor.keys import ACCESS, PROXY_DECISION
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
@@ -668,7 +668,6 @@ def python_client_would_choose(
 
 
 async def _compute_decision(ctx: Context) -> ProxyDecision:
-    from kdoctor.access import ACCESS
 
     access = await ctx.probe(ACCESS)
     for value in proxy_url_secrets(access.proxy_url):
@@ -679,5 +678,4 @@ async def _compute_decision(ctx: Context) -> ProxyDecision:
     return decide_proxy(access.server, ctx.env, access.proxy_url)
 
 
-PROXY_DECISION: Probe[ProxyDecision] = Probe("proxy.decision", _compute_decision)
 """client-go's proxy decision for the target's server; also registers proxy credentials as secrets."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 
 SCHEMA_ID = "kdoctor.dev/report/v1"
 STATUSES = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR)

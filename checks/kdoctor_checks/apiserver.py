@@ -9,12 +9,22 @@ from __future__ import annotations
 import re
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kdoctor.api import Check, Context, Result
-
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse
+from kdoctor.api import (
+    LIVEZ,
+    READYZ,
+    RESOLUTION,
+    ROUTE,
+    TCP_CONNECT,
+    VERSION,
+    ApiResponse,
+    Check,
+    Context,
+    Result,
+    is_ip_literal,
+    phase_timings,
+)
 
 __all__ = [
     "CHECKS",
@@ -37,7 +47,6 @@ CLOCK_SKEW_WARN_SECONDS = 120.0
 
 async def timings_ms(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:
     # kdoctor.probes.api is imported lazily: `kdoctor checks` loads this module without networking.
-    from kdoctor.probes.api import phase_timings
 
     return await phase_timings(ctx, response)
 
@@ -61,9 +70,6 @@ class DnsCheck(Check):
     depends_on = _ACCESS_DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.resolve import RESOLUTION, is_ip_literal
-        from kdoctor.probes.route import ROUTE
-
         route = await ctx.probe(ROUTE)
         resolution = await ctx.probe(RESOLUTION)
         host = resolution.host
@@ -124,9 +130,6 @@ class TcpCheck(Check):
     depends_on = ("apiserver.dns",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.route import ROUTE
-        from kdoctor.probes.tcp import TCP_CONNECT
-
         route = await ctx.probe(ROUTE)
         tcp = await ctx.probe(TCP_CONNECT)
         timings = await timings_ms(ctx)
@@ -269,8 +272,6 @@ class VersionCheck(Check):
     depends_on = ("apiserver.tcp",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import VERSION
-
         response = await ctx.probe(VERSION)
         details: dict[str, Any] = {"status": response.status, "timings_ms": await timings_ms(ctx, response)}
         if not response.answered:
@@ -393,8 +394,6 @@ class LivezCheck(_HealthCheck):
     path = "/livez"
 
     async def _probe(self, ctx: Context) -> ApiResponse:
-        from kdoctor.probes.api import LIVEZ
-
         return await ctx.probe(LIVEZ)
 
 
@@ -412,8 +411,6 @@ class ReadyzCheck(_HealthCheck):
     path = "/readyz"
 
     async def _probe(self, ctx: Context) -> ApiResponse:
-        from kdoctor.probes.api import READYZ
-
         return await ctx.probe(READYZ)
 
 
@@ -447,8 +444,6 @@ class ClockCheck(Check):
     depends_on = ("apiserver.tcp",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import VERSION
-
         response = await ctx.probe(VERSION)
         header = response.header("date")
         details: dict[str, Any] = {"date_header": header, "timings_ms": await timings_ms(ctx, response)}

@@ -10,15 +10,31 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kdoctor.api import Check, Context, Mode, Result
-
-if TYPE_CHECKING:
-    from kdoctor.credentials import ClientCertFacts, ResolvedCredential
-    from kdoctor.execplugin import ExecResult
-    from kdoctor.jwt import JwtClaims
-    from kdoctor.probes.api import ApiResponse, ApiSession
+from kdoctor.api import (
+    API_SESSION,
+    CREDENTIALS,
+    REMOVED_AUTH_PROVIDERS,
+    SELECTION,
+    SERVICE_ACCOUNT,
+    ApiResponse,
+    ApiSession,
+    Check,
+    ClientCertFacts,
+    Context,
+    ExecResult,
+    JwtClaims,
+    Mode,
+    ResolvedCredential,
+    Result,
+    client_cert_facts,
+    credential_details,
+    decode_jwt,
+    describe,
+    issued_by,
+    parse_pem_certificates,
+)
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
 # are skipped (the connection failed first) never needs them.
@@ -104,8 +120,6 @@ class CredentialCheck(Check):
     depends_on = _NETWORK_DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS, credential_details
-
         cred = await ctx.probe(CREDENTIALS)
         details = credential_details(cred)
         if cred.exec_result is not None:
@@ -153,8 +167,6 @@ class CredentialCheck(Check):
         return Result.ok(summary, details=details)
 
     def _client_cert(self, ctx: Context, cred: ResolvedCredential, details: dict[str, Any]) -> Result | None:
-        from kdoctor.credentials import client_cert_facts
-
         if cred.client_cert_pem is None:
             return None
         facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
@@ -235,8 +247,6 @@ class CredentialCheck(Check):
         )
 
     def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
-        from kdoctor.credentials import REMOVED_AUTH_PROVIDERS
-
         problem = cred.problem or ""
         result = cred.exec_result
         if result is None:
@@ -356,14 +366,11 @@ class TokenCheck(Check):
         return None
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS
-        from kdoctor.jwt import decode
-
         cred = await ctx.probe(CREDENTIALS)
         if cred.bearer is None:
             return Result.skip(f"no token to inspect (credential: {cred.describe()})")
         fingerprint = cred.bearer.fingerprint
-        claims = decode(cred.bearer.reveal())
+        claims = decode_jwt(cred.bearer.reveal())
         details: dict[str, Any] = {"token_fingerprint": fingerprint, "jwt": claims is not None}
         if claims is None:
             return Result.ok(f"opaque token ({fingerprint}), no claims to read", details=details)
@@ -498,9 +505,6 @@ class IdentityCheck(Check):
     depends_on = (*_NETWORK_DEPS, "auth.credential")
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS, credential_details
-        from kdoctor.probes.api import API_SESSION
-
         cred = await ctx.probe(CREDENTIALS)
         reason = _not_usable_reason(cred)
         if reason is not None:
@@ -664,9 +668,6 @@ async def _unauthorized_causes(
     ctx: Context, session: ApiSession, cred: ResolvedCredential
 ) -> list[dict[str, Any]]:
     """The reasons a 401 is likely, most likely first; each {cause, evidence, fix, likely}."""
-    from kdoctor.credentials import client_cert_facts
-    from kdoctor.jwt import decode
-
     now = ctx.environment.now()
     causes: list[dict[str, Any]] = []
 
@@ -684,7 +685,7 @@ async def _unauthorized_causes(
             certain=True,
         )
     if cred.bearer is not None:
-        claims = decode(cred.bearer.reveal())
+        claims = decode_jwt(cred.bearer.reveal())
         renew = (
             "Log in again with the exec plugin's own command."
             if cred.kind == "exec-token"
@@ -779,7 +780,6 @@ def _issued_by(cert_pem: bytes, ca_pem: bytes | None) -> tuple[str | None, bool]
     """(the CA's subject, whether it signed the certificate); (None, False) without a usable CA."""
     if not ca_pem:
         return None, False
-    from kdoctor.certs import describe, issued_by, parse_pem_certificates
 
     certs, cert_error = parse_pem_certificates(cert_pem)
     cas, ca_error = parse_pem_certificates(ca_pem)
@@ -845,13 +845,10 @@ def summarize_rules(rules: list[dict[str, Any]]) -> str:
 async def _target_namespace(ctx: Context) -> tuple[str, str]:
     """(namespace, where it came from): the context's namespace, the pod's, or "default"."""
     if ctx.mode is Mode.IN_CLUSTER:
-        from kdoctor.incluster import SERVICE_ACCOUNT
-
         facts = await ctx.probe(SERVICE_ACCOUNT)
         if facts.namespace.value:
             return facts.namespace.value, facts.namespace.path
         return "default", "default (no namespace file)"
-    from kdoctor.kubeconfig import SELECTION
 
     selection = await ctx.probe(SELECTION)
     if selection.context is not None and selection.context.namespace:
@@ -894,9 +891,6 @@ class PermissionsCheck(Check):
     depends_on = (*_NETWORK_DEPS, "auth.credential", "auth.identity")
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS
-        from kdoctor.probes.api import API_SESSION
-
         cred = await ctx.probe(CREDENTIALS)
         reason = _not_usable_reason(cred)
         if reason is not None:

@@ -11,14 +11,29 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kdoctor.api import Check, Mode, Result
-from kdoctor.probes.inpod import SERVICE_NAME
-
-if TYPE_CHECKING:
-    from kdoctor.api import Context
-    from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
+from kdoctor.api import (
+    FQDN_LOOKUP,
+    KUBELET_NDOTS,
+    MAX_NAMESERVERS,
+    MUSL_MAX_LINE,
+    NAMESERVERS,
+    OLD_GLIBC_MAX_SEARCH,
+    OLD_GLIBC_MAX_SEARCH_CHARS,
+    RESOLV_CONF,
+    SERVICE_LOOKUP,
+    SERVICE_NAME,
+    WILDCARD_LOOKUP,
+    Check,
+    Context,
+    Lookup,
+    Mode,
+    NameAnswer,
+    ResolvConfFacts,
+    Result,
+    is_loopback,
+)
 
 # kdoctor.probes.clusterdns is imported where it is used: outside a pod these checks do not apply,
 # and its resolver model would only cost start-up time.
@@ -48,15 +63,6 @@ class Finding:
 
 def resolv_conf_findings(facts: ResolvConfFacts) -> list[Finding]:
     """Everything kdoctor knows to be wrong with this resolv.conf, worst first."""
-    from kdoctor.probes.clusterdns import (
-        KUBELET_NDOTS,
-        MAX_NAMESERVERS,
-        MUSL_MAX_LINE,
-        OLD_GLIBC_MAX_SEARCH,
-        OLD_GLIBC_MAX_SEARCH_CHARS,
-        is_loopback,
-    )
-
     conf = facts.conf
     if conf is None:
         return [
@@ -199,8 +205,6 @@ class ResolvConf(_DnsCheck):
     title = "The pod's resolv.conf is one resolvers use as intended"
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import RESOLV_CONF
-
         facts = await ctx.probe(RESOLV_CONF)
         findings = resolv_conf_findings(facts)
         details: dict[str, Any] = {"path": facts.path}
@@ -245,8 +249,6 @@ class Nameservers(_DnsCheck):
     depends_on = ("dns.resolv-conf",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import NAMESERVERS
-
         answers = await ctx.probe(NAMESERVERS)
         details = {"nameservers": [_ns_details(a) for a in answers]}
         silent = [_server(a) for a in answers if a.outcome in ("TIMEOUT", "ERROR")]
@@ -298,8 +300,6 @@ def _ns_details(answer: NameAnswer) -> dict[str, Any]:
 
 
 def _timeout(ctx: Context) -> str:
-    from kdoctor.probes.clusterdns import RESOLV_CONF
-
     facts = ctx.peek(RESOLV_CONF)
     return f"{facts.conf.timeout_effective}s" if facts and facts.conf else "the timeout"
 
@@ -355,8 +355,6 @@ class Service(_DnsCheck):
     depends_on = ("dns.resolv-conf",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import SERVICE_LOOKUP
-
         lookup = await ctx.probe(SERVICE_LOOKUP)
         details = lookup.to_details()
         if not lookup.resolved:
@@ -410,8 +408,6 @@ class Fqdn(_DnsCheck):
     depends_on = ("dns.resolv-conf",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import FQDN_LOOKUP, RESOLV_CONF
-
         lookup = await ctx.probe(FQDN_LOOKUP)
         details = lookup.to_details()
         facts = ctx.peek(RESOLV_CONF)
@@ -456,8 +452,6 @@ class MatchesServiceHost(_DnsCheck):
     depends_on = ("dns.resolv-conf",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import FQDN_LOOKUP, SERVICE_LOOKUP
-
         host = ctx.env.get("KUBERNETES_SERVICE_HOST")
         if not host:
             return Result.skip("KUBERNETES_SERVICE_HOST is not set: nothing to compare with")
@@ -500,8 +494,6 @@ class Wildcard(_DnsCheck):
     depends_on = ("dns.resolv-conf",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import WILDCARD_LOOKUP
-
         lookup = await ctx.probe(WILDCARD_LOOKUP)
         details = lookup.to_details()
         if lookup.resolved:

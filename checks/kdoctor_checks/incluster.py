@@ -9,14 +9,23 @@ in-cluster target then goes through the same apiserver, tls and auth checks as a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kdoctor.api import Check, Mode, Result
-from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR
-
-if TYPE_CHECKING:
-    from kdoctor.api import Context
-    from kdoctor.incluster import ServiceAccountFacts
+from kdoctor.api import (
+    HOST_VAR,
+    IN_CLUSTER_ENV,
+    PORT_HTTPS_VAR,
+    PORT_VAR,
+    REFRESH_GRACE,
+    SERVICE_ACCOUNT,
+    Check,
+    Context,
+    Mode,
+    Result,
+    ServiceAccountFacts,
+    expected_refresh,
+    is_dns1123_label,
+)
 
 # kdoctor.incluster is imported where it is used: on a laptop these checks do not apply, and the
 # module's facts and probes would only cost start-up time.
@@ -82,8 +91,6 @@ class Env(_InClusterCheck):
     title = "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT name the apiserver"
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import IN_CLUSTER_ENV
-
         env = await ctx.probe(IN_CLUSTER_ENV)
         details = env.to_details()
         if env.problems:
@@ -134,8 +141,6 @@ class Token(_InClusterCheck):
     title = "The service-account token is readable and current"
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import REFRESH_GRACE, SERVICE_ACCOUNT, expected_refresh
-
         sa = await ctx.probe(SERVICE_ACCOUNT)
         token = sa.token
         details = token.to_details()
@@ -226,8 +231,6 @@ class CA(_InClusterCheck):
     title = "ca.crt holds a valid CA certificate"
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import SERVICE_ACCOUNT
-
         sa = await ctx.probe(SERVICE_ACCOUNT)
         ca = sa.ca
         details = ca.to_details()
@@ -298,8 +301,6 @@ class Namespace(_InClusterCheck):
     title = "The namespace file names the pod's namespace"
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import SERVICE_ACCOUNT, is_dns1123_label
-
         sa = await ctx.probe(SERVICE_ACCOUNT)
         ns = sa.namespace
         details: dict[str, Any] = {"path": ns.path, "namespace": ns.value}

@@ -10,27 +10,30 @@ import ipaddress
 import os
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-from kdoctor.api import Check, Mode, Result
-from kdoctor.certs import certificate_facts, describe, key_problem, parse_pem_certificates
-from kdoctor.kubeconfig import (
+from kdoctor.api import (
     EXEC_API_VERSIONS,
     INTERACTIVE_MODES,
     KUBECONFIG,
     MATERIAL,
     SELECTION,
+    Check,
+    Context,
     LoadedKubeconfig,
+    Mode,
+    Result,
     Selection,
+    certificate_facts,
+    describe,
     effective_server,
     files_summary,
+    fingerprint,
     has_tls_settings,
+    key_problem,
+    parse_pem_certificates,
 )
-from kdoctor.redact import fingerprint
-
-if TYPE_CHECKING:
-    from kdoctor.api import Context
 
 __all__ = ["CHECKS"]
 

@@ -16,18 +16,38 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from kdoctor.access import ACCESS, AccessSpec
-from kdoctor.api import Check, Context, Mode, Result
-
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse, ApiSession
-    from kdoctor.probes.route import Route
-    from kdoctor.probes.tls import ChainAnalysis, PeerTls
-    from kdoctor.proxyrules import ProxyDecision
-    from kdoctor.proxyurl import ServiceRef
+from kdoctor.api import (
+    ACCESS,
+    API_SESSION,
+    CHAIN_ANALYSIS,
+    PROXY_DECISION,
+    RESOLUTION,
+    ROUTE,
+    TLS_HANDSHAKE,
+    VERSION,
+    AccessSpec,
+    ApiResponse,
+    ApiSession,
+    ChainAnalysis,
+    Check,
+    Context,
+    HttpxRejected,
+    Mode,
+    PeerTls,
+    ProxyDecision,
+    Result,
+    Route,
+    ServiceRef,
+    apiserver_proxy_path,
+    capture_chain_unverified,
+    display_proxy_url,
+    httpx_would_choose,
+    python_client_would_choose,
+    split_proxy_path,
+)
 
 # The probe modules are imported where they are used: a run whose kubeconfig is broken (every
 # network check skipped) then never loads the HTTP session, TLS and proxy-rule machinery.
@@ -123,9 +143,6 @@ class ProxyEnv(Check):
     depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import VERSION
-        from kdoctor.proxyrules import PROXY_DECISION
-
         access = await ctx.probe(ACCESS)
         decision = await ctx.probe(PROXY_DECISION)
         details = _env_details(ctx, access, decision)
@@ -161,13 +178,6 @@ class ProxyEnv(Check):
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
-    from kdoctor.proxyrules import (
-        HttpxRejected,
-        display_proxy_url,
-        httpx_would_choose,
-        python_client_would_choose,
-    )
-
     env = ctx.env
     variables = {name: display_proxy_url(env[name]) for name in _PROXY_VARIABLES if env.get(name)}
     variables.update({name: env[name] for name in _NO_PROXY_VARIABLES if env.get(name)})
@@ -209,8 +219,6 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
 
 
 def _way(url: str | None) -> str:
-    from kdoctor.proxyrules import display_proxy_url
-
     return f"through {display_proxy_url(url)}" if url else "direct"
 
 
@@ -508,11 +516,6 @@ def _direct_evidence(facts: PathFacts) -> str:
 
 async def gather_path_facts(ctx: Context) -> PathFacts:
     """Collect the evidence proxy.path judges: a few GETs over the session, a few TLS handshakes."""
-    from kdoctor.probes.api import API_SESSION, TLS_HANDSHAKE, VERSION
-    from kdoctor.probes.route import ROUTE
-    from kdoctor.proxyrules import PROXY_DECISION
-    from kdoctor.proxyurl import split_proxy_path
-
     access = await ctx.probe(ACCESS)
     route = await ctx.probe(ROUTE)
     decision = await ctx.probe(PROXY_DECISION)
@@ -577,8 +580,6 @@ def _side_lookups(
 
 
 async def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
-    from kdoctor.probes.api import CHAIN_ANALYSIS
-
     if not peer.chain_der or not access.ca_pem or access.insecure_skip_tls_verify:
         return None
     # The same chain against the same CA as the tls checks judge: shared, not parsed twice.
@@ -593,7 +594,6 @@ async def _server_addresses(ctx: Context, route: Route) -> tuple[str, ...]:
         pass
     if route.proxied:
         return ()  # the proxy resolves the name; a lookup here could answer differently
-    from kdoctor.probes.resolve import RESOLUTION
 
     resolution = await ctx.probe(RESOLUTION)
     return tuple(_normal_ip(a) for a in resolution.addresses) if resolution.ok else ()
@@ -704,7 +704,6 @@ async def _leaf_fingerprints(
 ) -> tuple[str, ...]:
     if not peer.chain_der:
         return ()
-    from kdoctor.probes.tls import capture_chain_unverified
 
     proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
     if route.proxied and proxy is None:
@@ -860,9 +859,6 @@ class ProxyServices(Check):
     opt_in = True
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import API_SESSION
-        from kdoctor.proxyurl import apiserver_proxy_path
-
         started = ctx.environment.monotonic()
         session = await ctx.probe(API_SESSION)
         listing = await session.get(CLUSTER_SERVICES_PATH, authenticated=True)
@@ -918,8 +914,6 @@ def _http_likeness(port: dict[str, Any]) -> int:
 
 def _proxy_target(service: dict[str, Any]) -> tuple[str, ServiceRef, str] | None:
     """(namespace, how to address it through the proxy, display name), or None when it has no HTTP port."""
-    from kdoctor.proxyurl import ServiceRef
-
     meta = service.get("metadata") or {}
     spec = service.get("spec") or {}
     name, namespace = meta.get("name"), meta.get("namespace")

@@ -10,13 +10,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from email.utils import parsedate_to_datetime
+from typing import Any
 
-from kdoctor.api import Check, Context, Result
-
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse, ApiSession
-    from kdoctor.probes.tls import CertSummary, ChainAnalysis, PeerTls
+from kdoctor.api import (
+    API_SESSION,
+    CHAIN_ANALYSIS,
+    TLS_HANDSHAKE,
+    VERSION,
+    ApiResponse,
+    ApiSession,
+    CertSummary,
+    ChainAnalysis,
+    Check,
+    Context,
+    PeerTls,
+    Result,
+    hostname_matches,
+    phase_timings,
+    strength_problems,
+)
 
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
@@ -65,8 +78,6 @@ class _Facts:
 
 
 async def _facts(ctx: Context) -> _Facts | Result:
-    from kdoctor.probes.api import API_SESSION, CHAIN_ANALYSIS, TLS_HANDSHAKE, VERSION
-
     session = await ctx.probe(API_SESSION)
     if not session.https:
         return Result.skip("the server URL is plain http://: there is no TLS to check")
@@ -159,8 +170,6 @@ class ChainCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import phase_timings
-
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
@@ -309,7 +318,6 @@ class ChainCheck(Check):
 
 
 def _skew_note(facts: _Facts) -> str:
-    from email.utils import parsedate_to_datetime
 
     # Only when an HTTP answer came: a failed handshake carries no Date header.
     response = facts.version
@@ -343,8 +351,6 @@ class HostnameCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import hostname_matches
-
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
@@ -441,8 +447,6 @@ class StrengthCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import strength_problems
-
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
@@ -486,8 +490,6 @@ class InsecureCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import API_SESSION
-
         session = await ctx.probe(API_SESSION)
         details: dict[str, Any] = {
             "insecure_skip_tls_verify": session.access.insecure_skip_tls_verify,

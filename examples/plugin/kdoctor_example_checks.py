@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from kdoctor.api import Check, Context, Mode, Result
-from kdoctor.kubeconfig import SELECTION
-from kdoctor.probes.api import API_SESSION
+from kdoctor.api import (
+    API_SESSION,
+    SELECTION,
+    Check,
+    Context,
+    Mode,
+    Result,
+)
 
 
 class NamespaceExists(Check):

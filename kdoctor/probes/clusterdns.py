@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.api import Probe
+from kdoctor.keys import FQDN_LOOKUP, NAMESERVERS, RESOLV_CONF, SERVICE_LOOKUP, WILDCARD_LOOKUP
 from kdoctor.probes.inpod import SERVICE_NAME
 
 if TYPE_CHECKING:
@@ -661,10 +661,3 @@ async def _compute_wildcard(ctx: Context) -> Lookup:
     conf = await _usable_conf(ctx)
     # Two dots like kubernetes.default.svc, so it walks the same search path a service name does.
     return await resolve_like_pod(f"{random_label()}.invalid-check.svc", conf, _budget(ctx, conf))
-
-
-RESOLV_CONF: Probe[ResolvConfFacts] = Probe("dns.resolv-conf", _compute_resolv_conf)
-NAMESERVERS: Probe[tuple[NameAnswer, ...]] = Probe("dns.nameservers", _compute_nameservers)
-SERVICE_LOOKUP: Probe[Lookup] = Probe("dns.service", _compute_service)
-FQDN_LOOKUP: Probe[Lookup] = Probe("dns.fqdn", _compute_fqdn)
-WILDCARD_LOOKUP: Probe[Lookup] = Probe("dns.wildcard", _compute_wildcard)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 from kdoctor.report import CheckResult, Report, TargetReport
 
 # XML 1.0 allows only \t \n \r below U+0020, no surrogates and neither U+FFFE nor U+FFFF.

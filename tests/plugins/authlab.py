@@ -112,9 +112,7 @@ def seed_access(ctx: Context, access: AccessSpec) -> None:
 
     Must be called with an event loop running (the probe cache holds futures).
     """
-    future: asyncio.Future[AccessSpec] = asyncio.get_running_loop().create_future()
-    future.set_result(access)
-    ctx._probes[ACCESS.name] = future
+    ctx.provide(ACCESS, access)
 
 
 def access_with(
