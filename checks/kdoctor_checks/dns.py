@@ -46,11 +46,6 @@ _NETPOL_HINT = (
 )
 
 
-class _DnsCheck(Check):
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.IN_CLUSTER else "only in a pod (in-cluster mode)"
-
-
 @dataclass(frozen=True)
 class Finding:
     """One thing wrong with a resolv.conf: how bad, what, and the fix."""
@@ -188,7 +183,7 @@ def resolv_conf_findings(facts: ResolvConfFacts) -> list[Finding]:
     return found
 
 
-class ResolvConf(_DnsCheck):
+class ResolvConf(Check):
     """Reads the pod's resolv.conf and flags settings that break or slow cluster DNS.
 
     Looks at nameservers (glibc and musl use the first 3), the search list (glibc >= 2.26 uses all
@@ -203,6 +198,7 @@ class ResolvConf(_DnsCheck):
 
     id = "dns.resolv-conf"
     title = "The pod's resolv.conf is one resolvers use as intended"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         facts = await ctx.probe(RESOLV_CONF)
@@ -233,7 +229,7 @@ class ResolvConf(_DnsCheck):
         )
 
 
-class Nameservers(_DnsCheck):
+class Nameservers(Check):
     """Asks each nameserver of resolv.conf, on its own, for `kubernetes.default.svc.<cluster domain>`.
 
     - pass: every nameserver answers (NOERROR or NXDOMAIN) and they agree.
@@ -247,6 +243,7 @@ class Nameservers(_DnsCheck):
     id = "dns.nameservers"
     title = "Every nameserver of the pod answers"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         answers = await ctx.probe(NAMESERVERS)
@@ -336,7 +333,7 @@ def _failure_hint(lookup: Lookup) -> str:
     )
 
 
-class Service(_DnsCheck):
+class Service(Check):
     """Resolves `kubernetes.default.svc` exactly as the pod's resolver does.
 
     Builds the candidate names from the search list and ndots (glibc's rules; musl's outcome is
@@ -353,6 +350,7 @@ class Service(_DnsCheck):
     id = "dns.service"
     title = f"{SERVICE_NAME} resolves through the pod's search path"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         lookup = await ctx.probe(SERVICE_LOOKUP)
@@ -395,7 +393,7 @@ class Service(_DnsCheck):
         return Result.ok(summary, details=details)
 
 
-class Fqdn(_DnsCheck):
+class Fqdn(Check):
     """Resolves the fully qualified `kubernetes.default.svc.<cluster domain>.` (domain from the search list).
 
     - pass: it resolves; the details give the answer, time and nameserver.
@@ -406,6 +404,7 @@ class Fqdn(_DnsCheck):
     id = "dns.fqdn"
     title = f"{SERVICE_NAME}.<cluster domain> resolves"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         lookup = await ctx.probe(FQDN_LOOKUP)
@@ -435,7 +434,7 @@ def _same_ip(a: str, b: str) -> bool:
         return a.strip().lower() == b.strip().lower()
 
 
-class MatchesServiceHost(_DnsCheck):
+class MatchesServiceHost(Check):
     """Compares the DNS answer for `kubernetes.default.svc` with KUBERNETES_SERVICE_HOST.
 
     Both come from the `default/kubernetes` Service, so they must agree.
@@ -450,6 +449,7 @@ class MatchesServiceHost(_DnsCheck):
     id = "dns.matches-service-host"
     title = f"{SERVICE_NAME} resolves to KUBERNETES_SERVICE_HOST"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         host = ctx.env.get("KUBERNETES_SERVICE_HOST")
@@ -479,7 +479,7 @@ class MatchesServiceHost(_DnsCheck):
         )
 
 
-class Wildcard(_DnsCheck):
+class Wildcard(Check):
     """Looks up a random name that cannot exist (`kdoctor-<random>.invalid-check.svc`) through the search path.
 
     - pass: every candidate is NXDOMAIN, as it must be.
@@ -492,6 +492,7 @@ class Wildcard(_DnsCheck):
     id = "dns.wildcard"
     title = "Names that do not exist do not resolve (no wildcard search domain)"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         lookup = await ctx.probe(WILDCARD_LOOKUP)

@@ -44,11 +44,6 @@ _AUTOMOUNT_HINT = (
 )
 
 
-class _InClusterCheck(Check):
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.IN_CLUSTER else "only in a pod (in-cluster mode)"
-
-
 def _duration(delta: timedelta) -> str:
     seconds = int(abs(delta.total_seconds()))
     if seconds >= 2 * 86400:
@@ -72,7 +67,7 @@ def _missing_dir(sa: ServiceAccountFacts, what: str) -> Result:
     )
 
 
-class Env(_InClusterCheck):
+class Env(Check):
     """Checks KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, which in-cluster clients use to find the apiserver.
 
     The kubelet sets both in every container from the `default/kubernetes` Service; client-go joins
@@ -89,6 +84,7 @@ class Env(_InClusterCheck):
 
     id = "incluster.env"
     title = "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT name the apiserver"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         env = await ctx.probe(IN_CLUSTER_ENV)
@@ -120,7 +116,7 @@ class Env(_InClusterCheck):
         return Result.ok(summary, details=details)
 
 
-class Token(_InClusterCheck):
+class Token(Check):
     """Checks the service-account token file: readable, non-empty, a JWT that is current.
 
     Pods get a projected token that the kubelet rewrites before it expires (at 80% of its lifetime,
@@ -139,6 +135,7 @@ class Token(_InClusterCheck):
 
     id = "incluster.token"
     title = "The service-account token is readable and current"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         sa = await ctx.probe(SERVICE_ACCOUNT)
@@ -216,7 +213,7 @@ class Token(_InClusterCheck):
         )
 
 
-class CA(_InClusterCheck):
+class CA(Check):
     """Checks ca.crt, the CA bundle in-cluster clients trust for the apiserver.
 
     - pass: PEM certificates, at least one a CA (basicConstraints CA:TRUE, or an old v1 root, as Go
@@ -229,6 +226,7 @@ class CA(_InClusterCheck):
 
     id = "incluster.ca"
     title = "ca.crt holds a valid CA certificate"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         sa = await ctx.probe(SERVICE_ACCOUNT)
@@ -289,7 +287,7 @@ class CA(_InClusterCheck):
         return Result.ok(summary, details=details)
 
 
-class Namespace(_InClusterCheck):
+class Namespace(Check):
     """Checks the `namespace` file: the pod's namespace, used by clients for namespaced requests.
 
     - pass: a valid namespace name that agrees with the token's namespace claim.
@@ -299,6 +297,7 @@ class Namespace(_InClusterCheck):
 
     id = "incluster.namespace"
     title = "The namespace file names the pod's namespace"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
         sa = await ctx.probe(SERVICE_ACCOUNT)

@@ -41,11 +41,6 @@ __all__ = ["CHECKS"]
 EXPIRY_WARNING = timedelta(days=30)
 
 
-class _KubeconfigCheck(Check):
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.KUBECONFIG else "only for kubeconfig targets (this one is in-cluster)"
-
-
 def _join(names: Sequence[str], limit: int = 12) -> str:
     if not names:
         return "(none)"
@@ -71,7 +66,7 @@ def _chmod_hint(paths: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class Found(_KubeconfigCheck):
+class Found(Check):
     """Finds the kubeconfig the way kubectl does.
 
     Looks at `--kubeconfig PATH`, else every entry of `KUBECONFIG` (separated by the OS path
@@ -86,6 +81,7 @@ class Found(_KubeconfigCheck):
 
     id = "kubeconfig.found"
     title = "A kubeconfig file is found"
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -142,7 +138,7 @@ class Found(_KubeconfigCheck):
         return Result.ok(f"using {default}", details=details)
 
 
-class Parse(_KubeconfigCheck):
+class Parse(Check):
     """Every kubeconfig file can be read and parsed as YAML, safely.
 
     kubectl refuses the whole configuration when any file fails to load, even one that does not hold
@@ -158,6 +154,7 @@ class Parse(_KubeconfigCheck):
     id = "kubeconfig.parse"
     title = "Every kubeconfig file parses as YAML"
     depends_on = ("kubeconfig.found",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -201,7 +198,7 @@ class Parse(_KubeconfigCheck):
         return Result.ok(f"{len(loaded.files)} file(s) parsed", details=details)
 
 
-class Structure(_KubeconfigCheck):
+class Structure(Check):
     """Every kubeconfig file has the shape kubectl's decoder insists on.
 
     - fail: the document is not a mapping; `kind` is not `Config` or `apiVersion` not `v1`; a value has
@@ -215,6 +212,7 @@ class Structure(_KubeconfigCheck):
     id = "kubeconfig.structure"
     title = "Every kubeconfig file has the structure kubectl expects"
     depends_on = ("kubeconfig.parse",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -243,7 +241,7 @@ class Structure(_KubeconfigCheck):
         return Result.ok("every file has the expected structure", details=details)
 
 
-class ContextSelected(_KubeconfigCheck):
+class ContextSelected(Check):
     """The context in use exists and names a cluster and a user that exist.
 
     The context is `--context NAME`, else the merged `current-context` (from the first file that sets
@@ -259,6 +257,7 @@ class ContextSelected(_KubeconfigCheck):
     id = "kubeconfig.context"
     title = "The selected context exists and names a defined cluster and user"
     depends_on = ("kubeconfig.found",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -350,7 +349,7 @@ def _broken_note(loaded: LoadedKubeconfig) -> str:
     return f" (it may be in {_join(broken)}, which failed to load — see kubeconfig.parse)"
 
 
-class Server(_KubeconfigCheck):
+class Server(Check):
     """The selected cluster's `server` is a usable URL.
 
     - fail: no server (kubectl: localhost:8080 refused); a scheme other than http/https; no host; a bad
@@ -364,6 +363,7 @@ class Server(_KubeconfigCheck):
     id = "kubeconfig.server"
     title = "The cluster's server URL is usable"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -457,7 +457,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class CertificateAuthority(_KubeconfigCheck):
+class CertificateAuthority(Check):
     """The cluster CA (`certificate-authority` file or `certificate-authority-data`) is usable.
 
     - fail: both the file and the data are set (kubectl refuses: "certificate-authority-data and
@@ -473,6 +473,7 @@ class CertificateAuthority(_KubeconfigCheck):
     id = "kubeconfig.ca"
     title = "The cluster CA is configured and valid"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -570,7 +571,7 @@ class CertificateAuthority(_KubeconfigCheck):
         )
 
 
-class TLSServerName(_KubeconfigCheck):
+class TLSServerName(Check):
     """The cluster's `tls-server-name`, when set, is a plain host name.
 
     kubectl sends it as SNI and checks the serving certificate against it instead of the server's host.
@@ -582,6 +583,7 @@ class TLSServerName(_KubeconfigCheck):
     id = "kubeconfig.tls"
     title = "The cluster's TLS server name is usable"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -627,7 +629,7 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-class ProxyURL(_KubeconfigCheck):
+class ProxyURL(Check):
     """The cluster's `proxy-url`, when set, uses a scheme client-go supports (http, https, socks5).
 
     A `proxy-url` is used for every request to the cluster, loopback included, and overrides
@@ -637,6 +639,7 @@ class ProxyURL(_KubeconfigCheck):
     id = "kubeconfig.proxy-url"
     title = "The cluster's proxy-url is usable"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -687,7 +690,7 @@ def _redacted_url(parts: Any) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 
-class CredentialsConfigured(_KubeconfigCheck):
+class CredentialsConfigured(Check):
     """The selected user has exactly one usable way to authenticate.
 
     - fail: a token and a username/password together (client-go: "more than one authentication method
@@ -703,6 +706,7 @@ class CredentialsConfigured(_KubeconfigCheck):
     id = "kubeconfig.credentials"
     title = "The user's credentials are configured"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -821,7 +825,7 @@ class CredentialsConfigured(_KubeconfigCheck):
         return Result.ok(f"{where} authenticates with {' + '.join(methods)}", details=details)
 
 
-class ClientCertificate(_KubeconfigCheck):
+class ClientCertificate(Check):
     """The user's client certificate and key are readable, match, and are valid now.
 
     - fail: file and data both set for the certificate or the key (kubectl refuses); a certificate
@@ -836,6 +840,7 @@ class ClientCertificate(_KubeconfigCheck):
     id = "kubeconfig.client-cert"
     title = "The client certificate and key are valid and match"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -929,7 +934,7 @@ class ClientCertificate(_KubeconfigCheck):
         return Result.ok(f"{described}; the key matches", details=details)
 
 
-class ExecPlugin(_KubeconfigCheck):
+class ExecPlugin(Check):
     """The user's exec credential plugin stanza is valid and its command exists.
 
     Does not run the plugin (the auth family does). - fail: apiVersion missing, the removed
@@ -942,6 +947,7 @@ class ExecPlugin(_KubeconfigCheck):
     id = "kubeconfig.exec"
     title = "The exec credential plugin is configured and installed"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -1036,7 +1042,7 @@ class ExecPlugin(_KubeconfigCheck):
         return Result.ok(f"exec plugin {resolved} ({exec_.api_version}) for {where}", details=details)
 
 
-class Permissions(_KubeconfigCheck):
+class Permissions(Check):
     """Files holding secrets are readable only by their owner.
 
     Looks at every kubeconfig file that holds a token, password, private key, auth-provider token or
@@ -1047,6 +1053,7 @@ class Permissions(_KubeconfigCheck):
     id = "kubeconfig.permissions"
     title = "Files holding credentials are private"
     depends_on = ("kubeconfig.found",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -1079,7 +1086,7 @@ def _who(mode: int) -> str:
     return " and ".join(who)
 
 
-class PythonClient(_KubeconfigCheck):
+class PythonClient(Check):
     """Notes where the official Python `kubernetes` client reads this kubeconfig differently from kubectl.
 
     Python tooling (scripts, Ansible, Airflow operators) hits these and nobody tells its users why
@@ -1095,6 +1102,7 @@ class PythonClient(_KubeconfigCheck):
     id = "kubeconfig.python-client"
     title = "The Python kubernetes client reads this kubeconfig as kubectl does"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
