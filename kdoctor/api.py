@@ -40,7 +40,7 @@ from kdoctor.certs import (
     parse_pem_certificates,
 )
 from kdoctor.context import Context, Environment, Options, Target
-from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable
+from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
 from kdoctor.credentials import (
     REMOVED_AUTH_PROVIDERS,
     ClientCertFacts,
@@ -89,9 +89,11 @@ from kdoctor.keys import (
 from kdoctor.kubeconfig import (
     EXEC_API_VERSIONS,
     INTERACTIVE_MODES,
+    ClusterEntry,
     LoadedKubeconfig,
     Material,
     Selection,
+    UserEntry,
     effective_server,
     files_summary,
     has_tls_settings,
@@ -141,6 +143,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "Status",
     "Target",
     "Unavailable",
+    "run_check",
     # probe keys
     "ACCESS",
     "API_SESSION",
@@ -172,6 +175,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ApiResponse",
     "ApiSession",
     "CertSummary",
+    "ClusterEntry",
     "ChainAnalysis",
     "ClientCertFacts",
     "Credentials",
@@ -194,6 +198,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ServiceHostRole",
     "ServiceRef",
     "TcpConnect",
+    "UserEntry",
     # helpers and constants checks judge with
     "EXEC_API_VERSIONS",
     "HOST_VAR",

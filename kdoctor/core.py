@@ -10,7 +10,7 @@ import contextvars
 import enum
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 if TYPE_CHECKING:
@@ -147,3 +147,17 @@ class Probe(Generic[T]):
 CHECK_DETAILS: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "check_details", default=None
 )
+
+
+async def run_check(check: Check, ctx: Context) -> Result:
+    """Run one check outside the runner (tests, tools): its `ctx.details` merged into the result.
+
+    The runner does the same and more (dependencies, a time bound, crash capture, `Unavailable`).
+    """
+    details: dict[str, Any] = {}
+    token = CHECK_DETAILS.set(details)
+    try:
+        result = await check.run(ctx)
+    finally:
+        CHECK_DETAILS.reset(token)
+    return replace(result, details={**details, **result.details})

@@ -15,7 +15,7 @@ import pytest
 from kdoctor_checks import incluster
 
 from kdoctor.access import ACCESS, AccessUnavailable
-from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import Check, Mode, Result, Status, run_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.emulator.pki import ServiceAccountKeys, make_ca, make_leaf
 from kdoctor.incluster import (
@@ -98,7 +98,7 @@ def make_ctx(tmp_path: Path, sa_dir: Path, env: dict[str, str] | None = None, no
 
 def run_checks(ctx: Context, *checks: type[Check]) -> dict[str, Result]:
     async def go() -> dict[str, Result]:
-        results = await asyncio.gather(*(c().run(ctx) for c in checks))
+        results = await asyncio.gather(*(run_check(c(), ctx) for c in checks))
         return {c.id: r for c, r in zip(checks, results, strict=True)}
 
     return asyncio.run(go())

@@ -121,7 +121,8 @@ class CredentialCheck(Check):
 
     async def run(self, ctx: Context) -> Result:
         cred = await ctx.probe(CREDENTIALS)
-        details = credential_details(cred)
+        details = ctx.details
+        details.update(credential_details(cred))
         if cred.exec_result is not None:
             details["exec"] = _exec_details(cred.exec_result)
         if cred.not_run is not None:
@@ -136,7 +137,6 @@ class CredentialCheck(Check):
                 f"basic-auth as user {user!r}: kube-apiserver removed basic-auth support in 1.19",
                 hint="Use a token, a client certificate or an exec plugin unless an authenticating proxy in "
                 "front of the apiserver expects basic-auth: kubectl config set-credentials NAME --token=...",
-                details=details,
             )
         cert_result = self._client_cert(ctx, cred, details)
         if cert_result is not None:
@@ -158,13 +158,12 @@ class CredentialCheck(Check):
                     f"{_iso(cred.expires_at)} ({_ago(now - cred.expires_at)} ago)",
                     hint="Log in again with the plugin's own command (its cached credential is stale), "
                     "then rerun kdoctor.",
-                    details=details,
                 )
             parts.append(f"expires {_iso(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
         summary = ", ".join(parts)
         if result is not None and result.stderr_tail:
             summary += _stderr_note(result)
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
     def _client_cert(self, ctx: Context, cred: ResolvedCredential, details: dict[str, Any]) -> Result | None:
         if cred.client_cert_pem is None:
@@ -185,7 +184,6 @@ class CredentialCheck(Check):
                 else "Fix client-certificate-data / client-key-data (or the files they name): both PEM, "
                 "the key unencrypted; kubectl config set-credentials NAME --client-certificate=... "
                 "--client-key=... --embed-certs",
-                details=details,
             )
         who = _cert_identity(facts)
         if facts.key_matches is False:
@@ -195,7 +193,6 @@ class CredentialCheck(Check):
                 hint=plugin_hint
                 if from_plugin
                 else "Put the key that was issued with this certificate in client-key-data, or reissue the pair.",
-                details=details,
             )
         now = ctx.environment.now()
         if facts.not_after is not None and facts.not_after <= now:
@@ -205,21 +202,18 @@ class CredentialCheck(Check):
                 hint="Get a new client certificate (kubeadm: kubeadm kubeconfig user --client-name NAME; "
                 "managed clusters: refresh the kubeconfig from the provider). If the date looks wrong, "
                 "check the local clock.",
-                details=details,
             )
         if facts.not_before is not None and facts.not_before > now:
             return Result.fail(
                 f"{origin} certificate for {who} is not valid before {_iso(facts.not_before)} "
                 f"(in {_ago(facts.not_before - now)}): clock skew between this machine and the CA",
                 hint="Check the local clock (timedatectl status) against the apiserver's Date header.",
-                details=details,
             )
         if facts.not_after is not None and facts.not_after - now < _CERT_EXPIRY_WARNING:
             return Result.warn(
                 f"{origin} certificate for {who} expires at {_iso(facts.not_after)} "
                 f"(in {_ago(facts.not_after - now)})",
                 hint="Renew the client certificate before it expires.",
-                details=details,
             )
         if cred.bearer is not None:
             return None
@@ -227,7 +221,7 @@ class CredentialCheck(Check):
         if cred.exec_result is not None:
             result = cred.exec_result
             summary += f", exit code {result.exit_code} in {result.duration:.2f}s" + _stderr_note(result)
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
     def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         result = cred.exec_result
@@ -238,12 +232,10 @@ class CredentialCheck(Check):
                 "plugins interactively, so the credential was not obtained",
                 hint="Log in once in a terminal (e.g. kubectl auth whoami) so the plugin caches a credential, "
                 "or set interactiveMode: IfAvailable if the plugin can work without a terminal.",
-                details=details,
             )
         return Result.skip(
             f"exec plugin {command} not run: --no-exec was given",
             hint="Run kdoctor without --no-exec to test the plugin and the identity it yields.",
-            details=details,
         )
 
     def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
@@ -259,19 +251,17 @@ class CredentialCheck(Check):
                     if replacement
                     else "Switch the user to an exec credential plugin (e.g. kubelogin for OIDC)."
                 )
-                return Result.fail(problem, hint=hint, details=details)
+                return Result.fail(problem, hint=hint)
             return Result.fail(
                 problem,
                 hint="Point tokenFile at a readable file holding the token (client-go trims whitespace), "
                 "or set token directly.",
-                details=details,
             )
         if result.not_found:
             hint = result.install_hint or "Install the plugin or fix users[].user.exec.command."
             return Result.fail(
                 f"{problem}: the exec plugin is not installed or not on PATH",
                 hint=hint.strip(),
-                details=details,
             )
         if result.timed_out:
             return Result.fail(
@@ -279,21 +269,18 @@ class CredentialCheck(Check):
                 f"(a plugin waiting for a browser login or a prompt hangs like this){_stderr_note(result)}",
                 hint="Run the plugin's login command in a terminal first, then rerun kdoctor; raise --timeout "
                 "if the plugin is merely slow.",
-                details=details,
             )
         if result.start_error:
             return Result.fail(
                 problem,
                 hint=f"Make {result.resolved_path or result.command} executable (chmod +x) with a valid "
                 "interpreter line.",
-                details=details,
             )
         if result.ran and result.exit_code not in (None, 0):
             return Result.fail(
                 f"{problem} after {result.duration:.2f}s{_stderr_note(result)}",
                 hint="Run the plugin by hand to see its full message; an expired login (refresh token) is "
                 "the usual cause: log in again with the plugin's own command.",
-                details=details,
             )
         if result.ran:
             return Result.fail(
@@ -301,13 +288,11 @@ class CredentialCheck(Check):
                 hint="The plugin must print an ExecCredential whose apiVersion matches "
                 f"users[].user.exec.apiVersion ({result.api_version}) with status.token or "
                 "status.clientCertificateData/clientKeyData; update the plugin or the apiVersion.",
-                details=details,
             )
         return Result.fail(
             problem,
             hint="Set users[].user.exec.apiVersion to client.authentication.k8s.io/v1 (or v1beta1 for old "
             "plugins).",
-            details=details,
         )
 
     def _anonymous(self, ctx: Context, details: dict[str, Any]) -> Result:
@@ -316,13 +301,11 @@ class CredentialCheck(Check):
                 "no service-account token: requests are anonymous (system:anonymous)",
                 hint="Mount a token: set automountServiceAccountToken: true on the pod or its service "
                 "account, or project one with a serviceAccountToken volume.",
-                details=details,
             )
         return Result.warn(
             "no credential configured for this user: requests are anonymous (system:anonymous)",
             hint="Give the context's user a credential: kubectl config set-credentials NAME --token=... "
             "(or a client certificate, or an exec plugin).",
-            details=details,
         )
 
 
@@ -371,9 +354,10 @@ class TokenCheck(Check):
             return Result.skip(f"no token to inspect (credential: {cred.describe()})")
         fingerprint = cred.bearer.fingerprint
         claims = decode_jwt(cred.bearer.reveal())
-        details: dict[str, Any] = {"token_fingerprint": fingerprint, "jwt": claims is not None}
+        details = ctx.details
+        details.update({"token_fingerprint": fingerprint, "jwt": claims is not None})
         if claims is None:
-            return Result.ok(f"opaque token ({fingerprint}), no claims to read", details=details)
+            return Result.ok(f"opaque token ({fingerprint}), no claims to read")
         details["claims"] = claims.summary_claims()
         details["alg"] = claims.algorithm
         now = ctx.environment.now()
@@ -382,7 +366,6 @@ class TokenCheck(Check):
             return Result.fail(
                 f"token for {who} expired at {_iso(claims.exp)} ({_ago(now - claims.exp)} ago)",
                 hint=self._renew_hint(cred, claims),
-                details=details,
             )
         for name, moment in (("nbf", claims.nbf), ("iat", claims.iat)):
             if moment is not None and moment > now + _JWT_LEEWAY:
@@ -392,7 +375,6 @@ class TokenCheck(Check):
                     "clock skew between this machine and the token issuer (the apiserver rejects it)",
                     hint="Check the clocks: timedatectl status here, and NTP on the issuer; the apiserver's "
                     "Date header is compared in apiserver.clock.",
-                    details=details,
                 )
         if claims.is_legacy_service_account and claims.exp is None:
             sa = claims.service_account
@@ -402,7 +384,6 @@ class TokenCheck(Check):
                 hint=f"Use a short-lived token instead: {_sa_hint(claims)} (or a projected "
                 "serviceAccountToken volume); unused legacy tokens are invalidated after a year "
                 "(LegacyServiceAccountTokenCleanUp, 1.29+).",
-                details=details,
             )
         parts = [f"JWT for {who}"]
         if claims.iss:
@@ -411,7 +392,7 @@ class TokenCheck(Check):
             parts.append(f"expires {_iso(claims.exp)} (in {_ago(claims.exp - now)})")
         else:
             parts.append("no expiry")
-        return Result.ok(", ".join(parts), details=details)
+        return Result.ok(", ".join(parts))
 
     @staticmethod
     def _renew_hint(cred: ResolvedCredential, claims: JwtClaims) -> str:
@@ -524,16 +505,18 @@ class IdentityCheck(Check):
             if response.status != 404:
                 break
         assert response is not None
-        details: dict[str, Any] = {
-            "credential": credential_details(cred),
-            "review": _response_details(response),
-            "api_version": api_version,
-        }
+        details = ctx.details
+        details.update(
+            {
+                "credential": credential_details(cred),
+                "review": _response_details(response),
+                "api_version": api_version,
+            }
+        )
         if response.status is None:
             return Result.fail(
                 f"no answer to the SelfSubjectReview: {response.error}",
                 hint="See the apiserver.* and tls.* results for the connection problem.",
-                details=details,
             )
         if response.status in (200, 201):
             return self._identified(cred, response, details)
@@ -546,7 +529,6 @@ class IdentityCheck(Check):
         return Result.fail(
             f"SelfSubjectReview answered {response.status} {response.reason}: {_server_message(response)}",
             hint="See apiserver.ready for the apiserver's health; retry when it is ready.",
-            details=details,
         )
 
     def _identified(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
@@ -558,7 +540,6 @@ class IdentityCheck(Check):
                 "the SelfSubjectReview answer names no user: not a kube-apiserver answer "
                 f"({response.preview(80)})",
                 hint="Check that the server URL points at the apiserver, not a proxy or ingress.",
-                details=details,
             )
         username = str(info["username"])
         groups = [str(g) for g in info.get("groups") or [] if isinstance(g, str)]
@@ -574,11 +555,8 @@ class IdentityCheck(Check):
             return Result.warn(
                 f"requests are anonymous: the apiserver treats them as {username}{group_text}",
                 hint="Configure a credential for the context's user (see auth.credential).",
-                details=details,
             )
-        return Result.ok(
-            f"authenticated as {username}{group_text} with {_credential_phrase(cred)}", details=details
-        )
+        return Result.ok(f"authenticated as {username}{group_text} with {_credential_phrase(cred)}")
 
     def _forbidden(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
         message = _server_message(response)
@@ -592,14 +570,12 @@ class IdentityCheck(Check):
                 f"the credential was not used: the server saw system:anonymous (403: {message})",
                 hint="Something between kdoctor and the apiserver drops the Authorization header or "
                 "the client certificate (a TLS-terminating proxy or load balancer); connect directly.",
-                details=details,
             )
         subject = f"authenticated as {who}" if who else "authenticated"
         return Result.warn(
             f"{subject}, but RBAC forbids the SelfSubjectReview (403): {message}",
             hint="The credential works; kubectl auth whoami fails the same way. To allow it, bind the "
             "system:basic-user ClusterRole (or one granting create on selfsubjectreviews) to the user.",
-            details=details,
         )
 
     async def _no_review_api(
@@ -612,13 +588,11 @@ class IdentityCheck(Check):
                 "the server does not offer SelfSubjectReview, and answered GET /api with 401 Unauthorized: "
                 f"the credential was not accepted ({_server_message(probe)})",
                 hint="Get a valid credential for this cluster (see auth.token and auth.credential).",
-                details=details,
             )
         return Result.warn(
             "the server does not offer SelfSubjectReview (kubectl auth whoami needs 1.27+), so the identity "
             f"cannot be named; GET /api with {_credential_phrase(cred)} answered {probe.status}",
             hint="Upgrade the cluster, or check access with kubectl auth can-i --list.",
-            details=details,
         )
 
     async def _unauthorized(
@@ -636,7 +610,6 @@ class IdentityCheck(Check):
             return Result.fail(
                 f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message})",
                 hint="Configure a credential for the context's user (see auth.credential).",
-                details=details,
             )
         certain = [c for c in causes if c["certain"]]
         likely = certain or [c for c in causes if c["likely"]] or causes
@@ -652,7 +625,7 @@ class IdentityCheck(Check):
         )
         first = likely[0] if likely else None
         hint = first["fix"] if first else "Get a valid credential for this cluster."
-        return Result.fail(summary, hint=hint, details=details)
+        return Result.fail(summary, hint=hint)
 
 
 async def _cluster_issuer(session: ApiSession) -> str | None:
@@ -905,25 +878,26 @@ class PermissionsCheck(Check):
             "spec": {"namespace": namespace},
         }
         response = await session.post(_RULES_PATH, review, authenticated=True)
-        details: dict[str, Any] = {
-            "namespace": namespace,
-            "namespace_source": source,
-            "review": _response_details(response),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "namespace": namespace,
+                "namespace_source": source,
+                "review": _response_details(response),
+            }
+        )
         if response.status is None:
-            return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}", details=details)
+            return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}")
         if response.status == 403:
             return Result.warn(
                 f"RBAC forbids the SelfSubjectRulesReview in namespace {namespace} (403): "
                 f"{_server_message(response)}",
                 hint=f"Ask for access, or probe one action: kubectl auth can-i get pods -n {namespace}",
-                details=details,
             )
         if response.status not in (200, 201) or not isinstance(response.json, dict):
             return Result.fail(
                 f"SelfSubjectRulesReview answered {response.status}: {_server_message(response)}",
                 hint="See auth.identity for whether the credential is accepted.",
-                details=details,
             )
         status = response.json.get("status")
         status = status if isinstance(status, dict) else {}
@@ -952,7 +926,6 @@ class PermissionsCheck(Check):
                 f"nothing is allowed in namespace {namespace} beyond the self-review basics "
                 f"({len(rules)} rules){note}",
                 hint=_no_permissions_hint(ctx, namespace),
-                details=details,
             )
         everything = any(
             "*" in (r.get("verbs") or [])
@@ -963,7 +936,6 @@ class PermissionsCheck(Check):
         lead = "everything (all verbs on all resources)" if everything else summarize_rules(meaningful)
         return Result.ok(
             f"in namespace {namespace} can: {lead}; {len(rules)} rules{note}",
-            details=details,
         )
 
 

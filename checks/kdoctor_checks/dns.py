@@ -203,7 +203,8 @@ class ResolvConf(Check):
     async def run(self, ctx: Context) -> Result:
         facts = await ctx.probe(RESOLV_CONF)
         findings = resolv_conf_findings(facts)
-        details: dict[str, Any] = {"path": facts.path}
+        details = ctx.details
+        details.update({"path": facts.path})
         if facts.conf is not None:
             details.update(facts.conf.to_details())
             domain, source = facts.domain
@@ -213,19 +214,17 @@ class ResolvConf(Check):
         ]
         fails = [f for f in findings if f.severity == "fail"]
         if fails:
-            return Result.fail("; ".join(f.message for f in fails), hint=fails[0].hint, details=details)
+            return Result.fail("; ".join(f.message for f in fails), hint=fails[0].hint)
         if findings:
             return Result.warn(
                 "; ".join(f.message for f in findings),
                 hint=" ".join(dict.fromkeys(f.hint for f in findings)),
-                details=details,
             )
         conf = facts.conf
         assert conf is not None
         return Result.ok(
             f"nameserver {', '.join(conf.honoured_nameservers)}; search {' '.join(conf.search)}; "
             f"ndots:{conf.ndots_effective}",
-            details=details,
         )
 
 
@@ -247,20 +246,18 @@ class Nameservers(Check):
 
     async def run(self, ctx: Context) -> Result:
         answers = await ctx.probe(NAMESERVERS)
-        details = {"nameservers": [_ns_details(a) for a in answers]}
+        details = ctx.details
+        details.update({"nameservers": [_ns_details(a) for a in answers]})
         silent = [_server(a) for a in answers if a.outcome in ("TIMEOUT", "ERROR")]
         failing = [f"{_server(a)} ({a.code})" for a in answers if a.outcome in ("SERVFAIL", "REFUSED")]
         codes = {a.code for a in answers if a.outcome in ("NOERROR", "NXDOMAIN")}
         if answers and len(silent) == len(answers):
-            return Result.fail(
-                f"no nameserver answered: {', '.join(silent)}", hint=_NETPOL_HINT, details=details
-            )
+            return Result.fail(f"no nameserver answered: {', '.join(silent)}", hint=_NETPOL_HINT)
         if answers and _server(answers[0]) in silent:
             return Result.fail(
                 f"the first nameserver {silent[0]} does not answer: every lookup waits "
                 f"{_timeout(ctx)} before trying the next",
                 hint=_NETPOL_HINT,
-                details=details,
             )
         problems = []
         if silent:
@@ -278,11 +275,9 @@ class Nameservers(Check):
                 hint="All nameservers of a pod should be the cluster DNS (dnsPolicy ClusterFirst); "
                 "a resolver asks the next one only when the first fails, so answers vary by luck. "
                 + _NETPOL_HINT,
-                details=details,
             )
         return Result.ok(
             ", ".join(f"{_server(a)} answered {a.code} in {a.elapsed_ms:.1f} ms" for a in answers),
-            details=details,
         )
 
 
@@ -354,12 +349,12 @@ class Service(Check):
 
     async def run(self, ctx: Context) -> Result:
         lookup = await ctx.probe(SERVICE_LOOKUP)
-        details = lookup.to_details()
+        details = ctx.details
+        details.update(lookup.to_details())
         if not lookup.resolved:
             return Result.fail(
                 f"{lookup.name} did not resolve ({lookup.outcome}): {_trail(lookup)}",
                 hint=_failure_hint(lookup),
-                details=details,
             )
         summary = _lookup_summary(lookup)
         if lookup.musl_outcome != "resolved":
@@ -368,7 +363,6 @@ class Service(Check):
                 f"{', '.join(lookup.musl_candidates)}",
                 hint="musl skips the search list for names with at least ndots dots: raise ndots to 5, or use "
                 f"the fully qualified `{SERVICE_NAME}.<cluster domain>.` in clients.",
-                details=details,
             )
         slow = [(c, a) for c in lookup.candidates for a in c.attempts if a.slow]
         if slow:
@@ -388,9 +382,8 @@ class Service(Check):
                     if lost_one
                     else "Every lookup waits the resolver's timeout for it. " + _NETPOL_HINT
                 ),
-                details=details,
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
 class Fqdn(Check):
@@ -408,7 +401,8 @@ class Fqdn(Check):
 
     async def run(self, ctx: Context) -> Result:
         lookup = await ctx.probe(FQDN_LOOKUP)
-        details = lookup.to_details()
+        details = ctx.details
+        details.update(lookup.to_details())
         facts = ctx.peek(RESOLV_CONF)
         if facts is not None:
             domain, source = facts.domain
@@ -417,13 +411,11 @@ class Fqdn(Check):
             return Result.fail(
                 f"{lookup.name} did not resolve ({lookup.outcome}): {_trail(lookup)}",
                 hint=_failure_hint(lookup),
-                details=details,
             )
         answer = lookup.answer
         assert answer is not None
         return Result.ok(
             f"{lookup.name} → {', '.join(answer.addresses)} (from {answer.nameserver}, {answer.elapsed_ms:.1f} ms)",
-            details=details,
         )
 
 
@@ -458,24 +450,25 @@ class MatchesServiceHost(Check):
         # Both at once: each is bounded by the probe's budget, one after the other might not fit the check's.
         service, fqdn = await asyncio.gather(ctx.probe(SERVICE_LOOKUP), ctx.probe(FQDN_LOOKUP))
         lookup = service if service.resolved else fqdn
-        details: dict[str, Any] = {
-            "KUBERNETES_SERVICE_HOST": host,
-            "name": lookup.answer.name if lookup.answer else lookup.name,
-            "addresses": list(lookup.addresses),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "KUBERNETES_SERVICE_HOST": host,
+                "name": lookup.answer.name if lookup.answer else lookup.name,
+                "addresses": list(lookup.addresses),
+            }
+        )
         if not lookup.resolved:
-            return Result.skip(f"{SERVICE_NAME} did not resolve (see dns.service)", details=details)
+            return Result.skip(f"{SERVICE_NAME} did not resolve (see dns.service)")
         if any(_same_ip(host, a) for a in lookup.addresses):
             return Result.ok(
                 f"{details['name']} → {', '.join(lookup.addresses)} = KUBERNETES_SERVICE_HOST",
-                details=details,
             )
         return Result.fail(
             f"{details['name']} resolves to {', '.join(lookup.addresses)} but KUBERNETES_SERVICE_HOST is {host}",
             hint="Both should be the `default/kubernetes` Service IP (`kubectl -n default get svc kubernetes`). "
             "Remove any KUBERNETES_SERVICE_HOST override from the pod spec; if the Service IP changed, restart "
             "the pod; if the DNS answer is foreign, look at the search list (dns.wildcard).",
-            details=details,
         )
 
 
@@ -496,7 +489,8 @@ class Wildcard(Check):
 
     async def run(self, ctx: Context) -> Result:
         lookup = await ctx.probe(WILDCARD_LOOKUP)
-        details = lookup.to_details()
+        details = ctx.details
+        details.update(lookup.to_details())
         if lookup.resolved:
             answer = lookup.answer
             assert answer is not None
@@ -507,16 +501,12 @@ class Wildcard(Check):
                 f"search domain {suffix} answers for names that do not exist",
                 hint=f"Remove {suffix} from the search list (node resolv.conf or dnsConfig.searches) or delete its "
                 "wildcard record; until then a mistyped Service name reaches that address instead of failing.",
-                details=details,
             )
         if lookup.outcome in ("NXDOMAIN", "NODATA"):
-            return Result.ok(
-                f"{lookup.name} is NXDOMAIN under all {len(lookup.candidates)} candidates", details=details
-            )
+            return Result.ok(f"{lookup.name} is NXDOMAIN under all {len(lookup.candidates)} candidates")
         return Result.warn(
             f"inconclusive: {lookup.name} ended with {lookup.outcome}: {_trail(lookup)}",
             hint=_failure_hint(lookup),
-            details=details,
         )
 
 

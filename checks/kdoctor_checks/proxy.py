@@ -145,20 +145,20 @@ class ProxyEnv(Check):
     async def run(self, ctx: Context) -> Result:
         access = await ctx.probe(ACCESS)
         decision = await ctx.probe(PROXY_DECISION)
-        details = _env_details(ctx, access, decision)
+        details = ctx.details
+        details.update(_env_details(ctx, access, decision))
         where = decision.display_url or "direct"
         if decision.error:
             return Result.fail(
                 f"kubectl would not connect: {decision.error} ({decision.reason})",
                 hint=_fix_for_source(decision),
-                details=details,
             )
         if decision.is_proxied:
             version = await ctx.probe(VERSION)
             details["proxy_answer"] = _status_words(version)
             failure = _proxy_failure(decision, version, _host_of(access.server))
             if failure is not None:
-                return Result.fail(failure[0], hint=failure[1], details=details)
+                return Result.fail(failure[0], hint=failure[1])
         summary = (
             f"via {decision.kind} {where} ({decision.source}): {decision.reason}"
             if decision.is_proxied
@@ -172,26 +172,28 @@ class ProxyEnv(Check):
                 "proxy explicitly (httpx: proxy=..., trust_env=False; kubernetes client: "
                 "Configuration.proxy / no_proxy), or make the variables mean the same to every client "
                 "(host names instead of CIDRs in NO_PROXY, one spelling of each variable).",
-                details=details,
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
     env = ctx.env
     variables = {name: display_proxy_url(env[name]) for name in _PROXY_VARIABLES if env.get(name)}
     variables.update({name: env[name] for name in _NO_PROXY_VARIABLES if env.get(name)})
-    details: dict[str, Any] = {
-        "server": access.server,
-        "kind": decision.kind,
-        "source": decision.source,
-        "proxy": decision.display_url,
-        "reason": decision.reason,
-        "credentials_in_proxy_url": decision.credentials_in_url,
-        "cluster_proxy_url": display_proxy_url(access.proxy_url) if access.proxy_url else None,
-        "variables": variables,
-        "error": decision.error,
-    }
+    details = ctx.details
+    details.update(
+        {
+            "server": access.server,
+            "kind": decision.kind,
+            "source": decision.source,
+            "proxy": decision.display_url,
+            "reason": decision.reason,
+            "credentials_in_proxy_url": decision.credentials_in_url,
+            "cluster_proxy_url": display_proxy_url(access.proxy_url) if access.proxy_url else None,
+            "variables": variables,
+            "error": decision.error,
+        }
+    )
     differences: list[str] = []
     kubectl_way = decision.url
     try:
@@ -757,7 +759,8 @@ class ProxyPath(Check):
     async def run(self, ctx: Context) -> Result:
         facts = await gather_path_facts(ctx)
         hops = assemble_hops(facts)
-        details = _path_details(facts, hops)
+        details = ctx.details
+        details.update(_path_details(facts, hops))
         drawing = " → ".join(
             ["client", *(_hop_label(h["kind"], facts) for h in hops if h["kind"] != "direct"), "apiserver"]
         )
@@ -767,16 +770,14 @@ class ProxyPath(Check):
                 hint="Add the apiserver's host to NO_PROXY (or ask for a TLS-inspection exemption) so the "
                 "cluster CA verifies the real server; trusting the interception CA in the kubeconfig lets the "
                 "proxy read every credential.",
-                details=details,
             )
         if facts.version is not None and not facts.version.answered:
             return Result.warn(
                 f"{drawing} (only the client side is known: the apiserver did not answer)",
                 hint="Fix the connection first (see the apiserver and tls checks); the path beyond the "
                 "first hop is then examined.",
-                details=details,
             )
-        return Result.ok(drawing + _short_evidence(hops), details=details)
+        return Result.ok(drawing + _short_evidence(hops))
 
 
 def _hop_label(kind: str, facts: PathFacts) -> str:

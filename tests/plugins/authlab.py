@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from kdoctor.access import ACCESS, AccessSpec, Credentials, ExecSpec
 from kdoctor.api import Check, Mode, Result
+from kdoctor.api import run_check as run_one_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.redact import Secret
 
@@ -148,7 +149,7 @@ def run_check(check: type[Check], ctx: Context, access: AccessSpec) -> Result:
     async def go() -> Result:
         seed_access(ctx, access)
         try:
-            return await check().run(ctx)
+            return await run_one_check(check(), ctx)
         finally:
             ctx.cancel_probes()
 
