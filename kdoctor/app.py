@@ -26,10 +26,6 @@ if TYPE_CHECKING:
 TARGET_CONCURRENCY = 8
 
 
-class UsageError(Exception):
-    """Bad input on the command line (exit 2): unknown check id and the like."""
-
-
 @dataclass(frozen=True)
 class OutputOptions:
     format: str | None = None  # None: rich on a TTY, text otherwise
@@ -41,7 +37,6 @@ class OutputOptions:
 @dataclass
 class RunOutcome:
     report: Report
-    exit_code: ExitCode
     tracebacks: dict[str, str]
 
 
@@ -111,7 +106,7 @@ async def collect(
         targets=[scrub_target(t, secrets) for t, _ in done],
         plugin_errors=dict(registry_errors or {}),
     )
-    return RunOutcome(report=report, exit_code=ExitCode.OK, tracebacks=tracebacks)
+    return RunOutcome(report=report, tracebacks=tracebacks)
 
 
 def scrub_target(target: TargetReport, secrets: SecretRegistry) -> TargetReport:
@@ -154,8 +149,7 @@ def run_command(
         )
         return ExitCode.USAGE
     fmt = choose_format(output.format, stdout, dict(environment.env))
-    # With --all-contexts the number of targets is known only once the kubeconfig is read.
-    observer = _observer(fmt, stdout, None if options.all_contexts else len(checks))
+    observer = _observer(fmt, stdout, _reporting_total(options, environment, checks))
     try:
         with observer:
             outcome = asyncio.run(
@@ -190,6 +184,29 @@ def run_command(
         return code
     statuses = [r.status for r in report.results]
     return exit_code_for(statuses, output.fail_on)
+
+
+def _reporting_total(
+    options: Options, environment: Environment, checks: Sequence[RegisteredCheck]
+) -> int | None:
+    """How many checks will report on the one target: those that apply to it (the spinner's total).
+
+    None with --all-contexts: the number of targets is known only once the kubeconfig is read.
+    """
+    if options.all_contexts:
+        return None
+    targets = plan_targets(options, environment)
+    if len(targets) != 1:
+        return None
+    ctx = Context(options=options, environment=environment, target=targets[0])
+    return sum(1 for c in checks if _applies(c, ctx))
+
+
+def _applies(entry: RegisteredCheck, ctx: Context) -> bool:
+    try:
+        return entry.check.applies(ctx) is None
+    except Exception:
+        return True  # the runner reports the crash as an `error`: it counts
 
 
 def _observer(fmt: str, stdout: TextIO, total: int | None) -> NullObserver | LiveProgress:

@@ -9,6 +9,7 @@ import typer
 
 from kdoctor import __version__
 from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
+from kdoctor.exit_codes import ExitCode
 
 OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
 
@@ -138,7 +139,7 @@ def explain(
     entry = registry.get(check_id)
     if entry is None:
         print(f"error: unknown check id {check_id!r}. Valid ids: {', '.join(registry.ids)}", file=sys.stderr)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     deps = ", ".join(entry.depends_on) or "nothing"
     print(f"{entry.id}: {entry.title}\n(from {entry.origin}; depends on {deps})\n\n{entry.doc}")
 
@@ -162,7 +163,7 @@ def demo(
     names = [n for n, _ in demo_mod.list_scenarios()]
     if scenario not in names:
         print(f"error: unknown scenario {scenario!r}; one of: {', '.join(names)}", file=sys.stderr)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     raise typer.Exit(
         demo_mod.run_demo(scenario, output=output, stdout=sys.stdout, stderr=sys.stderr, timeout=timeout)
     )
@@ -186,7 +187,7 @@ def proxy_url(
         print(proxy_url_command(service, namespace, server, kubeconfig=kubeconfig, context=context))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 def main() -> None:

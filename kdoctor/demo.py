@@ -15,6 +15,7 @@ from typing import TextIO
 
 from kdoctor.emulator.scenarios import SCENARIOS
 from kdoctor.emulator.scenarios import list_scenarios as _list_scenarios
+from kdoctor.exit_codes import ExitCode
 
 DEFAULT_SCENARIO = "healthy"
 
@@ -43,7 +44,7 @@ def run_demo(
     if scenario not in SCENARIOS:
         names = ", ".join(SCENARIOS)
         print(f"error: unknown scenario {scenario!r}; one of: {names}", file=stderr)
-        return 2
+        return ExitCode.USAGE
     from kdoctor.emulator import Emulator
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-demo-") as tmp, Emulator(scenario) as cluster:

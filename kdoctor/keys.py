@@ -13,7 +13,7 @@ from kdoctor.core import Probe
 if TYPE_CHECKING:
     from kdoctor.access import AccessSpec
     from kdoctor.credentials import ResolvedCredential
-    from kdoctor.incluster import InClusterEnv, ServiceAccountFacts, ServiceHostRole
+    from kdoctor.incluster import InClusterEnv, ServiceAccountFacts
     from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
     from kdoctor.probes.api import ApiResponse, ApiSession
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
@@ -39,9 +39,6 @@ SERVICE_ACCOUNT: Probe[ServiceAccountFacts] = Probe(
 )
 IN_CLUSTER_ENV: Probe[InClusterEnv] = Probe("incluster.env", "kdoctor.incluster:_compute_env")
 IN_CLUSTER_ACCESS: Probe[AccessSpec] = Probe("incluster.access", "kdoctor.incluster:_compute_access")
-SERVICE_HOST_ROLE: Probe[ServiceHostRole] = Probe(
-    "incluster.service-host-role", "kdoctor.incluster:_compute_service_host_role"
-)
 
 # The credential kubectl would send
 CREDENTIALS: Probe[ResolvedCredential] = Probe("credentials", "kdoctor.credentials:_compute")

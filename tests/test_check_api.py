@@ -110,3 +110,15 @@ def test_a_key_resolves_its_implementation_on_first_await() -> None:
     was_loaded = name in sys.modules
     assert lazy.compute.__module__ == name  # imported now, if it was not before
     assert was_loaded or name in sys.modules
+
+
+def test_the_spinner_counts_only_the_checks_that_will_report(tmp_path: Path) -> None:
+    from kdoctor.app import _reporting_total
+    from kdoctor.registry import load_registry, select
+
+    checks = select(load_registry(), [], [])
+    options = Options(in_cluster=False)
+    total = _reporting_total(options, Environment(env={}, home=tmp_path), checks)
+    pod_only = [c.id for c in checks if c.check.modes == (Mode.IN_CLUSTER,)]
+    assert pod_only and total == len(checks) - len(pod_only)
+    assert _reporting_total(Options(all_contexts=True), Environment(env={}, home=tmp_path), checks) is None
