@@ -96,6 +96,7 @@ from kdoctor.kubeconfig import (
     files_summary,
     has_tls_settings,
 )
+from kdoctor.netaddr import is_loopback, parse_ip
 from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
 from kdoctor.probes.clusterdns import (
     KUBELET_NDOTS,
@@ -106,7 +107,6 @@ from kdoctor.probes.clusterdns import (
     Lookup,
     NameAnswer,
     ResolvConfFacts,
-    is_loopback,
 )
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
 from kdoctor.probes.resolve import Resolution, is_ip_literal
@@ -228,6 +228,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "is_dns1123_label",
     "is_ip_literal",
     "is_loopback",
+    "parse_ip",
     "issued_by",
     "key_problem",
     "parse_pem_certificates",

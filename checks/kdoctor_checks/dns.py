@@ -89,7 +89,7 @@ def resolv_conf_findings(facts: ResolvConfFacts) -> list[Finding]:
                 "A nameserver must be an IP address; fix dnsConfig.nameservers in the pod spec.",
             )
         )
-    loopback = [ns for ns in conf.honoured_nameservers if is_loopback(ns)]
+    loopback = [ns for ns in conf.honoured_nameservers if is_loopback(ns.split("%", 1)[0])]
     if loopback:
         found.append(
             Finding(

@@ -33,6 +33,7 @@ from kdoctor.api import (
     files_summary,
     fingerprint,
     has_tls_settings,
+    is_loopback,
     key_problem,
     parse_pem_certificates,
 )
@@ -415,7 +416,7 @@ class Server(Check):
                 f"{where}: server {server!r} has no scheme, so {consequence}",
                 hint=f"Write the scheme: {fix_scheme} (or http:// explicitly for `kubectl proxy`).",
             )
-        if parts.scheme == "http" and not _is_loopback(host):
+        if parts.scheme == "http" and not is_loopback(host):
             if has_credentials:
                 return Result.fail(
                     f"{where}: server {url} is plain HTTP to a non-loopback host and the user has credentials; "
@@ -437,15 +438,6 @@ def _cluster(selection: Selection) -> ClusterEntry:
             f"no cluster selected for context {selection.context_name!r}", root="kubeconfig.context"
         )
     return selection.cluster
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 class CertificateAuthority(Check):
@@ -1090,7 +1082,7 @@ class PythonClient(Check):
             except ValueError:
                 host = None
             no_proxy = ctx.env.get("no_proxy") or ctx.env.get("NO_PROXY") or ""
-            if host and _is_loopback(host) and not _python_bypasses_proxy(host, no_proxy):
+            if host and is_loopback(host) and not _python_bypasses_proxy(host, no_proxy):
                 notes.append(
                     f"{proxy_var} is set and the server {host} is loopback: kubectl connects directly, the Python "
                     "client sends the requests through the proxy"

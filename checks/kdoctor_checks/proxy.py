@@ -45,6 +45,7 @@ from kdoctor.api import (
     capture_chain_unverified,
     display_proxy_url,
     httpx_would_choose,
+    is_loopback,
     python_client_would_choose,
     split_proxy_path,
 )
@@ -87,15 +88,6 @@ CLUSTER_SERVICES_PATH = "/api/v1/services?labelSelector=" + quote(
 def _hop(kind: str, evidence: str) -> dict[str, str]:
     assert kind in HOP_KINDS, kind
     return {"kind": kind, "evidence": evidence}
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _normal_ip(text: str) -> str:
@@ -396,9 +388,7 @@ def _kubectl_proxy_evidence(facts: PathFacts) -> str | None:
         git_version = version.json.get("gitVersion")
     if not git_version:
         return None
-    where = (
-        "a loopback address" if _is_loopback(facts.server_host) else f"{facts.server_host} (not loopback!)"
-    )
+    where = "a loopback address" if is_loopback(facts.server_host) else f"{facts.server_host} (not loopback!)"
     return (
         f"{facts.server} is plain HTTP on {where} and answers GET /api (APIVersions) with 200 without any "
         f"credential, and /version says {git_version}: a kubectl proxy that adds its own credentials"

@@ -24,7 +24,6 @@ import base64
 import contextlib
 import dataclasses
 import importlib.util
-import ipaddress
 import json
 import os
 import socket
@@ -49,6 +48,7 @@ from kdoctor.keys import (
     TLS_HANDSHAKE,
     VERSION,
 )
+from kdoctor.netaddr import is_loopback
 from kdoctor.probes.route import ROUTE, Route
 from kdoctor.probes.tcp import classify_os_error
 from kdoctor.probes.tls import (
@@ -167,15 +167,6 @@ class ApiResponse:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class ApiSession:
     """The target's HTTP session. Create it through the `API_SESSION` probe; close with `aclose()`."""
 
@@ -226,7 +217,7 @@ class ApiSession:
                 "credential (kubectl would, to whoever answers)"
             )
         if not self.https:
-            if _is_loopback(self.route.server.host):
+            if is_loopback(self.route.server.host):
                 return True, "plain HTTP to a loopback address (such as kubectl proxy)"
             return False, "plain HTTP to a non-loopback host: a credential would travel in clear text"
         source = self.access.ca_source or ("the configured CA" if self.access.ca_pem else "the system roots")

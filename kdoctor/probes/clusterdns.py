@@ -224,13 +224,6 @@ def _is_address(value: str) -> bool:
     return True
 
 
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def cluster_domain(conf: ResolvConf) -> tuple[str, str]:
     """The cluster domain and where it came from, e.g. ("cluster.local", "search svc.cluster.local").
 
