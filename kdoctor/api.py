@@ -128,6 +128,7 @@ from kdoctor.proxyrules import (
 )
 from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
 from kdoctor.redact import fingerprint
+from kdoctor.timefmt import iso_utc
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # the check API
@@ -228,6 +229,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "is_dns1123_label",
     "is_ip_literal",
     "is_loopback",
+    "iso_utc",
     "parse_ip",
     "issued_by",
     "key_problem",

@@ -18,6 +18,7 @@ from kdoctor.redact import SecretRegistry
 from kdoctor.registry import RegisteredCheck, Registry, load_registry, select
 from kdoctor.report import Report, TargetReport
 from kdoctor.runner import run_target
+from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from kdoctor.render.live import LiveProgress
@@ -101,7 +102,7 @@ async def collect(
     tracebacks = {k: secrets.scrub(v) for _, tb in done for k, v in tb.items()}
     report = Report(
         kdoctor_version=__version__,
-        started_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started_at=iso_utc(started_at),
         duration_ms=(time.perf_counter() - started) * 1000,
         targets=[scrub_target(t, secrets) for t, _ in done],
         plugin_errors=dict(registry_errors or {}),

@@ -20,8 +20,10 @@ for it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -69,8 +71,8 @@ class CertSummary:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["not_before"] = _iso(self.not_before)
-        data["not_after"] = _iso(self.not_after)
+        data["not_before"] = iso_utc(self.not_before)
+        data["not_after"] = iso_utc(self.not_after)
         data["dns_names"] = list(self.dns_names)
         data["ip_addresses"] = list(self.ip_addresses)
         data["organizations"] = list(self.organizations)
@@ -87,10 +89,6 @@ class CertSummary:
     @property
     def sans(self) -> tuple[str, ...]:
         return self.dns_names + self.ip_addresses
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -255,8 +253,8 @@ def certificate_facts(cert: CertSummary, now: datetime) -> dict[str, Any]:
     return {
         "subject": cert.subject,
         "issuer": cert.issuer,
-        "not_before": _iso(cert.not_before),
-        "not_after": _iso(cert.not_after),
+        "not_before": iso_utc(cert.not_before),
+        "not_after": iso_utc(cert.not_after),
         "expired": now > cert.not_after,
         "not_yet_valid": now < cert.not_before,
         "expires_in_days": (cert.not_after - now).days,

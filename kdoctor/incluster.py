@@ -24,6 +24,7 @@ from kdoctor.jwt import JwtClaims, decode
 from kdoctor.keys import IN_CLUSTER_ACCESS, IN_CLUSTER_ENV, SERVICE_ACCOUNT
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, detect
 from kdoctor.redact import Secret
+from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -93,9 +94,9 @@ class TokenFacts:
             out["claims"] = self.claims.summary_claims()
             warn_after = warn_after_of(self.claims)
             if warn_after is not None:
-                out["claims"]["warnafter"] = _iso(warn_after)
+                out["claims"]["warnafter"] = iso_utc(warn_after)
         if self.modified_at is not None:
-            out["modified_at"] = _iso(self.modified_at)
+            out["modified_at"] = iso_utc(self.modified_at)
         return out
 
 
@@ -386,7 +387,3 @@ async def _compute_access(ctx: Context) -> AccessSpec:
         credentials=Credentials(token=token, token_file=sa.token.path),
         origin=f"pod service account ({sa.directory})",
     )
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,7 +7,7 @@ null for a phase that did not happen) so a slow link shows where the time went.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -23,6 +23,7 @@ from kdoctor.api import (
     Context,
     Result,
     is_ip_literal,
+    iso_utc,
     phase_timings,
 )
 
@@ -457,22 +458,22 @@ class ClockCheck(Check):
         local = response.received_at
         skew = (server_time - local).total_seconds()
         details.update(
-            {"local_time": _iso(local), "server_time": _iso(server_time), "skew_seconds": round(skew, 1)}
+            {
+                "local_time": iso_utc(local),
+                "server_time": iso_utc(server_time),
+                "skew_seconds": round(skew, 1),
+            }
         )
         if abs(skew) <= CLOCK_SKEW_WARN_SECONDS:
             return Result.ok(f"the clocks agree within {_duration(max(abs(skew), 1))}")
         direction = "ahead of" if skew > 0 else "behind"
         return Result.warn(
             f"the apiserver's clock is {_duration(skew)} {direction} this machine's "
-            f"(Date: {header}; local {_iso(local)})",
+            f"(Date: {header}; local {iso_utc(local)})",
             hint="Synchronise this machine's clock (`timedatectl set-ntp true` or `chronyc makestep`); if it is "
             'right, fix the control plane\'s NTP. Skew makes new certificates look "not yet valid", old ones '
             "expired, and tokens fail their nbf/exp checks.",
         )
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

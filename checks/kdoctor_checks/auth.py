@@ -9,7 +9,7 @@ attaches that credential only where it is safe to send it.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 from kdoctor.api import (
@@ -32,6 +32,7 @@ from kdoctor.api import (
     credential_details,
     decode_jwt,
     describe,
+    iso_utc,
     issued_by,
     parse_pem_certificates,
 )
@@ -59,10 +60,6 @@ def _ago(delta: timedelta) -> str:
     if hours < 48:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     return f"{hours // 24}d"
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _exec_details(result: ExecResult) -> dict[str, Any]:
@@ -155,11 +152,11 @@ class CredentialCheck(Check):
             if cred.expires_at <= now:
                 return Result.warn(
                     f"{', '.join(parts)}: the plugin returned a credential that expired at "
-                    f"{_iso(cred.expires_at)} ({_ago(now - cred.expires_at)} ago)",
+                    f"{iso_utc(cred.expires_at)} ({_ago(now - cred.expires_at)} ago)",
                     hint="Log in again with the plugin's own command (its cached credential is stale), "
                     "then rerun kdoctor.",
                 )
-            parts.append(f"expires {_iso(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
+            parts.append(f"expires {iso_utc(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
         summary = ", ".join(parts)
         if result is not None and result.stderr_tail:
             summary += _stderr_note(result)
@@ -197,7 +194,7 @@ class CredentialCheck(Check):
         now = ctx.environment.now()
         if facts.not_after is not None and facts.not_after <= now:
             return Result.fail(
-                f"{origin} certificate for {who} expired at {_iso(facts.not_after)} "
+                f"{origin} certificate for {who} expired at {iso_utc(facts.not_after)} "
                 f"({_ago(now - facts.not_after)} ago); the apiserver will answer 401 Unauthorized",
                 hint="Get a new client certificate (kubeadm: kubeadm kubeconfig user --client-name NAME; "
                 "managed clusters: refresh the kubeconfig from the provider). If the date looks wrong, "
@@ -205,19 +202,21 @@ class CredentialCheck(Check):
             )
         if facts.not_before is not None and facts.not_before > now:
             return Result.fail(
-                f"{origin} certificate for {who} is not valid before {_iso(facts.not_before)} "
+                f"{origin} certificate for {who} is not valid before {iso_utc(facts.not_before)} "
                 f"(in {_ago(facts.not_before - now)}): clock skew between this machine and the CA",
                 hint="Check the local clock (timedatectl status) against the apiserver's Date header.",
             )
         if facts.not_after is not None and facts.not_after - now < _CERT_EXPIRY_WARNING:
             return Result.warn(
-                f"{origin} certificate for {who} expires at {_iso(facts.not_after)} "
+                f"{origin} certificate for {who} expires at {iso_utc(facts.not_after)} "
                 f"(in {_ago(facts.not_after - now)})",
                 hint="Renew the client certificate before it expires.",
             )
         if cred.bearer is not None:
             return None
-        summary = f"{origin} certificate for {who} from {cred.source}, expires {_iso(facts.not_after or now)}"
+        summary = (
+            f"{origin} certificate for {who} from {cred.source}, expires {iso_utc(facts.not_after or now)}"
+        )
         if cred.exec_result is not None:
             result = cred.exec_result
             summary += f", exit code {result.exit_code} in {result.duration:.2f}s" + _stderr_note(result)
@@ -364,14 +363,14 @@ class TokenCheck(Check):
         who = _claims_identity(claims)
         if claims.exp is not None and claims.exp <= now:
             return Result.fail(
-                f"token for {who} expired at {_iso(claims.exp)} ({_ago(now - claims.exp)} ago)",
+                f"token for {who} expired at {iso_utc(claims.exp)} ({_ago(now - claims.exp)} ago)",
                 hint=self._renew_hint(cred, claims),
             )
         for name, moment in (("nbf", claims.nbf), ("iat", claims.iat)):
             if moment is not None and moment > now + _JWT_LEEWAY:
                 label = "not valid before" if name == "nbf" else "issued at"
                 return Result.fail(
-                    f"token for {who} is {label} {_iso(moment)}, {_ago(moment - now)} in the future: "
+                    f"token for {who} is {label} {iso_utc(moment)}, {_ago(moment - now)} in the future: "
                     "clock skew between this machine and the token issuer (the apiserver rejects it)",
                     hint="Check the clocks: timedatectl status here, and NTP on the issuer; the apiserver's "
                     "Date header is compared in apiserver.clock.",
@@ -389,7 +388,7 @@ class TokenCheck(Check):
         if claims.iss:
             parts.append(f"issuer {claims.iss}")
         if claims.exp is not None:
-            parts.append(f"expires {_iso(claims.exp)} (in {_ago(claims.exp - now)})")
+            parts.append(f"expires {iso_utc(claims.exp)} (in {_ago(claims.exp - now)})")
         else:
             parts.append("no expiry")
         return Result.ok(", ".join(parts))
@@ -676,13 +675,13 @@ async def _unauthorized_causes(
         elif claims.exp is not None and claims.exp <= now:
             add(
                 "the token expired",
-                f"exp {_iso(claims.exp)}, {_ago(now - claims.exp)} ago",
+                f"exp {iso_utc(claims.exp)}, {_ago(now - claims.exp)} ago",
                 renew,
                 True,
                 certain=True,
             )
         else:
-            expiry = f"exp {_iso(claims.exp)}" if claims.exp is not None else "no exp claim"
+            expiry = f"exp {iso_utc(claims.exp)}" if claims.exp is not None else "no exp claim"
             add("the token expired", f"ruled out by its claims ({expiry})", renew, False)
         if claims is not None:
             issuer = await _cluster_issuer(session)
@@ -728,7 +727,7 @@ async def _unauthorized_causes(
         expired = facts.not_after is not None and facts.not_after <= now
         add(
             "the client certificate expired",
-            f"notAfter {_iso(facts.not_after)}" if facts.not_after else "unreadable certificate",
+            f"notAfter {iso_utc(facts.not_after)}" if facts.not_after else "unreadable certificate",
             "Get a new client certificate (kubeadm kubeconfig user --client-name NAME, or from the provider).",
             expired,
             certain=expired,

@@ -8,7 +8,7 @@ in-cluster target then goes through the same apiserver, tls and auth checks as a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from kdoctor.api import (
     HOST_VAR,
@@ -24,6 +24,7 @@ from kdoctor.api import (
     ServiceAccountFacts,
     expected_refresh,
     is_dns1123_label,
+    iso_utc,
 )
 
 # kdoctor.incluster is imported where it is used: on a laptop these checks do not apply, and the
@@ -52,10 +53,6 @@ def _duration(delta: timedelta) -> str:
     if seconds >= 120:
         return f"{seconds // 60}m"
     return f"{seconds}s"
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _missing_dir(sa: ServiceAccountFacts, what: str) -> Result:
@@ -179,21 +176,21 @@ class Token(Check):
             )
         if claims.exp <= now:
             return Result.fail(
-                f"the token for {who} expired {_duration(now - claims.exp)} ago ({_iso(claims.exp)})",
+                f"the token for {who} expired {_duration(now - claims.exp)} ago ({iso_utc(claims.exp)})",
                 hint="The kubelet should have replaced it. A token mounted through `subPath`, copied out of "
                 "the volume, or cached by the application is never refreshed: read the file again on every "
                 "use (client-go does), or restart the pod.",
             )
         if claims.nbf is not None and claims.nbf > now + CLOCK_SKEW:
             return Result.fail(
-                f"the token for {who} is not valid before {_iso(claims.nbf)} (now {_iso(now)})",
+                f"the token for {who} is not valid before {iso_utc(claims.nbf)} (now {iso_utc(now)})",
                 hint="This node's clock is behind the apiserver's: fix time sync (chrony/NTP) on the node.",
             )
         refresh = expected_refresh(claims)
         if refresh is not None and claims.iat is not None and now > refresh + REFRESH_GRACE:
             return Result.warn(
                 f"the token for {who} is stale: issued {_duration(now - claims.iat)} ago, the kubelet "
-                f"should have replaced it by {_iso(refresh)}",
+                f"should have replaced it by {iso_utc(refresh)}",
                 hint="A token mounted through `subPath` or copied out of the projected volume is never "
                 "refreshed; mount the whole volume and read the file on every use, or restart the pod.",
             )
@@ -247,9 +244,9 @@ class CA(Check):
         if not valid:
             first = ca.certificates[0]
             state = (
-                f"expired {_iso(first.not_after)}"
+                f"expired {iso_utc(first.not_after)}"
                 if first.not_after < now
-                else f"valid from {_iso(first.not_before)}"
+                else f"valid from {iso_utc(first.not_before)}"
             )
             return Result.fail(
                 f"no certificate in {ca.path} is valid now: {first.subject} {state}",
@@ -257,7 +254,7 @@ class CA(Check):
                 "kube-root-ca.crt ConfigMap is mounted again), or fix the node's clock.",
             )
         soonest = min(valid, key=lambda c: c.not_after)
-        summary = f"{len(cas)} CA certificate(s) in {ca.path}: {cas[0].subject}, valid until {_iso(cas[0].not_after)}"
+        summary = f"{len(cas)} CA certificate(s) in {ca.path}: {cas[0].subject}, valid until {iso_utc(cas[0].not_after)}"
         if expired:
             return Result.warn(
                 summary + f"; {len(expired)} expired certificate(s) too ({expired[0].subject})",
