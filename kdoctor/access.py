@@ -19,6 +19,18 @@ if TYPE_CHECKING:
     from kdoctor.context import Context
 
 
+#: The ways to authenticate, in client-go's words: kubectl's own message reads
+#: "more than one authentication method found for NAME; found [token basicAuth], only one is allowed"
+#: (k8s.io/client-go/tools/clientcmd/validation.go). Used for a kubeconfig user and for any target.
+TOKEN, CLIENT_CERT, BASIC_AUTH, EXEC, AUTH_PROVIDER = (
+    "token",
+    "clientCert",
+    "basicAuth",
+    "exec",
+    "authProvider",
+)
+
+
 @dataclass(frozen=True)
 class ExecSpec:
     """A kubeconfig `exec` credential plugin stanza (validated by the kubeconfig family)."""
@@ -49,15 +61,15 @@ class Credentials:
     def methods(self) -> list[str]:
         found = []
         if self.token is not None or self.token_file:
-            found.append("token")
-        if self.client_cert_pem is not None or self.client_key_pem is not None:
-            found.append("client-certificate")
+            found.append(TOKEN)
         if self.username or self.password is not None:
-            found.append("basic-auth")
+            found.append(BASIC_AUTH)
+        if self.client_cert_pem is not None or self.client_key_pem is not None:
+            found.append(CLIENT_CERT)
         if self.exec is not None:
-            found.append("exec")
+            found.append(EXEC)
         if self.auth_provider:
-            found.append("auth-provider")
+            found.append(AUTH_PROVIDER)
         return found
 
 

@@ -32,9 +32,11 @@ from __future__ import annotations
 
 from kdoctor.access import AccessSpec, Credentials, ExecSpec
 from kdoctor.certs import (
+    EXPIRY_WARNING,
     CertSummary,
     certificate_facts,
     describe,
+    expires_soon,
     issued_by,
     key_problem,
     parse_pem_certificates,
@@ -198,6 +200,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "UserEntry",
     # helpers and constants checks judge with
     "EXEC_API_VERSIONS",
+    "EXPIRY_WARNING",
     "HOST_VAR",
     "INTERACTIVE_MODES",
     "KUBELET_NDOTS",
@@ -220,6 +223,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "describe",
     "display_proxy_url",
     "effective_server",
+    "expires_soon",
     "expected_refresh",
     "files_summary",
     "fingerprint",

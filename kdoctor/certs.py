@@ -20,7 +20,7 @@ for it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.timefmt import iso_utc
@@ -246,6 +246,17 @@ def describe(cert: x509.Certificate) -> CertSummary:
         common_name=common_names[0] if common_names else None,
         organizations=tuple(attrs(NameOID.ORGANIZATION_NAME)),
     )
+
+
+#: One threshold for every certificate kdoctor judges (serving chain, cluster CA, client certificate,
+#: service-account CA): within it, an expiry is a warning. 30 days leaves a renewal cycle (cert-manager
+#: renews at 2/3 of a 90-day life, kubeadm users are told to renew within the last month).
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def expires_soon(not_after: datetime, now: datetime) -> bool:
+    """The one judgement of "expiring": still valid, but within EXPIRY_WARNING of its end."""
+    return now <= not_after and not_after - now <= EXPIRY_WARNING
 
 
 def certificate_facts(cert: CertSummary, now: datetime) -> dict[str, Any]:

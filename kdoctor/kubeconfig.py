@@ -25,7 +25,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.access import AccessSpec, AccessUnavailable, Credentials, ExecSpec
+from kdoctor.access import (
+    AUTH_PROVIDER,
+    BASIC_AUTH,
+    CLIENT_CERT,
+    EXEC,
+    TOKEN,
+    AccessSpec,
+    AccessUnavailable,
+    Credentials,
+    ExecSpec,
+)
 from kdoctor.keys import KUBECONFIG, KUBECONFIG_ACCESS, MATERIAL, SELECTION
 from kdoctor.redact import SECRET_KEYS, Secret, SecretRegistry, redact_config
 
@@ -155,15 +165,15 @@ class UserEntry:
         """Configured ways to authenticate, in client-go's words."""
         found = []
         if self.token is not None or self.token_file:
-            found.append("token")
+            found.append(TOKEN)
         if self.username or self.password is not None:
-            found.append("basicAuth")
+            found.append(BASIC_AUTH)
         if self.client_certificate or self.client_certificate_data:
-            found.append("clientCert")
+            found.append(CLIENT_CERT)
         if self.exec is not None:
-            found.append("exec")
+            found.append(EXEC)
         if self.auth_provider:
-            found.append("authProvider")
+            found.append(AUTH_PROVIDER)
         return found
 
 

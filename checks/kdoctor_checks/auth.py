@@ -32,6 +32,7 @@ from kdoctor.api import (
     credential_details,
     decode_jwt,
     describe,
+    expires_soon,
     iso_utc,
     issued_by,
     parse_pem_certificates,
@@ -44,7 +45,6 @@ __all__ = ["CHECKS", "CredentialCheck", "IdentityCheck", "PermissionsCheck", "To
 
 # The apiserver's JWT validation allows this much clock difference for nbf/iat (go-jose DefaultLeeway).
 _JWT_LEEWAY = timedelta(minutes=1)
-_CERT_EXPIRY_WARNING = timedelta(days=7)
 _NETWORK_DEPS = ("tls.chain", "apiserver.version")
 
 
@@ -103,7 +103,7 @@ class CredentialCheck(Check):
 
     pass: a credential was obtained (method, source and fingerprint in the summary).
     warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
-          1.19); an exec credential that is already expired; a client certificate expiring within 7 days.
+          1.19); an exec credential that is already expired; a client certificate expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
           hung past the timeout (killed), or printed something that is not an ExecCredential of the
           configured apiVersion; the tokenFile cannot be read or is empty; the client certificate is
@@ -206,7 +206,7 @@ class CredentialCheck(Check):
                 f"(in {_ago(facts.not_before - now)}): clock skew between this machine and the CA",
                 hint="Check the local clock (timedatectl status) against the apiserver's Date header.",
             )
-        if facts.not_after is not None and facts.not_after - now < _CERT_EXPIRY_WARNING:
+        if facts.not_after is not None and expires_soon(facts.not_after, now):
             return Result.warn(
                 f"{origin} certificate for {who} expires at {iso_utc(facts.not_after)} "
                 f"(in {_ago(facts.not_after - now)})",

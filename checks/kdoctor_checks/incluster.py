@@ -23,6 +23,7 @@ from kdoctor.api import (
     Result,
     ServiceAccountFacts,
     expected_refresh,
+    expires_soon,
     is_dns1123_label,
     iso_utc,
 )
@@ -33,7 +34,6 @@ from kdoctor.api import (
 __all__ = ["CHECKS"]
 
 #: A CA certificate expiring within this window is a warning.
-EXPIRY_WARNING = timedelta(days=30)
 #: Tolerated clock difference for "issued in the future" (the apiserver allows a little skew too).
 CLOCK_SKEW = timedelta(minutes=1)
 
@@ -260,7 +260,7 @@ class CA(Check):
                 summary + f"; {len(expired)} expired certificate(s) too ({expired[0].subject})",
                 hint="Remove the expired certificate from the kube-root-ca.crt bundle once nothing uses it.",
             )
-        if soonest.not_after - now < EXPIRY_WARNING:
+        if expires_soon(soonest.not_after, now):
             return Result.warn(
                 f"{soonest.subject} in {ca.path} expires in {_duration(soonest.not_after - now)}",
                 hint="Rotate the cluster CA before it expires; every in-cluster client then fails TLS.",

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,6 +29,7 @@ from kdoctor.api import (
     certificate_facts,
     describe,
     effective_server,
+    expires_soon,
     files_summary,
     fingerprint,
     has_tls_settings,
@@ -39,9 +39,6 @@ from kdoctor.api import (
 )
 
 __all__ = ["CHECKS"]
-
-#: A certificate expiring within this window is a warning.
-EXPIRY_WARNING = timedelta(days=30)
 
 
 def _join(names: Sequence[str], limit: int = 12) -> str:
@@ -515,7 +512,8 @@ class CertificateAuthority(Check):
                 "`openssl x509 -inform der -in ca.der -out ca.crt`.",
             )
         now = ctx.environment.now()
-        infos = [certificate_facts(describe(c), now) for c in certs]
+        summaries = [describe(c) for c in certs]
+        infos = [certificate_facts(c, now) for c in summaries]
         details["certificates"] = infos
         for info in infos:
             if info["expired"] or info["not_yet_valid"]:
@@ -534,7 +532,7 @@ class CertificateAuthority(Check):
                 "it works only if the server presents exactly this certificate",
                 hint="Use the CA that signed the apiserver's certificate (on kubeadm clusters /etc/kubernetes/pki/ca.crt).",
             )
-        soon = [i for i in infos if i["expires_in_days"] <= EXPIRY_WARNING.days]
+        soon = [i for i, c in zip(infos, summaries, strict=True) if expires_soon(c.not_after, now)]
         if soon:
             return Result.warn(
                 f"CA certificate {soon[0]['subject']} expires in {soon[0]['expires_in_days']} days ({soon[0]['not_after']})",
@@ -852,7 +850,8 @@ class ClientCertificate(Check):
             )
         key_error = key_problem(key_blob.data, certs[0])
         now = ctx.environment.now()
-        info = certificate_facts(describe(certs[0]), now)
+        leaf = describe(certs[0])
+        info = certificate_facts(leaf, now)
         details["certificate"] = info
         described = (
             f"client certificate {info['subject']} (issuer {info['issuer']}, valid until {info['not_after']})"
@@ -873,7 +872,7 @@ class ClientCertificate(Check):
                 hint="Get a new certificate from your cluster admin or provider (kubeadm: "
                 "`kubeadm kubeconfig user --client-name NAME`), or fix this machine's clock.",
             )
-        if info["expires_in_days"] <= EXPIRY_WARNING.days:
+        if expires_soon(leaf.not_after, now):
             return Result.warn(
                 f"{described} expires in {info['expires_in_days']} days",
                 hint="Renew the certificate before it expires (kubeadm: `kubeadm certs renew`).",

@@ -27,6 +27,7 @@ from kdoctor.api import (
     PeerTls,
     Result,
     Unavailable,
+    expires_soon,
     hostname_matches,
     phase_timings,
     strength_problems,
@@ -35,7 +36,6 @@ from kdoctor.api import (
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
 _DEPS = ("apiserver.tcp", "kubeconfig.ca", "kubeconfig.tls", "incluster.ca")
-EXPIRY_WARNING = timedelta(days=30)
 #: Names that CAs issuing server certificates on behalf of a root usually carry.
 _INTERMEDIATE_NAME = re.compile(r"intermediate|issuing|subordinate|sub[- ]?ca", re.IGNORECASE)
 _HOSTNAME_CODES = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
@@ -415,7 +415,7 @@ class ExpiryCheck(Check):
             return Result.skip("the chain is outside its validity period: tls.chain reports it")
         left = first.not_after - now
         details["days_left"] = round(left.total_seconds() / 86400, 1)
-        if left <= EXPIRY_WARNING:
+        if expires_soon(first.not_after, now):
             return Result.warn(
                 f"{first.subject} expires on {_date(first.not_after)}, in {_days(left)}",
                 hint="Renew it before then (kubeadm: `kubeadm certs check-expiration`, `kubeadm certs renew "
