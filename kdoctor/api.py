@@ -73,6 +73,7 @@ from kdoctor.keys import (
     LIVEZ,
     MATERIAL,
     NAMESERVERS,
+    PATH_FACTS,
     PROXY_DECISION,
     READYZ,
     RESOLUTION,
@@ -98,7 +99,7 @@ from kdoctor.kubeconfig import (
     files_summary,
     has_tls_settings,
 )
-from kdoctor.netaddr import is_loopback, parse_ip
+from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
 from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
 from kdoctor.probes.clusterdns import (
     KUBELET_NDOTS,
@@ -111,6 +112,7 @@ from kdoctor.probes.clusterdns import (
     ResolvConfFacts,
 )
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
+from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
 from kdoctor.probes.resolve import Resolution, is_ip_literal
 from kdoctor.probes.route import Route
 from kdoctor.probes.tcp import TcpConnect
@@ -158,6 +160,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "LIVEZ",
     "MATERIAL",
     "NAMESERVERS",
+    "PATH_FACTS",
     "PROXY_DECISION",
     "READYZ",
     "RESOLUTION",
@@ -187,6 +190,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "Lookup",
     "Material",
     "NameAnswer",
+    "PathFacts",
     "PeerTls",
     "ProxyDecision",
     "ResolvConfFacts",
@@ -204,6 +208,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "HOST_VAR",
     "INTERACTIVE_MODES",
     "KUBELET_NDOTS",
+    "LEASES_PATH",
     "MAX_NAMESERVERS",
     "MUSL_MAX_LINE",
     "OLD_GLIBC_MAX_SEARCH",
@@ -233,13 +238,16 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "is_dns1123_label",
     "is_ip_literal",
     "is_loopback",
+    "normal_ip",
     "iso_utc",
     "parse_ip",
     "issued_by",
     "key_problem",
+    "live_leases",
     "parse_pem_certificates",
     "phase_timings",
     "python_client_would_choose",
     "split_proxy_path",
+    "status_words",
     "strength_problems",
 ]

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
     from kdoctor.probes.api import ApiResponse, ApiSession
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
+    from kdoctor.probes.path import PathFacts
     from kdoctor.probes.resolve import Resolution
     from kdoctor.probes.route import Route
     from kdoctor.probes.tcp import TcpConnect
@@ -69,3 +70,6 @@ NAMESERVERS: Probe[tuple[NameAnswer, ...]] = Probe(
 SERVICE_LOOKUP: Probe[Lookup] = Probe("dns.service", "kdoctor.probes.clusterdns:_compute_service")
 FQDN_LOOKUP: Probe[Lookup] = Probe("dns.fqdn", "kdoctor.probes.clusterdns:_compute_fqdn")
 WILDCARD_LOOKUP: Probe[Lookup] = Probe("dns.wildcard", "kdoctor.probes.clusterdns:_compute_wildcard")
+
+# The path, for proxy.path
+PATH_FACTS: Probe[PathFacts] = Probe("proxy.path-facts", "kdoctor.probes.path:gather_path_facts")

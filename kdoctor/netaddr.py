@@ -40,3 +40,12 @@ def is_loopback(host: str) -> bool:
         return True
     ip = parse_ip(host)
     return ip is not None and is_loopback_ip(ip)
+
+
+def normal_ip(text: str) -> str:
+    """An address in one spelling, to compare addresses from different sources ("[::1]", "::0:1" → "::1").
+
+    Text that is not an IP literal comes back stripped and lower-cased (a host name).
+    """
+    ip = parse_ip(text.strip().strip("[]"))
+    return str(ip) if ip is not None else text.strip().lower()

@@ -9,51 +9,48 @@ is proven by an answer, not guessed from a URL alone.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from kdoctor.api import (
     ACCESS,
     API_SESSION,
-    CHAIN_ANALYSIS,
+    LEASES_PATH,
+    PATH_FACTS,
     PROXY_DECISION,
-    RESOLUTION,
-    ROUTE,
-    TLS_HANDSHAKE,
     VERSION,
     AccessSpec,
     ApiResponse,
-    ApiSession,
-    ChainAnalysis,
     Check,
     Context,
     HttpxRejected,
     Mode,
-    PeerTls,
+    PathFacts,
     ProxyDecision,
     Result,
-    Route,
     ServiceRef,
     apiserver_proxy_path,
-    capture_chain_unverified,
     display_proxy_url,
     httpx_would_choose,
     is_loopback,
+    live_leases,
+    normal_ip,
     python_client_would_choose,
-    split_proxy_path,
+    status_words,
 )
 
-# The probe modules are imported where they are used: a run whose kubeconfig is broken (every
-# network check skipped) then never loads the HTTP session, TLS and proxy-rule machinery.
-
-__all__ = ["CHECKS", "PathFacts", "ProxyEnv", "ProxyPath", "ProxyServices", "assemble_hops", "live_leases"]
+__all__ = [
+    "CHECKS",
+    "LEASES_PATH",
+    "PathFacts",
+    "ProxyEnv",
+    "ProxyPath",
+    "ProxyServices",
+    "assemble_hops",
+    "live_leases",
+]
 
 HOP_KINDS = (
     "direct",
@@ -67,19 +64,9 @@ HOP_KINDS = (
 )
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
-#: Extra unauthenticated TLS handshakes made to see whether different servers answer.
-EXTRA_HANDSHAKES = 3
 #: proxy.services probes at most this many services.
 MAX_SERVICES = 25
 
-_ENDPOINTS_PATH = "/api/v1/namespaces/default/endpoints/kubernetes"
-_SLICES_PATH = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=" + quote(
-    "kubernetes.io/service-name=kubernetes", safe=""
-)
-_SERVICE_PATH = "/api/v1/namespaces/default/services/kubernetes"
-LEASES_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=" + quote(
-    "apiserver.kubernetes.io/identity=kube-apiserver", safe=""
-)
 CLUSTER_SERVICES_PATH = "/api/v1/services?labelSelector=" + quote(
     "kubernetes.io/cluster-service=true", safe=""
 )
@@ -88,19 +75,6 @@ CLUSTER_SERVICES_PATH = "/api/v1/services?labelSelector=" + quote(
 def _hop(kind: str, evidence: str) -> dict[str, str]:
     assert kind in HOP_KINDS, kind
     return {"kind": kind, "evidence": evidence}
-
-
-def _normal_ip(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
-        return text.strip().lower()
-
-
-def _status_words(response: ApiResponse) -> str:
-    if response.status is not None:
-        return f"{response.status} {response.reason}".strip()
-    return f"no answer ({response.error_kind}: {response.error})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +121,7 @@ class ProxyEnv(Check):
             )
         if decision.is_proxied:
             version = await ctx.probe(VERSION)
-            details["proxy_answer"] = _status_words(version)
+            details["proxy_answer"] = status_words(version)
             failure = _proxy_failure(decision, version, _host_of(access.server))
             if failure is not None:
                 return Result.fail(failure[0], hint=failure[1])
@@ -313,35 +287,6 @@ def _proxy_failure(
 # proxy.path: facts, then a pure assembly of hops
 
 
-@dataclass
-class PathFacts:
-    """What was learnt about the path; `assemble_hops` judges it without any network."""
-
-    server: str
-    mode: Mode
-    decision: ProxyDecision
-    #: The server answered over plain HTTP: GET /api without a credential, and GET /version.
-    plain_http: bool = False
-    unauthenticated_api: ApiResponse | None = None
-    version: ApiResponse | None = None
-    apiserver_proxy: tuple[str, ServiceRef] | None = None
-    #: The TLS chain judged against the configured CA (None: no TLS, no CA, or no chain).
-    chain: ChainAnalysis | None = None
-    server_host: str = ""
-    server_port: int = 0
-    #: Addresses the server host resolves to here (empty: unknown, e.g. resolved by a proxy).
-    server_addresses: tuple[str, ...] = ()
-    endpoint_addresses: tuple[str, ...] = ()
-    endpoint_ports: tuple[int, ...] = ()
-    endpoints_source: str = ""
-    service_ips: tuple[str, ...] = ()
-    service_ports: tuple[int, ...] = ()
-    lease_identities: tuple[str, ...] = ()
-    #: Leaf certificate SHA-256 of the session's handshake, then of each extra handshake.
-    leaf_fingerprints: tuple[str, ...] = ()
-    unavailable: list[str] = field(default_factory=list)
-
-
 def assemble_hops(facts: PathFacts) -> list[dict[str, str]]:
     """The ordered hops between the client and the apiserver, each with its evidence."""
     hops: list[dict[str, str]] = []
@@ -432,7 +377,7 @@ def _interception_evidence(facts: PathFacts) -> str | None:
 def _kube_proxy_evidence(facts: PathFacts) -> str | None:
     if facts.mode is not Mode.IN_CLUSTER:
         return None
-    host = _normal_ip(facts.server_host)
+    host = normal_ip(facts.server_host)
     if host in facts.endpoint_addresses:
         return None
     if host in facts.service_ips:
@@ -469,7 +414,7 @@ def _load_balancer_evidence(facts: PathFacts) -> list[str]:
     found: list[str] = []
     server_is_endpoint = False
     if facts.endpoint_addresses and facts.server_addresses:
-        outside = [a for a in facts.server_addresses if _normal_ip(a) not in facts.endpoint_addresses]
+        outside = [a for a in facts.server_addresses if normal_ip(a) not in facts.endpoint_addresses]
         if outside:
             found.append(
                 f"{facts.server_host} ({', '.join(facts.server_addresses)}) is not among the default/kubernetes "
@@ -506,218 +451,6 @@ def _direct_evidence(facts: PathFacts) -> str:
     return "; ".join(parts)
 
 
-async def gather_path_facts(ctx: Context) -> PathFacts:
-    """Collect the evidence proxy.path judges: a few GETs over the session, a few TLS handshakes."""
-    access = await ctx.probe(ACCESS)
-    route = await ctx.probe(ROUTE)
-    decision = await ctx.probe(PROXY_DECISION)
-    parts = urlsplit(access.server)
-    facts = PathFacts(
-        server=access.server,
-        mode=ctx.mode,
-        decision=decision,
-        server_host=route.server.host,
-        server_port=route.server.port,
-        apiserver_proxy=split_proxy_path(parts.path),
-    )
-    session = await ctx.probe(API_SESSION)
-    version = await ctx.probe(VERSION)
-    facts.version = version
-    peer: PeerTls | None = None
-    if session.https:
-        peer = await ctx.probe(TLS_HANDSHAKE)
-    # The side lookups (below) are independent round trips: started before the chain analysis, the
-    # network and the server work while this process parses certificates.
-    side: asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]] | None = None
-    if version.answered and peer is not None and facts.apiserver_proxy is None:
-        side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, facts))
-    try:
-        if peer is not None:
-            # Also after a failed verification: the chain captured as evidence shows who signed it.
-            facts.chain = await _analyse(ctx, access, peer)
-    except BaseException:
-        if side is not None:
-            side.cancel()
-        raise
-    if not version.answered:
-        facts.unavailable.append(
-            f"the apiserver did not answer GET /version: {version.error_kind}: {version.error}"
-        )
-        return facts
-    if peer is None:
-        facts.plain_http = True
-        facts.unauthenticated_api = await session.get("/api", authenticated=False)
-        return facts
-    if side is None:
-        return facts  # beyond the proxy verb is another cluster: its endpoints say nothing of this path
-    addresses, fingerprints, _ = await side
-    facts.server_addresses = addresses
-    facts.leaf_fingerprints = fingerprints
-    return facts
-
-
-def _side_lookups(
-    ctx: Context, session: ApiSession, route: Route, peer: PeerTls, facts: PathFacts
-) -> asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]]:
-    """The server's addresses, the extra handshakes' leaves, the endpoints and leases (and the
-    Service in a pod), all at once: proxy.path adds one round trip, not four."""
-    side_lookups = [_endpoints(session, facts), _leases(session, facts, ctx.environment.now())]
-    if ctx.mode is Mode.IN_CLUSTER:
-        side_lookups.append(_service(session, facts))
-    return asyncio.gather(
-        _server_addresses(ctx, route),
-        _leaf_fingerprints(ctx, session, route, peer),
-        asyncio.gather(*side_lookups),
-    )
-
-
-async def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
-    if not peer.chain_der or not access.ca_pem or access.insecure_skip_tls_verify:
-        return None
-    # The same chain against the same CA as the tls checks judge: shared, not parsed twice.
-    return await ctx.probe(CHAIN_ANALYSIS)
-
-
-async def _server_addresses(ctx: Context, route: Route) -> tuple[str, ...]:
-    host = route.server.host
-    try:
-        return (str(ipaddress.ip_address(host)),)
-    except ValueError:
-        pass
-    if route.proxied:
-        return ()  # the proxy resolves the name; a lookup here could answer differently
-
-    resolution = await ctx.probe(RESOLUTION)
-    return tuple(_normal_ip(a) for a in resolution.addresses) if resolution.ok else ()
-
-
-async def _endpoints(session: ApiSession, facts: PathFacts) -> None:
-    response = await session.get(_ENDPOINTS_PATH, authenticated=True)
-    if response.status == 200 and isinstance(response.json, dict):
-        addresses: list[str] = []
-        ports: list[int] = []
-        for subset in response.json.get("subsets") or []:
-            if not isinstance(subset, dict):
-                continue
-            addresses += [
-                _normal_ip(str(a.get("ip"))) for a in subset.get("addresses") or [] if isinstance(a, dict)
-            ]
-            ports += [
-                int(p["port"]) for p in subset.get("ports") or [] if isinstance(p, dict) and "port" in p
-            ]
-        facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
-        facts.endpoint_ports = tuple(dict.fromkeys(ports))
-        facts.endpoints_source = "default/kubernetes Endpoints"
-        return
-    slices = await session.get(_SLICES_PATH, authenticated=True)
-    if slices.status == 200 and isinstance(slices.json, dict):
-        addresses, ports = [], []
-        for item in slices.json.get("items") or []:
-            if not isinstance(item, dict):
-                continue
-            for endpoint in item.get("endpoints") or []:
-                if isinstance(endpoint, dict):
-                    addresses += [_normal_ip(str(a)) for a in endpoint.get("addresses") or []]
-            ports += [int(p["port"]) for p in item.get("ports") or [] if isinstance(p, dict) and "port" in p]
-        facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
-        facts.endpoint_ports = tuple(dict.fromkeys(ports))
-        facts.endpoints_source = "default/kubernetes EndpointSlice"
-        return
-    facts.unavailable.append(
-        f"the default/kubernetes endpoints could not be read ({_status_words(response)}; EndpointSlice: "
-        f"{_status_words(slices)})"
-    )
-
-
-async def _service(session: ApiSession, facts: PathFacts) -> None:
-    response = await session.get(_SERVICE_PATH, authenticated=True)
-    if response.status != 200 or not isinstance(response.json, dict):
-        facts.unavailable.append(
-            f"the default/kubernetes Service could not be read ({_status_words(response)})"
-        )
-        return
-    spec = response.json.get("spec") or {}
-    ips = [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]
-    facts.service_ips = tuple(dict.fromkeys(_normal_ip(str(ip)) for ip in ips if ip and ip != "None"))
-    facts.service_ports = tuple(
-        int(p["port"]) for p in spec.get("ports") or [] if isinstance(p, dict) and "port" in p
-    )
-
-
-#: An apiserver renews its identity Lease every 10 s; one not renewed for this long is a stale leftover.
-LEASE_FRESH_SECONDS = 300
-
-
-async def _leases(session: ApiSession, facts: PathFacts, local_now: datetime) -> None:
-    response = await session.get(LEASES_PATH, authenticated=True)
-    if response.status != 200 or not isinstance(response.json, dict):
-        facts.unavailable.append(
-            f"the apiserver identity leases could not be listed ({_status_words(response)})"
-        )
-        return
-    facts.lease_identities = live_leases(response.json, _server_now(response, local_now))
-
-
-def live_leases(lease_list: dict[str, Any], now: datetime) -> tuple[str, ...]:
-    """Names of the identity Leases renewed within LEASE_FRESH_SECONDS of `now` (the server's clock)."""
-    names = []
-    for item in lease_list.get("items") or []:
-        if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
-            continue
-        renewed = _parse_time((item.get("spec") or {}).get("renewTime"))
-        if renewed is not None and (now - renewed).total_seconds() > LEASE_FRESH_SECONDS:
-            continue
-        names.append(str(item["metadata"].get("name", "?")))
-    return tuple(names)
-
-
-def _server_now(response: ApiResponse, local_now: datetime) -> datetime:
-    # The server's own clock: a skewed client clock must not make live leases look stale.
-    date = response.header("date")
-    if date:
-        try:
-            return parsedate_to_datetime(date).astimezone(timezone.utc)
-        except (TypeError, ValueError):
-            pass
-    return local_now
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-    except ValueError:
-        return None
-
-
-async def _leaf_fingerprints(
-    ctx: Context, session: ApiSession, route: Route, peer: PeerTls
-) -> tuple[str, ...]:
-    if not peer.chain_der:
-        return ()
-
-    proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
-    if route.proxied and proxy is None:
-        return (_sha256(peer.chain_der[0]),)
-    attempts = [
-        capture_chain_unverified(
-            route.server, server_hostname=session.server_hostname, proxy_url=proxy, timeout=ctx.timeout
-        )
-        for _ in range(EXTRA_HANDSHAKES)
-    ]
-    try:
-        results = await asyncio.wait_for(asyncio.gather(*attempts), ctx.timeout * 1.5)
-    except asyncio.TimeoutError:
-        results = []  # each attempt has its own timeout; this only guards against a stuck one
-    extra = tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
-    return (_sha256(peer.chain_der[0]), *extra)
-
-
-def _sha256(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()
-
-
 class ProxyPath(Check):
     """What stands between this client and the apiserver, in order, each hop with its evidence.
 
@@ -747,7 +480,7 @@ class ProxyPath(Check):
     depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
 
     async def run(self, ctx: Context) -> Result:
-        facts = await gather_path_facts(ctx)
+        facts = await ctx.probe(PATH_FACTS)
         hops = assemble_hops(facts)
         details = ctx.details
         details.update(_path_details(facts, hops))
@@ -855,16 +588,16 @@ class ProxyServices(Check):
         listing = await session.get(CLUSTER_SERVICES_PATH, authenticated=True)
         if listing.status in (401, 403):
             return Result.warn(
-                f"listing the cluster-service services was refused ({_status_words(listing)})",
+                f"listing the cluster-service services was refused ({status_words(listing)})",
                 hint="Grant `list` on services (e.g. `kubectl create clusterrolebinding ... --clusterrole=view`) "
                 "or run as a user who has it.",
-                details={"list": _status_words(listing)},
+                details={"list": status_words(listing)},
             )
         if listing.status != 200 or not isinstance(listing.json, dict):
             return Result.fail(
-                f"GET {CLUSTER_SERVICES_PATH} answered {_status_words(listing)}",
+                f"GET {CLUSTER_SERVICES_PATH} answered {status_words(listing)}",
                 hint="See the apiserver checks; the service list must be readable.",
-                details={"list": _status_words(listing)},
+                details={"list": status_words(listing)},
             )
         services = [s for s in listing.json.get("items") or [] if isinstance(s, dict)]
         targets = [t for t in (_proxy_target(s) for s in services) if t is not None]
