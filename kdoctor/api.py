@@ -66,6 +66,7 @@ from kdoctor.keys import (
     CHAIN_ANALYSIS,
     CREDENTIALS,
     FQDN_LOOKUP,
+    IDENTITY_REVIEW,
     IN_CLUSTER_ACCESS,
     IN_CLUSTER_ENV,
     KUBECONFIG,
@@ -111,6 +112,7 @@ from kdoctor.probes.clusterdns import (
     NameAnswer,
     ResolvConfFacts,
 )
+from kdoctor.probes.identity import IdentityReview
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
 from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
 from kdoctor.probes.resolve import Resolution, is_ip_literal
@@ -153,6 +155,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "CHAIN_ANALYSIS",
     "CREDENTIALS",
     "FQDN_LOOKUP",
+    "IDENTITY_REVIEW",
     "IN_CLUSTER_ACCESS",
     "IN_CLUSTER_ENV",
     "KUBECONFIG",
@@ -184,6 +187,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "Credentials",
     "ExecResult",
     "ExecSpec",
+    "IdentityReview",
     "InClusterEnv",
     "JwtClaims",
     "LoadedKubeconfig",

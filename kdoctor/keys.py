@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
     from kdoctor.probes.api import ApiResponse, ApiSession
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
+    from kdoctor.probes.identity import IdentityReview
     from kdoctor.probes.path import PathFacts
     from kdoctor.probes.resolve import Resolution
     from kdoctor.probes.route import Route
@@ -73,3 +74,8 @@ WILDCARD_LOOKUP: Probe[Lookup] = Probe("dns.wildcard", "kdoctor.probes.clusterdn
 
 # The path, for proxy.path
 PATH_FACTS: Probe[PathFacts] = Probe("proxy.path-facts", "kdoctor.probes.path:gather_path_facts")
+
+# Who the apiserver says the credential is, for auth.identity
+IDENTITY_REVIEW: Probe[IdentityReview] = Probe(
+    "auth.identity-review", "kdoctor.probes.identity:review_identity"
+)

@@ -15,6 +15,7 @@ from typing import Any
 from kdoctor.api import (
     API_SESSION,
     CREDENTIALS,
+    IDENTITY_REVIEW,
     REMOVED_AUTH_PROVIDERS,
     SELECTION,
     SERVICE_ACCOUNT,
@@ -414,10 +415,6 @@ def _claims_identity(claims: JwtClaims) -> str:
 
 # --- identity -------------------------------------------------------------------------------------
 
-_REVIEW_PATHS = (
-    ("authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/selfsubjectreviews"),
-    ("authentication.k8s.io/v1beta1", "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews"),
-)
 _FORBIDDEN_USER = re.compile(r'User "([^"]*)" cannot')
 _MESSAGE_CAP = 300
 
@@ -496,14 +493,8 @@ class IdentityCheck(Check):
                 hint="Configure the cluster's CA (certificate-authority-data) instead of "
                 "insecure-skip-tls-verify, and use https, so the credential can be checked safely.",
             )
-        body = {"apiVersion": "", "kind": "SelfSubjectReview"}
-        response: ApiResponse | None = None
-        api_version = ""
-        for api_version, path in _REVIEW_PATHS:
-            response = await session.post(path, {**body, "apiVersion": api_version}, authenticated=True)
-            if response.status != 404:
-                break
-        assert response is not None
+        review = await ctx.probe(IDENTITY_REVIEW)
+        response, api_version = review.response, review.api_version
         details = ctx.details
         details.update(
             {
@@ -523,8 +514,8 @@ class IdentityCheck(Check):
             return await self._unauthorized(ctx, session, cred, response, details)
         if response.status == 403:
             return self._forbidden(cred, response, details)
-        if response.status == 404:
-            return await self._no_review_api(session, cred, details)
+        if review.fallback is not None:
+            return self._no_review_api(review.fallback, cred, details)
         return Result.fail(
             f"SelfSubjectReview answered {response.status} {response.reason}: {_server_message(response)}",
             hint="See apiserver.ready for the apiserver's health; retry when it is ready.",
@@ -577,10 +568,7 @@ class IdentityCheck(Check):
             "system:basic-user ClusterRole (or one granting create on selfsubjectreviews) to the user.",
         )
 
-    async def _no_review_api(
-        self, session: ApiSession, cred: ResolvedCredential, details: dict[str, Any]
-    ) -> Result:
-        probe = await session.get("/api", authenticated=True)
+    def _no_review_api(self, probe: ApiResponse, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         details["fallback"] = _response_details(probe)
         if probe.status == 401:
             return Result.fail(
