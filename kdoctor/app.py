@@ -13,7 +13,9 @@ from kdoctor import __version__
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.core import Mode
 from kdoctor.exit_codes import ExitCode, exit_code_for
+from kdoctor.kubeconfig import list_contexts
 from kdoctor.observer import NullObserver, RunObserver
+from kdoctor.probes.inpod import detect
 from kdoctor.redact import SecretRegistry
 from kdoctor.registry import RegisteredCheck, Registry, load_registry, select
 from kdoctor.report import Report, TargetReport
@@ -21,6 +23,7 @@ from kdoctor.runner import run_target
 from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
+    # lazy: Rich only for a person at a terminal
     from kdoctor.render.live import LiveProgress
 
 #: How many targets of --all-contexts are checked at once.
@@ -50,13 +53,9 @@ def choose_format(requested: str | None, stdout: TextIO, env: dict[str, str] | N
 
 
 def plan_targets(options: Options, environment: Environment) -> list[Target]:
-    from kdoctor.probes.inpod import detect
-
     if detect(options, environment):
         return [Target(Mode.IN_CLUSTER)]
     if options.all_contexts:
-        from kdoctor.kubeconfig import list_contexts
-
         names = list_contexts(options, environment)
         if names:
             return [Target(Mode.KUBECONFIG, name) for name in names]
@@ -160,11 +159,13 @@ def run_command(
         # The message itself may quote a credential; the name of the error is enough without --debug.
         print(f"kdoctor: internal error ({type(exc).__name__}); --debug shows the traceback", file=stderr)
         if options.debug:
+            # lazy: needed only for an internal error under --debug
             import traceback
 
             traceback.print_exc(file=stderr)
         return ExitCode.INTERNAL
     report = outcome.report
+    # lazy: the renderers (and Rich) load only once there is a report to show
     from kdoctor.render import render
 
     code = ExitCode.OK

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
 __all__ = [
@@ -96,6 +97,7 @@ class CertSummary:
 
 def parse_pem_certificates(data: bytes) -> tuple[list[x509.Certificate], str | None]:
     """The PEM certificates in `data`, or why there are none (a predicate: "is not PEM (...)")."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
     if b"-----BEGIN" not in data:
@@ -112,6 +114,7 @@ def parse_pem_certificates(data: bytes) -> tuple[list[x509.Certificate], str | N
 
 def load_pem_bundle(pem: bytes) -> list[bytes]:
     """The certificates of a PEM bundle as DER (an unparsable bundle yields none)."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography.hazmat.primitives.serialization import Encoding
 
     certs, _ = parse_pem_certificates(pem)
@@ -120,6 +123,7 @@ def load_pem_bundle(pem: bytes) -> list[bytes]:
 
 def load_der(der: bytes) -> x509.Certificate:
     """One DER certificate (ValueError when it is not one)."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
     return x509.load_der_x509_certificate(der)
@@ -131,6 +135,7 @@ def key_problem(key_pem: bytes, cert: x509.Certificate) -> str | None:
     The reason is a predicate ("is encrypted with a passphrase; ..."); a readable key of another
     certificate gives `KEY_MISMATCH`.
     """
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography.hazmat.primitives import serialization
 
     if b"-----BEGIN" not in key_pem:
@@ -154,6 +159,7 @@ def key_problem(key_pem: bytes, cert: x509.Certificate) -> str | None:
 
 def is_ca(cert: x509.Certificate) -> bool:
     """Whether Go's crypto/x509 lets `cert` sign others: basicConstraints CA:TRUE, or a v1 certificate."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
     try:
@@ -186,6 +192,7 @@ def describe_certificate(der: bytes) -> CertSummary:
 
 def describe(cert: x509.Certificate) -> CertSummary:
     """The summary of one parsed certificate."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa

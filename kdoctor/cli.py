@@ -95,6 +95,7 @@ def run(
     ] = False,
 ) -> None:
     """Check the access path to the cluster and report every link."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.app import OutputOptions, run_command
 
     options = Options(
@@ -117,6 +118,7 @@ def run(
 @app.command("checks")
 def list_checks() -> None:
     """List every check: id, title, depends_on, and the package it comes from."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.registry import load_registry
 
     registry = load_registry()
@@ -133,6 +135,7 @@ def explain(
     check_id: Annotated[str, typer.Argument(metavar="ID", help="A check id, e.g. tls.chain.")],
 ) -> None:
     """What a check looks at, what each outcome means, how to fix it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.registry import load_registry
 
     registry = load_registry()
@@ -154,6 +157,7 @@ def demo(
     timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds per network operation.")] = 5.0,
 ) -> None:
     """Start the built-in demo cluster on loopback and run the doctor against it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor import demo as demo_mod
 
     if list_:
@@ -181,6 +185,7 @@ def proxy_url(
     server: Annotated[str | None, typer.Option(help="Server URL (instead of the kubeconfig's).")] = None,
 ) -> None:
     """Print the apiserver proxy URL of a service, as the Kubernetes page builds it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.proxyurl import proxy_url_command
 
     try:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from kdoctor.app import OutputOptions, run_command
+from kdoctor.context import Environment, Options
 from kdoctor.emulator.scenarios import SCENARIOS
 from kdoctor.emulator.scenarios import list_scenarios as _list_scenarios
 from kdoctor.exit_codes import ExitCode
@@ -45,6 +47,7 @@ def run_demo(
         names = ", ".join(SCENARIOS)
         print(f"error: unknown scenario {scenario!r}; one of: {names}", file=stderr)
         return ExitCode.USAGE
+    # lazy: the emulator and its PKI load only once a known scenario is chosen
     from kdoctor.emulator import Emulator
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-demo-") as tmp, Emulator(scenario) as cluster:
@@ -100,9 +103,6 @@ def _run_doctor(
     width: int | None,
 ) -> int:
     """The one call into the engine (`kdoctor.app.run_command`), as `kdoctor run` would make it."""
-    from kdoctor.app import OutputOptions, run_command
-    from kdoctor.context import Environment, Options
-
     options = Options(
         kubeconfig=str(kubeconfig),
         in_cluster=False,

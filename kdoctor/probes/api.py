@@ -62,6 +62,7 @@ from kdoctor.probes.tls import (
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
+    # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
     import httpx
 
     from kdoctor.context import Context
@@ -278,6 +279,7 @@ class ApiSession:
 
     def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         _import_httpx()
+        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         return httpx.AsyncClient(
@@ -358,6 +360,7 @@ class ApiSession:
     async def _send(
         self, client: httpx.AsyncClient, method: str, path: str, body: bytes | None, authenticated: bool
     ) -> ApiResponse:
+        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         trace = _Trace()
@@ -451,6 +454,7 @@ class ApiSession:
             )
 
     def _classify(self, exc: BaseException, trace: _Trace) -> tuple[str, str]:
+        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         causes = _causes(exc)

@@ -367,6 +367,7 @@ async def _ask(
     nameserver: str, name: str, rdtype: str, budget: QueryBudget
 ) -> tuple[str, Any, str, str | None]:
     """(outcome, response or None, transport, error) for one query of one type."""
+    # lazy: dnspython is needed only in a pod, for cluster DNS
     import dns.asyncquery
     import dns.exception
     import dns.flags
@@ -389,6 +390,7 @@ async def _ask(
 
 
 def _addresses(response: Any) -> tuple[list[str], list[str]]:
+    # lazy: dnspython is needed only in a pod, for cluster DNS
     import dns.rdatatype
 
     addresses: list[str] = []
