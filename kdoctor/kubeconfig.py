@@ -25,6 +25,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from kdoctor.access import (
     AUTH_PROVIDER,
@@ -1005,6 +1006,16 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
     server = effective_server(cluster, user)
     if server is None:
         raise AccessUnavailable(f"cluster {cluster.name!r} has no server")
+    # Every probe downstream parses the URL: one kubectl refuses (or Python cannot parse) is no
+    # server to check, named once here rather than crashing each of them.
+    problem = server_url_problem(server)
+    if problem is None:
+        try:
+            urlsplit(server).port  # noqa: B018 - parsing is the check (a bad port or bracket raises)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise AccessUnavailable(f"server {server!r} of cluster {cluster.name!r} is not usable: {problem}")
     if cluster.certificate_authority and cluster.certificate_authority_data:
         raise AccessUnavailable("certificate-authority and certificate-authority-data are both set")
     if cluster.insecure_skip_tls_verify and (

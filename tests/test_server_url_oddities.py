@@ -85,3 +85,25 @@ def test_an_invisible_character_in_the_host_fails_before_any_lookup(tmp_path: Pa
     assert results["kubeconfig.server"]["status"] == "fail"
     assert "U+200F (RIGHT-TO-LEFT MARK)" in results["kubeconfig.server"]["summary"]
     assert results["apiserver.dns"]["status"] == "skip"
+
+
+@pytest.mark.parametrize(
+    "server", ["http://\x1b[31mred", "https://[::1", "https://127.0.0.1:99999"], ids=repr
+)
+def test_checks_run_without_kubeconfig_server_skip_an_unusable_url(server: str, tmp_path: Path) -> None:
+    """--check apiserver.dns alone: its dependency is not in the run, so the access layer must say
+    the URL is unusable (found by tests/fuzz: each network check crashed on urlsplit)."""
+    config = _config(tmp_path / "config", server)
+    out = io.StringIO()
+    run_command(
+        Options(timeout=1, in_cluster=False, selected=("apiserver.dns", "proxy.env", "tls.chain")),
+        OutputOptions(format="json"),
+        environment=Environment(
+            env={"KUBECONFIG": str(config), "HTTPS_PROXY": "http://127.0.0.1:9"}, home=tmp_path
+        ),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    for result in json.loads(out.getvalue())["targets"][0]["results"]:
+        assert result["status"] == "skip", result
+        assert "no server to check" in result["summary"] and "is not usable" in result["summary"]
