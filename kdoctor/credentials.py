@@ -248,6 +248,12 @@ def _read_static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None,
         try:
             with open(path, "rb") as fh:
                 raw = fh.read(_TOKEN_FILE_CAP + 1)
+        except ValueError:  # a NUL byte in the path: Go's open says "invalid argument"
+            return (
+                None,
+                "tokenFile",
+                "cannot read tokenFile: the path holds a NUL byte (kubectl: invalid argument)",
+            )
         except OSError as exc:
             if creds.token is not None and creds.token:
                 return creds.token, "the token setting (tokenFile unreadable)", None

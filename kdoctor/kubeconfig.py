@@ -876,6 +876,14 @@ def read_blob(path: str, field_name: str, limit: int = MAX_MATERIAL_BYTES) -> Bl
         return Blob(field_name, path, path, error="is not readable (permission denied)", mode=mode)
     except OSError as exc:
         return Blob(field_name, path, path, error=f"cannot be read ({exc.strerror or exc})", mode=mode)
+    except ValueError:
+        # Python refuses a NUL byte in a path before any system call; Go's open says "invalid argument".
+        return Blob(
+            field_name,
+            path,
+            path,
+            error="cannot be opened: the path holds a NUL byte (kubectl: invalid argument)",
+        )
     return Blob(field_name, path, path, data=data, mode=mode)
 
 
