@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 
 from kdoctor import __version__
-from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
-
-OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
+from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR
+from kdoctor.fastpath import OUTPUT_FORMATS
 
 app = typer.Typer(
     name="kdoctor",
@@ -94,22 +93,26 @@ def run(
     ] = False,
 ) -> None:
     """Check the access path to the cluster and report every link."""
-    from kdoctor.app import OutputOptions, run_command
+    from kdoctor.fastpath import execute
 
-    options = Options(
-        kubeconfig=kubeconfig,
-        context=context,
-        all_contexts=all_contexts,
-        in_cluster=in_cluster,
-        serviceaccount_dir=serviceaccount_dir,
-        resolv_conf=resolv_conf,
-        timeout=timeout,
-        no_exec=no_exec,
-        debug=debug,
-        selected=tuple(check or ()),
-        skipped=tuple(skip or ()),
+    code = execute(
+        {
+            "kubeconfig": kubeconfig,
+            "context": context,
+            "all_contexts": all_contexts,
+            "in_cluster": in_cluster,
+            "serviceaccount_dir": serviceaccount_dir,
+            "resolv_conf": resolv_conf,
+            "output": output,
+            "report": report,
+            "check": check,
+            "skip": skip,
+            "timeout": timeout,
+            "fail_on": fail_on,
+            "no_exec": no_exec,
+            "debug": debug,
+        }
     )
-    code = run_command(options, OutputOptions(format=output, report_file=report, fail_on=fail_on))
     raise typer.Exit(code)
 
 
