@@ -15,7 +15,7 @@ _GC_THRESHOLD = (50_000, 50, 100)
 def main() -> None:
     # `--version` must stay fast: answer it before importing typer and everything behind it.
     if sys.argv[1:] == ["--version"]:
-        from kdoctor import __version__
+        from kdoctor import __version__  # lazy: start-up time
 
         print(f"kdoctor {__version__}")
         _exit(0)
@@ -36,13 +36,15 @@ def main() -> None:
 
 def _dispatch(argv: list[str]) -> object:
     """`run` with known flags goes straight to the engine; everything else through typer."""
-    if argv[:1] == ["run"]:
-        from kdoctor.fastpath import execute, parse_run
+    # lazy: start-up time (`--version` imports nothing more)
+    from kdoctor.fastpath import default_to_run, execute, parse_run
 
+    argv = default_to_run(argv)
+    if argv[:1] == ["run"]:
         values = parse_run(argv[1:])
         if values is not None:
             return execute(values)
-    from kdoctor.cli import main as cli_main
+    from kdoctor.cli import main as cli_main  # lazy: typer and click, only off the fast path
 
     cli_main()
     return 0

@@ -34,8 +34,23 @@ _SWITCHES: dict[str, tuple[str, bool]] = {
     "--no-in-cluster": ("in_cluster", False),
     "--no-exec": ("no_exec", True),
     "--debug": ("debug", True),
+    "-v": ("verbose", True),
+    "--verbose": ("verbose", True),
 }
 _REPEATABLE = ("check", "skip")
+
+
+#: Options that belong to the top-level command, not to `run`.
+_TOP_LEVEL_OPTIONS = ("--help", "--version")
+
+
+def default_to_run(args: list[str]) -> list[str]:
+    """Bare `kdoctor` (and `kubectl doctor`) is `kdoctor run`, like `flutter doctor`; so is a
+    command line that starts with an option of `run` (`kdoctor --context prod`). `--help` and
+    `--version` stay the top-level ones."""
+    if not args or (args[0].startswith("-") and args[0] not in _TOP_LEVEL_OPTIONS):
+        return ["run", *args]
+    return args
 
 
 def parse_run(argv: Sequence[str]) -> dict[str, Any] | None:
@@ -86,6 +101,7 @@ def _validated(values: dict[str, Any]) -> dict[str, Any] | None:
 
 def execute(values: dict[str, Any]) -> int:
     """`kdoctor run` with parsed flags (from here or from typer): the process exit code."""
+    # lazy: the engine loads only once a run is certain (help and errors never pay for it)
     from kdoctor.app import OutputOptions, run_command
     from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
 
@@ -103,6 +119,9 @@ def execute(values: dict[str, Any]) -> int:
         skipped=tuple(values.get("skip") or ()),
     )
     output = OutputOptions(
-        format=values.get("output"), report_file=values.get("report"), fail_on=values.get("fail_on", "fail")
+        format=values.get("output"),
+        report_file=values.get("report"),
+        fail_on=values.get("fail_on", "fail"),
+        verbose=bool(values.get("verbose", False)),
     )
     return run_command(options, output)

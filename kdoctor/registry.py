@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from importlib.machinery import PathFinder
 from typing import Any, Protocol
 
-from kdoctor.api import Check
+from kdoctor.core import Check
 
 ENTRY_POINT_GROUP = "kdoctor.checks"
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$")
@@ -39,7 +42,6 @@ class RegisteredCheck:
 
     @property
     def doc(self) -> str:
-        import inspect
 
         return inspect.getdoc(type(self.check)) or self.check.title
 
@@ -109,8 +111,6 @@ class _EntryPoint:
 
     def load(self) -> Any:
         """As importlib.metadata.EntryPoint.load: import the module, then follow the attribute path."""
-        import importlib
-
         module_name, _, rest = self.value.partition(":")
         obj: Any = importlib.import_module(module_name.strip())
         attrs = rest.partition("[")[0].strip()
@@ -129,15 +129,13 @@ def discover(group: str = ENTRY_POINT_GROUP) -> list[EntryPointLike]:
     """
     found = _scan(group)
     if found is None:
-        from importlib import metadata
+        from importlib import metadata  # lazy: the fallback, ~10 ms to import
 
         return list(metadata.entry_points(group=group))
     return found
 
 
 def _scan(group: str) -> list[EntryPointLike] | None:
-    from importlib.machinery import PathFinder
-
     if any(hasattr(f, "find_distributions") and f is not PathFinder for f in sys.meta_path):
         return None
     seen: set[str] = set()
@@ -301,6 +299,13 @@ def select(registry: Registry, include: Sequence[str], exclude: Sequence[str]) -
             continue
         chosen.append(check)
     return chosen
+
+
+def closest_ids(registry: Registry, name: str, limit: int = 3) -> list[str]:
+    """The check ids and families that look most like a mistyped `name` (difflib's ratio)."""
+    import difflib
+
+    return difflib.get_close_matches(name, [*registry.families(), *registry.ids], n=limit, cutoff=0.8)
 
 
 def _matches(name: str, check_id: str) -> bool:

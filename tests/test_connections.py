@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kdoctor_checks.proxy import EXTRA_HANDSHAKES
-
 from kdoctor.emulator import Emulator
+from kdoctor.probes.path import EXTRA_HANDSHAKES
 from tests.clirun import kdoctor
 
 

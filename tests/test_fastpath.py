@@ -20,7 +20,8 @@ ACCEPTED = [
     ["--kubeconfig=", "--context=a=b"],
     ["--check", "tls", "--check=auth.whoami", "--skip", "dns", "--timeout", "2"],
     ["--timeout=0.1", "--fail-on", "warn", "--no-exec", "--debug", "--all-contexts"],
-    ["--in-cluster", "--no-in-cluster", "--serviceaccount-dir", "/sa", "--resolv-conf", "/r"],
+    ["--in-cluster", "--no-in-cluster", "--serviceaccount-dir", "/sa", "--resolv-conf", "/r", "-v"],
+    ["--verbose", "--check", "dns"],
     ["--report", "/tmp/r.json", "-o", "rich", "-o", "markdown", "--timeout", "300"],
     ["--kubeconfig", "--debug"],  # click takes the next word as the value, whatever it looks like
 ]

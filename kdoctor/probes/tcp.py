@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Probe
+from kdoctor.keys import API_SESSION, TCP_CONNECT, VERSION
 from kdoctor.probes.resolve import RESOLUTION
 from kdoctor.probes.route import ROUTE, Route
 
@@ -134,8 +134,6 @@ async def _session_connect(ctx: Context, route: Route, addresses: Sequence[str])
     """
     if route.proxied or len(addresses) != 1 or route.server.scheme != "https":
         return None
-    from kdoctor.probes.api import API_SESSION, VERSION
-
     session = await ctx.probe(API_SESSION)
     await ctx.probe(VERSION)
     timings = session.connection_timings
@@ -147,5 +145,4 @@ async def _session_connect(ctx: Context, route: Route, addresses: Sequence[str])
     )
 
 
-TCP_CONNECT: Probe[TcpConnect] = Probe("tcp-connect", _compute_tcp)
 """A TCP connect to the server, or to the proxy when one is in the path (`via_proxy` says so)."""
