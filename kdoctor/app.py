@@ -41,6 +41,8 @@ _FDS_PER_TARGET = 8
 
 @dataclass(frozen=True)
 class OutputOptions:
+    """How the report is shown and written."""
+
     format: str | None = None  # None: rich on a TTY, text otherwise
     report_file: str | None = None
     fail_on: str = "fail"
@@ -50,6 +52,8 @@ class OutputOptions:
 
 @dataclass
 class RunOutcome:
+    """The report of a run, its exit code, and the tracebacks --debug shows."""
+
     report: Report
     tracebacks: dict[str, str]
 

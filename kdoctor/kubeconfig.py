@@ -122,6 +122,8 @@ class KubeconfigFile:
 
 @dataclass(frozen=True)
 class ClusterEntry:
+    """A clusters[] entry of a kubeconfig file."""
+
     name: str
     origin: str  # file that defined it
     server: str | None = None
@@ -135,6 +137,8 @@ class ClusterEntry:
 
 @dataclass(frozen=True)
 class ExecEntry:
+    """A user's exec credential plugin stanza."""
+
     api_version: str | None
     command: str | None  # resolved against the file when it contains a path separator
     command_as_written: str | None
@@ -147,6 +151,8 @@ class ExecEntry:
 
 @dataclass(frozen=True)
 class UserEntry:
+    """A users[] entry of a kubeconfig file."""
+
     name: str
     origin: str
     token: Secret | None = None
@@ -180,6 +186,8 @@ class UserEntry:
 
 @dataclass(frozen=True)
 class ContextEntry:
+    """A contexts[] entry of a kubeconfig file."""
+
     name: str
     origin: str
     cluster: str | None = None

@@ -20,6 +20,8 @@ _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$")
 
 @dataclass(frozen=True)
 class RegisteredCheck:
+    """A check and where it came from."""
+
     check: Check
     origin: str  # the distribution that provides it ("kdoctor" for built-ins)
     entry_point: str
@@ -48,6 +50,8 @@ class RegisteredCheck:
 
 @dataclass(frozen=True)
 class Registry:
+    """Every loaded check, in report order, and the plugins that failed to load."""
+
     checks: Sequence[RegisteredCheck]
     #: entry point name → why it could not be loaded
     errors: dict[str, str] = field(default_factory=dict)
@@ -88,6 +92,8 @@ class EntryPointLike(Protocol):
 
 @dataclass
 class _Distribution:
+    """An installed distribution, by the path of its metadata directory."""
+
     path: str
     _name: str | None = None
 
@@ -101,6 +107,8 @@ class _Distribution:
 
 @dataclass
 class _EntryPoint:
+    """One `kdoctor.checks` entry point of an installed distribution."""
+
     name: str
     value: str
     dist: _Distribution | None

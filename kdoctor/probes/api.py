@@ -638,6 +638,8 @@ class _Trace:
 
 @dataclass(frozen=True)
 class _Answer:
+    """An HTTP answer as read off the wire."""
+
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...]

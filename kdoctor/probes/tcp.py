@@ -34,6 +34,8 @@ _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errn
 
 @dataclass(frozen=True)
 class ConnectAttempt:
+    """One TCP connect to one address."""
+
     address: str
     port: int
     #: "connected", "refused", "timeout", "unreachable", "reset" or "error"
