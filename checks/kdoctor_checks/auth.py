@@ -30,6 +30,7 @@ from kdoctor.api import (
     Mode,
     ResolvedCredential,
     Result,
+    Unavailable,
     client_cert_facts,
     credential_details,
     decode_jwt,
@@ -48,6 +49,8 @@ __all__ = ["CHECKS", "CredentialCheck", "IdentityCheck", "PermissionsCheck", "To
 # The apiserver's JWT validation allows this much clock difference for nbf/iat (go-jose DefaultLeeway).
 _JWT_LEEWAY = timedelta(minutes=1)
 _NETWORK_DEPS = ("tls.chain", "apiserver.version")
+#: Judges the kubeconfig's own client certificate; auth.credential judges only exec-provided ones.
+_CLIENT_CERT_CHECK = "kubeconfig.client-cert"
 
 
 def _ago(delta: timedelta) -> str:
@@ -103,15 +106,22 @@ class CredentialCheck(Check):
     KUBERNETES_EXEC_INFO set like client-go; its exit code, duration and scrubbed stderr are shown).
     The token itself is never shown, only its sha256 fingerprint.
 
+    A client certificate written in the kubeconfig is judged by kubeconfig.client-cert (one verdict
+    per fact); this check shows its subject, issuer and expiry and points there. A certificate an
+    exec plugin returns exists only here, so it is judged here.
+
     pass: a credential was obtained (method, source and fingerprint in the summary).
     warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
-          1.19); an exec credential that is already expired; a client certificate expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
+          1.19); an exec credential that is already expired; an exec plugin's client certificate
+          expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
           hung past the timeout (killed), or printed something that is not an ExecCredential of the
-          configured apiVersion; the tokenFile cannot be read or is empty; the client certificate is
-          expired, not yet valid, unparsable, or its key does not match; a removed auth-provider.
+          configured apiVersion; the tokenFile cannot be read or is empty; the exec plugin's client
+          certificate is expired, not yet valid, unparsable, or its key does not match; a removed
+          auth-provider.
     skip: --no-exec was given (the plugin is not run), or the plugin needs a terminal
-          (interactiveMode: Always): kdoctor never runs plugins interactively.
+          (interactiveMode: Always): kdoctor never runs plugins interactively; the kubeconfig's
+          client certificate cannot be used (kubeconfig.client-cert fails and says why).
     """
 
     id = "auth.credential"
@@ -170,8 +180,10 @@ class CredentialCheck(Check):
             return None
         facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
         details["client_certificate"] = facts.to_details()
-        origin = "exec plugin's" if cred.kind == "exec-client-certificate" else "client"
         from_plugin = cred.kind == "exec-client-certificate"
+        if not from_plugin and ctx.mode is Mode.KUBECONFIG:
+            return self._kubeconfig_cert(ctx, cred, facts)
+        origin = "exec plugin's" if from_plugin else "client"
         plugin_hint = (
             "The exec plugin returned a broken certificate/key pair (clientCertificateData/clientKeyData): "
             "update the plugin or log in again with it."
@@ -224,6 +236,35 @@ class CredentialCheck(Check):
             result = cred.exec_result
             summary += f", exit code {result.exit_code} in {result.duration:.2f}s" + _stderr_note(result)
         return Result.ok(summary)
+
+    def _kubeconfig_cert(
+        self, ctx: Context, cred: ResolvedCredential, facts: ClientCertFacts
+    ) -> Result | None:
+        """The kubeconfig's own certificate: kubeconfig.client-cert judges it; here only its facts.
+
+        One verdict per fact (principle 3): an unusable certificate is kubeconfig.client-cert's
+        failure, so this check and those after it skip pointing there; an expiring one is its warning.
+        """
+        now = ctx.environment.now()
+        who = _cert_identity(facts)
+        broken = (
+            facts.error is not None
+            or facts.key_matches is False
+            or (facts.not_after is not None and facts.not_after <= now)
+            or (facts.not_before is not None and facts.not_before > now)
+        )
+        if broken:
+            # client-go refuses to build a transport with a key that does not fit, and the apiserver
+            # rejects an expired certificate: nothing can be sent with it.
+            raise Unavailable(
+                f"the kubeconfig's client certificate ({who}) cannot be used", root=_CLIENT_CERT_CHECK
+            )
+        if cred.bearer is not None:
+            return None
+        expiry = f", expires {iso_utc(facts.not_after)}" if facts.not_after is not None else ""
+        return Result.ok(
+            f"client certificate for {who} from {cred.source}{expiry} (validity: {_CLIENT_CERT_CHECK})"
+        )
 
     def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         result = cred.exec_result
