@@ -85,6 +85,7 @@ from kdoctor.keys import (
     SERVICE_LOOKUP,
     TCP_CONNECT,
     TLS_HANDSHAKE,
+    UNAUTHORIZED_FACTS,
     VERSION,
     WILDCARD_LOOKUP,
 )
@@ -113,7 +114,7 @@ from kdoctor.probes.clusterdns import (
     NameAnswer,
     ResolvConfFacts,
 )
-from kdoctor.probes.identity import IdentityReview
+from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
 from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
 from kdoctor.probes.resolve import Resolution, is_ip_literal
@@ -175,6 +176,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "SERVICE_LOOKUP",
     "TCP_CONNECT",
     "TLS_HANDSHAKE",
+    "UNAUTHORIZED_FACTS",
     "VERSION",
     "WILDCARD_LOOKUP",
     # fact types
@@ -207,6 +209,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ServiceAccountFacts",
     "ServiceRef",
     "TcpConnect",
+    "UnauthorizedFacts",
     "UserEntry",
     # helpers and constants checks judge with
     "EXEC_API_VERSIONS",
