@@ -417,11 +417,9 @@ class TokenCheck(Check):
     title = "The token's claims are currently valid"
     depends_on = (*_NETWORK_DEPS, "auth.credential")
 
-    def applies(self, ctx: Context) -> str | None:
-        # In a pod the token is the service-account file, which incluster.token already judges.
-        if ctx.mode is Mode.IN_CLUSTER:
-            return "in a pod, incluster.token reads the service-account token's claims"
-        return None
+    # In a pod the token is the service-account file, which incluster.token already judges.
+    modes = (Mode.KUBECONFIG,)
+    not_for_mode = "in a pod, incluster.token reads the service-account token's claims"
 
     async def run(self, ctx: Context) -> Result:
         cred = await ctx.probe(CREDENTIALS)
