@@ -136,7 +136,7 @@ from kdoctor.proxyrules import (
 )
 from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
 from kdoctor.redact import fingerprint
-from kdoctor.timefmt import iso_utc
+from kdoctor.timefmt import human_utc, iso_utc
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # the check API
@@ -243,6 +243,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "fingerprint",
     "has_tls_settings",
     "hostname_matches",
+    "human_utc",
     "httpx_would_choose",
     "is_dns1123_label",
     "is_ip_literal",
