@@ -4,7 +4,8 @@
 
 1. every context healthy (goal: 200 contexts in <= 2 s);
 2. half the contexts on an emulator that accepts TCP and never answers TLS (goal: a verdict within
-   2 x --timeout + 1 s: the hanging targets wait together, not in turns).
+   2 x --timeout + 1 s: the hanging targets wait together, not in turns);
+3. every context hanging: how many targets wait on the network at once, without the CPU of a healthy half.
 
 The emulators run as separate processes (python -m kdoctor.emulator), so that serving does not share
 this process's interpreter lock; their kubeconfigs are merged into one with N contexts, each with its
@@ -25,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import yaml
-from _common import clean_env, header, kdoctor_cmd, run_once
+from _common import clean_env, header, kdoctor_cmd, peak_rss_kib, run_once
 
 
 def start_emulator(scenario: str, kubeconfig: Path) -> subprocess.Popen[str]:
@@ -99,10 +100,17 @@ def main() -> None:
                 args.contexts,
                 home / "mixed.kubeconfig",
             )
+            all_hanging = merged(hanging, args.contexts, home / "hanging.kubeconfig")
             timeout = f"{args.timeout:g}"
             for label, config, bound in (
                 (f"{args.contexts} healthy contexts", all_healthy, 2.0),
                 (f"{args.contexts} contexts, half hanging, --timeout {timeout}", mixed, 2 * args.timeout + 1),
+                # No CPU-bound healthy half: only how many targets wait on the network at once.
+                (
+                    f"{args.contexts} contexts, all hanging, --timeout {timeout}",
+                    all_hanging,
+                    2 * args.timeout + 1,
+                ),
             ):
                 cmd = [
                     *kdoctor_cmd(),
@@ -120,7 +128,8 @@ def main() -> None:
                 doc = json.loads(check.stdout)
                 targets = len(doc["targets"])
                 failing = sum(1 for t in doc["targets"] if any(r["status"] == "fail" for r in t["results"]))
-                print(f"-- {label}: {targets} targets, {failing} with a failure")
+                rss = peak_rss_kib(cmd, env, ok_codes=(0, 1)) / 1024
+                print(f"-- {label}: {targets} targets, {failing} with a failure, peak RSS {rss:.0f} MiB")
                 print(
                     f"  median {statistics.median(times):6.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)});"
                     f" goal <= {bound:g} s"

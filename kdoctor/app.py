@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 #: How many targets of --all-contexts are checked at once when they only use the network: waiting
 #: on the network costs nothing, so 200 contexts (some of them hanging until the timeout) are
-#: checked in about the time of the slowest. Lowered to fit the open-file limit (see `_target_limit`).
-TARGET_CONCURRENCY = 128
+#: checked in about the time of the slowest (with 128, 200 hanging contexts took two timeouts). Lowered to fit the open-file limit (see `_target_limit`).
+TARGET_CONCURRENCY = 256
 #: How many targets whose user runs a credential plugin (exec, auth-provider) are checked at once:
 #: each may start a process (a cloud CLI) that costs CPU and memory, so these stay few.
 PLUGIN_TARGET_CONCURRENCY = 8
