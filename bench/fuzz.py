@@ -9,6 +9,7 @@ reproducer. `--case I` replays one case of a seed. Exit status 1 when any case f
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -35,10 +36,20 @@ def main() -> int:
     args = parser.parse_args()
     last = [time.monotonic()]
 
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)  # a stopped campaign still prints what it ran
+
     def progress(stats: Stats) -> None:
         if time.monotonic() - last[0] > 30:
             last[0] = time.monotonic()
-            print(f"  {stats.cases} cases, {len(stats.failures)} failures", file=sys.stderr, flush=True)
+            print(
+                f"  {stats.cases} cases, {len(stats.failures)} failures, slowest #{stats.slowest[1]} "
+                f"{stats.slowest[0]:.2f}s, highest RSS #{stats.highest_rss[1]} {stats.highest_rss[0]:.0f} MiB",
+                file=sys.stderr,
+                flush=True,
+            )
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-fuzz-") as work:
         stats = campaign(
@@ -52,7 +63,8 @@ def main() -> int:
             progress=progress,
         )
     rate = stats.cases / stats.seconds if stats.seconds else 0.0
-    print(f"seed {args.seed}: {stats.cases} cases in {stats.seconds:.0f}s ({rate:.1f} cases/s)")
+    stopped = f" (stopped early, of {args.n})" if stats.interrupted else ""
+    print(f"seed {args.seed}: {stats.cases} cases{stopped} in {stats.seconds:.0f}s ({rate:.1f} cases/s)")
     print(f"slowest case: #{stats.slowest[1]} {stats.slowest[0]:.2f}s")
     print(f"highest RSS (subprocess cases): #{stats.highest_rss[1]} {stats.highest_rss[0]:.0f} MiB")
     print(f"failures: {len(stats.failures)}")

@@ -678,6 +678,7 @@ class Stats:
     slowest: tuple[float, int] = (0.0, -1)
     highest_rss: tuple[float, int] = (0.0, -1)
     failures: list[Failure] = field(default_factory=list)
+    interrupted: bool = False
 
 
 def _cleanup(path: Path) -> None:
@@ -811,6 +812,10 @@ def campaign(
             if progress is not None:
                 progress(stats)
 
-        body()
+        try:
+            body()
+        except KeyboardInterrupt:
+            # bench/fuzz.py turns SIGINT/SIGTERM into this: report the cases run so far.
+            stats.interrupted = True
     stats.seconds = time.perf_counter() - started
     return stats
