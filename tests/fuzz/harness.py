@@ -599,7 +599,8 @@ def run_subprocess(case: S.Case, p: Prepared) -> Outcome:
     (p.dir / ".stdout").unlink()
     (p.dir / ".stderr").unlink()
     peak = _read(peak_file)
-    rss = int(peak) / 1024 if peak.strip().isdigit() else (usage.ru_maxrss / 1024 if usage else None)
+    # No fallback to the child's rusage: Linux counts the forking parent's size in it (see rsswrap).
+    rss = int(peak) / 1024 if peak.strip().isdigit() else None
     return Outcome(proc.returncode, stdout, stderr, _read(report), seconds, rss)
 
 

@@ -6,6 +6,7 @@ its own size. VmHWM in /proc/self/status belongs to this process's address space
 """
 
 import atexit
+import os
 import runpy
 import sys
 
@@ -20,5 +21,15 @@ def _write_peak(path: str) -> None:
 
 out = sys.argv[1]
 atexit.register(_write_peak, out)
+# kdoctor ends with os._exit once its output is flushed (no atexit handlers then): record first.
+_real_exit = os._exit
+
+
+def _exit_after_recording(status: int) -> None:
+    _write_peak(out)
+    _real_exit(status)
+
+
+os._exit = _exit_after_recording  # type: ignore[assignment]
 sys.argv = ["kdoctor", *sys.argv[4:]]
 runpy.run_module("kdoctor", run_name="__main__", alter_sys=True)
