@@ -580,14 +580,14 @@ def run_subprocess(case: S.Case, p: Prepared) -> Outcome:
             cwd=p.dir,
         )
         deadline = started + CASE_LIMIT + 5
-        status, usage = 0, None
+        status = 0
         while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            pid, status = os.waitpid(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.perf_counter() > deadline:
                 proc.kill()
-                _, status, usage = os.wait4(proc.pid, 0)
+                _, status = os.waitpid(proc.pid, 0)
                 break
             time.sleep(0.01)
         proc.returncode = os.waitstatus_to_exitcode(status)  # Popen must not reap it again
