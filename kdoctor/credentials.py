@@ -8,6 +8,8 @@ it meets is registered with `ctx.secrets` before anything else happens to it.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -246,7 +248,17 @@ def _read_static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None,
     if creds.token_file:
         path = creds.token_file
         try:
-            with open(path, "rb") as fh:
+            # O_NONBLOCK and a regular-file check: opening a FIFO with no writer would block the
+            # event loop, and every timeout with it, for ever (Go's os.ReadFile blocks kubectl).
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return (
+                        None,
+                        f"tokenFile {path}",
+                        f"tokenFile {path} is not a regular file (a pipe, device or directory); "
+                        "kubectl would block reading it",
+                    )
                 raw = fh.read(_TOKEN_FILE_CAP + 1)
         except ValueError:  # a NUL byte in the path: Go's open says "invalid argument"
             return (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 
 from kdoctor.app import OutputOptions, run_command
@@ -96,3 +97,33 @@ def test_nul_bytes_in_paths_arguments_and_env_names_are_findings_not_crashes(tmp
         )
         results = json.loads(out.getvalue())["targets"][0]["results"]
         assert code == 1 and not [r for r in results if r["status"] == "error"], (name, results)
+
+
+def test_a_token_file_that_is_a_fifo_does_not_hang_the_run(tmp_path: Path) -> None:
+    """Found by the fuzz campaign (seed 2026, case 2361): open() on a FIFO with no writer blocked
+    the event loop, and every timeout with it, for ever."""
+    fifo = tmp_path / "token"
+    os.mkfifo(fifo)
+    config = tmp_path / "config"
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+                "users": [{"name": "u", "user": {"tokenFile": str(fifo)}}],
+            }
+        )
+    )
+    out = io.StringIO()
+    run_command(
+        Options(timeout=1, in_cluster=False, selected=("auth.credential",)),
+        OutputOptions(format="json"),
+        environment=Environment(env={"KUBECONFIG": str(config)}, home=tmp_path),
+        stdout=out,
+        stderr=io.StringIO(),
+    )
+    (result,) = json.loads(out.getvalue())["targets"][0]["results"]
+    assert result["status"] == "fail" and "not a regular file" in result["summary"], result
