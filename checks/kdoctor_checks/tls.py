@@ -148,6 +148,10 @@ class ChainCheck(Check):
     - expired / not yet valid: a certificate of the chain is outside its validity (mind this
       machine's clock: see apiserver.clock).
     - TLS handshake timeout: TCP was accepted but TLS never answered.
+    - refused by Go's rules: the chain reaches the CA but a certificate is signed with SHA-1 (Go
+      1.18+: "x509: cannot verify signature: insecure algorithm SHA1-RSA") or has an RSA key under
+      1024 bits (Go 1.24+). kdoctor verifies at OpenSSL security level 1, Go's line, so a 1024-bit
+      key that kubectl accepts is not failed here although other OpenSSL clients may refuse it.
 
     Without a configured CA the system roots are used, as kubectl does. With
     insecure-skip-tls-verify nothing is verified: tls.insecure reports that.
@@ -250,6 +254,14 @@ class ChainCheck(Check):
         if finding in ("expired", "not-yet-valid"):
             return self._validity(facts, details)
         if finding == "ok":
+            go = _go_words(facts)
+            if go:
+                return Result.fail(
+                    f"the chain {_chain_words(analysis)} reaches {facts.ca_words}, but kubectl (Go) refuses it: {go}",
+                    hint="Reissue the certificate named here with a SHA-256 signature and an RSA key of at least "
+                    "2048 bits (or ECDSA P-256); Go offers no switch to accept it.",
+                    details=details,
+                )
             # The path to the CA is sound, yet OpenSSL refused it (key usage, a constraint, a policy).
             return Result.fail(
                 f"the chain {_chain_words(analysis)} reaches {facts.ca_words}, but verification failed: "
@@ -308,6 +320,15 @@ class ChainCheck(Check):
         )
 
 
+def _go_words(facts: _Facts, rules: tuple[str, ...] = ("sha1-signature", "rsa-too-small")) -> str:
+    """Go's own errors for the verified path (kdoctor.gotls), "" when Go has none of `rules`."""
+    from kdoctor.gotls import go_rejections
+
+    path = facts.analysis.path or facts.analysis.chain
+    found = [r for r in go_rejections(path, facts.session.server_hostname) if r.rule in rules]
+    return "; ".join(f"{r.go_error} ({r.subject}; {r.since} and later)" for r in found)
+
+
 def _skew_note(facts: _Facts) -> str:
     from email.utils import parsedate_to_datetime
 
@@ -336,6 +357,11 @@ class HostnameCheck(Check):
     URL (an IP address must be an IP SAN). A mismatch is what kubectl reports as "x509: certificate
     is valid for A, B, not C". The result lists the SANs and suggests a host they name or
     `tls-server-name`; with insecure-skip-tls-verify a mismatch is only a warning.
+
+    Go's rule, not OpenSSL's: a certificate that names the host only in its subject Common Name (no
+    SANs) fails ("x509: certificate relies on legacy Common Name field, use SANs instead", Go 1.15+)
+    although curl and Python still accept it; the result says so. Fix: reissue it with the name in
+    its subjectAltName.
     """
 
     id = "tls.hostname"
@@ -364,6 +390,13 @@ class HostnameCheck(Check):
             return Result.ok(f"{name}{via} is among the certificate's SANs", details=details)
         sans = ", ".join(leaf.sans) or "no SANs at all"
         summary = f"x509: certificate is valid for {sans}, not {name}{via}"
+        if not leaf.sans and _go_words(facts, ("cn-only",)):
+            details["go_rule"] = "cn-only"
+            summary = (
+                f"x509: certificate relies on legacy Common Name field, use SANs instead: {leaf.subject} names "
+                f"{name} only in its CN, which Go (kubectl) ignores since 1.15; OpenSSL-based clients (curl, "
+                "Python) still accept it, so they may work where kubectl does not"
+            )
         port = facts.session.route.server.port
         dns_choice = next((d for d in leaf.dns_names if not d.startswith("*")), None)
         options = []

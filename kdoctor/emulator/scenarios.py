@@ -25,6 +25,7 @@ Serving = Literal[
     "san-mismatch",
     "missing-intermediate",
     "expiring-soon",
+    "cn-only",
 ]
 
 DEFAULT_SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -196,6 +197,8 @@ class EmulatorConfig:
     intermediate: bool = False
     host: str = "127.0.0.1"
     port: int = 0
+    #: The host the written kubeconfig's server URL names (default: `host`); the listener stays on `host`.
+    url_host: str | None = None
     #: Extra SANs (DNS names or IP literals) on the serving certificate.
     extra_sans: tuple[str, ...] = ()
     #: Share a CA between emulators (two apiservers behind one load balancer).
@@ -293,6 +296,12 @@ SCENARIOS: dict[str, Scenario] = {
             "The serving certificate expires in 10 days.",
             serving="expiring-soon",
         ),
+        _s(
+            "cn-only",
+            "The serving certificate names localhost only in its Common Name: curl accepts it, kubectl (Go) does not.",
+            serving="cn-only",
+            url_host="localhost",
+        ),
         _s("not-ready", "The apiserver is up but not ready: etcd is failing.", failing_checks=("etcd",)),
         _s("unauthorized", "Every credential is refused with 401 Unauthorized.", reject_all_credentials=True),
         _s(
@@ -310,6 +319,12 @@ SCENARIOS: dict[str, Scenario] = {
             "html",
             "An HTTPS server that answers HTML (an ingress or captive portal), not an apiserver.",
             mode="html",
+        ),
+        _s(
+            "version-skew",
+            "The apiserver runs Kubernetes 1.29, three minor versions behind a current kubectl.",
+            git_version="v1.29.12",
+            go_version="go1.22.9",
         ),
         _s("clock-skew", "The apiserver's clock is 10 minutes ahead of this machine's.", clock_offset=600.0),
     )

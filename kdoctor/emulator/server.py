@@ -37,6 +37,7 @@ from kdoctor.emulator.pki import (
     ServiceAccountKeys,
     make_ca,
     make_client_cert,
+    make_leaf,
     make_serving_cert,
     pooled_rsa_key,
 )
@@ -192,9 +193,14 @@ class Emulator:
             issuer = self.intermediate
         #: Who signed the serving certificate (None: itself).
         self.serving_issuer: CertKey | None = issuer
-        self.serving: CertKey = make_serving_cert(
-            issuer, dns_names=dns, ip_addresses=ips, not_before=not_before, not_after=not_after
-        )
+        self.serving: CertKey
+        if fault == "cn-only":
+            # Before Go 1.15 the CN named the host; OpenSSL still accepts that, Go does not.
+            self.serving = make_leaf("localhost", issuer=issuer, server=True)
+        else:
+            self.serving = make_serving_cert(
+                issuer, dns_names=dns, ip_addresses=ips, not_before=not_before, not_after=not_after
+            )
         chain = [self.serving]
         if self.intermediate is not None and fault != "missing-intermediate":
             chain.append(self.intermediate)
@@ -291,7 +297,8 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        named = self.config.url_host or self.host
+        host = f"[{named}]" if ":" in named else named
         return f"https://{host}:{self._port}"
 
     def start(self, timeout: float = 5.0) -> Emulator:

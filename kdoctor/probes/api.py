@@ -249,6 +249,11 @@ class ApiSession:
             context.load_default_certs()
         # Go trusts any certificate in the root pool as an anchor, intermediates included.
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        # Go ignores the subject CN since 1.15; OpenSSL would fall back to it (kdoctor.gotls).
+        context.hostname_checks_common_name = False
+        # Level 1 is Go's line: RSA keys of 1024 bits and more, no SHA-1 signatures. Distributions
+        # default to level 2 (RSA >= 2048), which would refuse chains kubectl accepts.
+        context.set_ciphers("DEFAULT:@SECLEVEL=1")
         cred = self.credential
         if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
             _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)

@@ -1,0 +1,138 @@
+"""Go's certificate rules (kdoctor.gotls): table tests over certificates, and the emulator's cn-only fault
+judged end to end, with kubectl asked first."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from kdoctor.api import Status
+from kdoctor.certs import CertSummary
+from kdoctor.gotls import go_rejections, go_version, openssl_rejects_what_go_accepts
+from tests.lab.tools import require_tool
+from tests.test_apiserver_checks import run_checks, start
+
+if TYPE_CHECKING:
+    from tests.lab.emulator_fixtures import EmulatorFactory
+
+pytest_plugins = ("tests.lab.emulator_fixtures",)
+
+_NOW = datetime(2026, 1, 1, tzinfo=timezone.utc)
+LEAF = CertSummary(
+    subject="CN=api.example",
+    issuer="CN=ca",
+    sha256="AA",
+    serial="1",
+    not_before=_NOW - timedelta(days=1),
+    not_after=_NOW + timedelta(days=1),
+    is_ca=False,
+    self_signed=False,
+    dns_names=("api.example",),
+    key_type="EC",
+    key_bits=256,
+    key_curve="secp256r1",
+    signature_hash="sha256",
+    common_name="api.example",
+)
+ROOT = dataclasses.replace(
+    LEAF,
+    subject="CN=ca",
+    is_ca=True,
+    self_signed=True,
+    dns_names=(),
+    common_name="ca",
+    key_type="RSA",
+    key_bits=2048,
+)
+
+
+def _leaf(**changes: object) -> CertSummary:
+    return dataclasses.replace(LEAF, **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "toolchain", "rules"),
+    [
+        ((LEAF, ROOT), "api.example", None, []),
+        # The host only in the CN: Go 1.15+ refuses, earlier Go accepted.
+        ((_leaf(dns_names=()), ROOT), "api.example", None, ["cn-only"]),
+        ((_leaf(dns_names=()), ROOT), "api.example", (1, 14), []),
+        ((_leaf(dns_names=(), common_name="*.example"), ROOT), "api.example", None, ["cn-only"]),
+        # An IP host never matched a CN in Go: that is a plain SAN mismatch, not this rule.
+        ((_leaf(dns_names=(), common_name="10.0.0.1"), ROOT), "10.0.0.1", None, []),
+        # A CN naming another host is a mismatch, not a legacy-CN problem.
+        ((_leaf(dns_names=()), ROOT), "other.example", None, []),
+        # SHA-1 on the leaf: refused since Go 1.18; a root's own SHA-1 self-signature does not count.
+        ((_leaf(signature_hash="sha1"), ROOT), "api.example", None, ["sha1-signature"]),
+        ((_leaf(signature_hash="sha1"), ROOT), "api.example", (1, 17), []),
+        ((LEAF, dataclasses.replace(ROOT, signature_hash="sha1")), "api.example", None, []),
+        # RSA under 1024 bits: Go 1.24+ only.
+        ((_leaf(key_type="RSA", key_bits=768), ROOT), "api.example", (1, 24), ["rsa-too-small"]),
+        ((_leaf(key_type="RSA", key_bits=768), ROOT), "api.example", (1, 23), []),
+        ((_leaf(key_type="RSA", key_bits=1024), ROOT), "api.example", None, []),
+    ],
+)
+def test_go_rejections(
+    path: tuple[CertSummary, ...], host: str, toolchain: tuple[int, int] | None, rules: list[str]
+) -> None:
+    assert [r.rule for r in go_rejections(path, host, toolchain=toolchain)] == rules
+
+
+def test_go_rejection_words_are_gos() -> None:
+    (cn,) = go_rejections((_leaf(dns_names=()), ROOT), "api.example")
+    assert cn.go_error == "x509: certificate relies on legacy Common Name field, use SANs instead"
+    assert cn.openssl_accepts is True
+    (sha1,) = go_rejections((_leaf(signature_hash="sha1"), ROOT), "api.example")
+    assert sha1.go_error == "x509: cannot verify signature: insecure algorithm SHA1-RSA"  # the root holds RSA
+    (small,) = go_rejections((_leaf(key_type="RSA", key_bits=512), ROOT), "api.example")
+    assert small.go_error == "crypto/rsa: 512-bit keys are insecure"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("go1.23.8", (1, 23)), ("go1.24rc1", (1, 24)), ("", None), (None, None), ("gc", None)],
+)
+def test_go_version(text: str | None, expected: tuple[int, int] | None) -> None:
+    assert go_version(text) == expected
+
+
+def test_openssl_strictness_that_go_does_not_share() -> None:
+    path = (_leaf(key_type="RSA", key_bits=1536), ROOT)
+    assert openssl_rejects_what_go_accepts("certificate verify failed: EE certificate key too weak", path)
+    assert not openssl_rejects_what_go_accepts(
+        "certificate verify failed: EE certificate key too weak", (_leaf(key_type="RSA", key_bits=768), ROOT)
+    )
+    assert not openssl_rejects_what_go_accepts("certificate verify failed: unable to get local issuer", path)
+
+
+def test_cn_only_certificate_kubectl_refuses_and_kdoctor_says_why(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """curl/OpenSSL would accept CN=localhost without SANs; kubectl (Go) refuses it, and so must kdoctor."""
+    api, config = start(emulator, "cn-only", tmp_path)
+    assert api.url.startswith("https://localhost:")
+    kubectl = require_tool("kubectl")
+    answer = subprocess.run(
+        [kubectl, "--kubeconfig", str(config), "get", "--raw", "/version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert answer.returncode != 0
+    assert "x509: certificate relies on legacy Common Name field, use SANs instead" in answer.stderr
+    run = run_checks(config, tmp_path)
+    hostname = run["tls.hostname"]
+    assert hostname.status is Status.FAIL, run.text()
+    assert hostname.summary.startswith(
+        "x509: certificate relies on legacy Common Name field, use SANs instead"
+    )
+    assert "OpenSSL-based clients" in hostname.summary
+    assert hostname.details["go_rule"] == "cn-only"
+    assert "SANs" in hostname.hint
+    # No credential went to a server Go would not verify: the identity checks did not get an answer.
+    assert run["auth.identity"].status is not Status.PASS
