@@ -22,6 +22,7 @@ __all__ = [
     "DnsCheck",
     "LivezCheck",
     "ReadyzCheck",
+    "SkewCheck",
     "TcpCheck",
     "VersionCheck",
 ]
@@ -478,6 +479,44 @@ class ClockCheck(Check):
         )
 
 
+class SkewCheck(Check):
+    """Compares the server's version with the kubectl on PATH and with kdoctor's known range.
+
+    Reads gitVersion from GET /version and kubectl's own version with `kubectl version --client
+    -o json` (no network). kubectl is supported within one minor version of the apiserver, older
+    or newer.
+
+    - warn: kubectl is two or more minor versions away from the server; the hint gives the
+      download URL of the matching kubectl (dl.k8s.io) for this platform.
+    - pass: within ±1 minor, or no kubectl on PATH (not a finding). Notes: the server's minor
+      release is past its upstream end of life (managed providers may support it longer), or
+      outside the range kdoctor's verdicts are written for.
+    """
+
+    id = "apiserver.skew"
+    title = "kubectl and the apiserver are within the supported version skew"
+    depends_on = ("apiserver.version",)
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.probes.api import VERSION
+        from kdoctor.probes.kubectl import KUBECTL_CLIENT
+        from kdoctor.skew import judge_skew
+
+        response = await ctx.probe(VERSION)
+        kubectl = await ctx.probe(KUBECTL_CLIENT)
+        verdict = judge_skew(
+            response.json, kubectl.version, today=ctx.environment.now(), kubectl_path=kubectl.path
+        )
+        details = dict(verdict.details)
+        if kubectl.error:
+            details["kubectl_error"] = kubectl.error
+        if verdict.status == "warn":
+            return Result.warn(verdict.summary, hint=verdict.hint, details=details)
+        if verdict.status == "skip":
+            return Result.skip(verdict.summary, details=details)
+        return Result.ok(verdict.summary, details=details)
+
+
 def _iso(value: datetime) -> str:
     return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -485,4 +524,4 @@ def _iso(value: datetime) -> str:
 #: This family's place in the report, along the access path (kdoctor.registry).
 ORDER = 40
 
-CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck)
+CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck, SkewCheck)
