@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CHECKS",
     "ClockCheck",
+    "DiscoveryCheck",
     "DnsCheck",
     "LivezCheck",
     "ReadyzCheck",
@@ -507,9 +508,48 @@ class SkewCheck(Check):
         verdict = judge_skew(
             response.json, kubectl.version, today=ctx.environment.now(), kubectl_path=kubectl.path
         )
-        details = dict(verdict.details)
+        details = {**verdict.details, "timings_ms": await timings_ms(ctx, response)}
         if kubectl.error:
             details["kubectl_error"] = kubectl.error
+        if verdict.status == "warn":
+            return Result.warn(verdict.summary, hint=verdict.hint, details=details)
+        if verdict.status == "skip":
+            return Result.skip(verdict.summary, details=details)
+        return Result.ok(verdict.summary, details=details)
+
+
+class DiscoveryCheck(Check):
+    """Fetches API discovery the way kubectl does and names every group-version that fails.
+
+    kubectl asks /api and /apis for aggregated discovery (apidiscovery.k8s.io/v2, Kubernetes 1.26+)
+    and, from a server that does not serve it, walks every group-version (/apis/GROUP/VERSION). An
+    extension API whose backend is down (metrics-server, a custom apiserver behind an APIService)
+    makes every kubectl command print "couldn't get resource list for metrics.k8s.io/v1beta1: the
+    server is currently unable to handle the request" (client-go programs: "unable to retrieve the
+    complete list of server APIs: …: stale GroupVersion discovery"), which reads like a broken
+    cluster; kubectl still works for every other API.
+
+    - pass: every group-version answers; the summary gives the count of group-versions and
+      resources and whether aggregated discovery is served.
+    - warn: some group-versions are stale or fail; each is named with the error kubectl prints and,
+      where RBAC allows reading it, its APIService's Available condition (reason, message) and the
+      Service behind it.
+    - skip: discovery was refused (401/403: see auth.*) or could not be fetched.
+
+    Fix: `kubectl describe apiservice v1beta1.metrics.k8s.io`, then the Service's endpoints and
+    pods; delete the APIService if the extension is gone.
+    """
+
+    id = "apiserver.discovery"
+    title = "Every API group-version answers discovery"
+    depends_on = ("apiserver.version",)
+
+    async def run(self, ctx: Context) -> Result:
+        from kdoctor.discovery import judge_discovery
+        from kdoctor.probes.discovery import DISCOVERY
+
+        verdict = judge_discovery(await ctx.probe(DISCOVERY))
+        details = {**verdict.details, "timings_ms": await timings_ms(ctx)}
         if verdict.status == "warn":
             return Result.warn(verdict.summary, hint=verdict.hint, details=details)
         if verdict.status == "skip":
@@ -524,4 +564,4 @@ def _iso(value: datetime) -> str:
 #: This family's place in the report, along the access path (kdoctor.registry).
 ORDER = 40
 
-CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck, SkewCheck)
+CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck, SkewCheck, DiscoveryCheck)

@@ -303,13 +303,13 @@ class ApiSession:
 
     # --- requests -------------------------------------------------------------------------
 
-    async def get(self, path: str, *, authenticated: bool) -> ApiResponse:
+    async def get(self, path: str, *, authenticated: bool, accept: str | None = None) -> ApiResponse:
         """GET `path`; with `authenticated`, the Authorization header goes along when the channel allows it.
 
         A client certificate belongs to the connection, not to a request: it is presented on every
         handshake whose server verification succeeded, so `authenticated=False` does not withhold it.
         """
-        return await self._request("GET", path, None, authenticated)
+        return await self._request("GET", path, None, authenticated, accept)
 
     async def post(self, path: str, json_body: Mapping[str, Any], *, authenticated: bool) -> ApiResponse:
         """POST `json_body` as JSON to `path`."""
@@ -328,7 +328,9 @@ class ApiSession:
                 return await self.get(path, authenticated=True)
         return response
 
-    async def _request(self, method: str, path: str, body: bytes | None, authenticated: bool) -> ApiResponse:
+    async def _request(
+        self, method: str, path: str, body: bytes | None, authenticated: bool, accept: str | None = None
+    ) -> ApiResponse:
         if authenticated:
             await self._ensure_credential()
         async with self._lock:
@@ -341,7 +343,7 @@ class ApiSession:
                 kind, message = self.config_error or ("error", "no HTTP client")
                 response = ApiResponse(method, path, error_kind=kind, error=message)
             else:
-                response = await self._send(client, method, path, body, authenticated)
+                response = await self._send(client, method, path, body, authenticated, accept)
             if response.error_kind in _STICKY:
                 self._sticky = response
             return response
@@ -361,12 +363,20 @@ class ApiSession:
         return {}
 
     async def _send(
-        self, client: httpx.AsyncClient, method: str, path: str, body: bytes | None, authenticated: bool
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: bytes | None,
+        authenticated: bool,
+        accept: str | None = None,
     ) -> ApiResponse:
         import httpx
 
         trace = _Trace()
         headers = self._auth_headers(authenticated)
+        if accept:
+            headers["Accept"] = accept
         if body is not None:
             headers["Content-Type"] = "application/json"
         cert_sent = bool(self.credential_usable and self.credential and self.credential.client_cert_pem)
