@@ -342,7 +342,13 @@ class TokenCheck(Check):
     warn: a legacy secret-based service-account token: it never expires, is only revoked by deleting
           its Secret, and is invalidated after a year unused on 1.29+ clusters.
     fail: expired (exp in the past); not yet valid (nbf or iat in the future beyond the apiserver's
-          one-minute leeway), which usually means clock skew between this machine and the issuer.
+          one-minute leeway), which usually means clock skew between this machine and the issuer;
+          valid by this machine's clock but expired by the apiserver's (its Date header).
+
+    EKS tokens (`k8s-aws-v1.` + a presigned STS URL, from `aws eks get-token`) are read without
+    showing them: signing time (X-Amz-Date; the authenticator accepts them for 15 minutes), STS
+    region, whether the cluster-id header x-k8s-aws-id is signed, the cluster named in the exec
+    plugin's --cluster-name. fail: expired, not bound to a cluster, not a GetCallerIdentity URL.
     """
 
     id = "auth.token"
@@ -366,6 +372,9 @@ class TokenCheck(Check):
         claims = decode(cred.bearer.reveal())
         details: dict[str, Any] = {"token_fingerprint": fingerprint, "jwt": claims is not None}
         if claims is None:
+            eks = await _eks_verdict(ctx, cred.bearer.reveal(), details)
+            if eks is not None:
+                return eks
             return Result.ok(f"opaque token ({fingerprint}), no claims to read", details=details)
         details["claims"] = claims.summary_claims()
         details["alg"] = claims.algorithm
@@ -397,6 +406,13 @@ class TokenCheck(Check):
                 "(LegacyServiceAccountTokenCleanUp, 1.29+).",
                 details=details,
             )
+        server_late = await _expired_by_server_clock(ctx, claims.exp)
+        if server_late is not None:
+            return Result.fail(
+                f"token for {who}: {server_late}",
+                hint="Synchronise the clocks (apiserver.clock shows the skew) and get a fresh token.",
+                details=details,
+            )
         parts = [f"JWT for {who}"]
         if claims.iss:
             parts.append(f"issuer {claims.iss}")
@@ -413,6 +429,44 @@ class TokenCheck(Check):
         if claims.service_account is not None:
             return f"Get a fresh service-account token: {_sa_hint(claims)}"
         return "Get a fresh token from its issuer and update the kubeconfig (kubectl config set-credentials)."
+
+
+async def _eks_verdict(ctx: Context, token: str, details: dict[str, Any]) -> Result | None:
+    """An EKS token's verdict (kdoctor.cloudcreds), None when the token is not an EKS token."""
+    from kdoctor.access import ACCESS
+    from kdoctor.cloudcreds import decode_eks_token, eks_cluster_argument, judge_eks_token
+
+    eks = decode_eks_token(token)
+    if eks is None:
+        return None
+    access = await ctx.probe(ACCESS)
+    spec = access.credentials.exec
+    verdict = judge_eks_token(
+        eks, ctx.environment.now(), cluster_arg=eks_cluster_argument(spec.args) if spec else None
+    )
+    details.update(verdict.details)
+    make = {"pass": Result.ok, "warn": Result.warn, "fail": Result.fail}[verdict.status]
+    return make(verdict.summary, hint=verdict.hint, details=details)
+
+
+async def _expired_by_server_clock(ctx: Context, exp: datetime | None) -> str | None:
+    """Why the apiserver's clock (its Date header) already expired a token this machine still accepts."""
+    from email.utils import parsedate_to_datetime
+
+    from kdoctor.cloudcreds import judge_token_against_server_clock
+    from kdoctor.probes.api import VERSION
+
+    response = await ctx.probe(VERSION)
+    header = response.header("date")
+    if header is None or response.received_at is None:
+        return None
+    try:
+        server_time = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if server_time.tzinfo is None:
+        server_time = server_time.replace(tzinfo=timezone.utc)
+    return judge_token_against_server_clock(exp, server_time, response.received_at)
 
 
 def _claims_identity(claims: JwtClaims) -> str:

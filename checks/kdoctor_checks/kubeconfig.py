@@ -739,18 +739,16 @@ class CredentialsConfigured(_KubeconfigCheck):
         if user.auth_provider:
             provider = user.auth_provider
             details["auth_provider"] = provider
-            if provider in ("gcp", "azure"):
-                plugin = "gke-gcloud-auth-plugin" if provider == "gcp" else "kubelogin"
-                command = (
-                    "`gcloud components install gke-gcloud-auth-plugin` then "
-                    "`gcloud container clusters get-credentials CLUSTER`"
-                    if provider == "gcp"
-                    else "install kubelogin, then `kubelogin convert-kubeconfig -l azurecli`"
-                )
+            from kdoctor.cloudcreds import removed_provider_migration
+
+            migration = removed_provider_migration(provider, ctx.environment.which)
+            if migration is not None:
+                details["replacement"] = migration.plugin
+                details["replacement_installed"] = migration.installed_at
                 return Result.fail(
                     f"{where} uses the {provider} auth-provider, removed from kubectl in 1.26 "
-                    f"('The {provider} auth plugin has been removed')",
-                    hint=f"Switch to the {plugin} exec plugin: {command}.",
+                    f"('The {provider} auth plugin has been removed'); {migration.words()}",
+                    hint=migration.hint(),
                     details=details,
                 )
             if provider == "oidc":
