@@ -265,10 +265,10 @@ def judge_discovery(facts: DiscoveryFacts) -> DiscoveryVerdict:
         for g in broken
     )
     ok = len(gvs) - len(broken)
+    top = " (`kubectl top` needs metrics.k8s.io)" if any(g.group == "metrics.k8s.io" for g in broken) else ""
     summary = (
         f"{len(broken)} of {len(gvs)} group-versions fail discovery ({named}); kubectl works for the other "
-        f"{ok}, but commands print this error and those APIs (e.g. `kubectl top` for metrics.k8s.io) fail; "
-        f"via {mode}"
+        f"{ok}, but commands print this error and requests to those APIs fail{top}; via {mode}"
     )
     first = broken[0]
     name = apiservice_name(first.group_version)
