@@ -31,6 +31,7 @@ from kdoctor.redact import fingerprint
 
 if TYPE_CHECKING:
     from kdoctor.api import Context
+    from kdoctor.kubeconfig import KubeconfigFile
 
 __all__ = ["CHECKS"]
 
@@ -150,6 +151,9 @@ class Parse(_KubeconfigCheck):
       not valid YAML (with file:line:column).
     - warn: a key given twice in one mapping (kubectl silently keeps the last value), an empty file
       (kubectl treats it as no configuration), or several YAML documents (kubectl reads only the first).
+    - note (in the summary): a context, cluster or user name that a later KUBECONFIG file defines
+      again; kubectl silently uses the first file's definition, so edits to the later one have no
+      effect. The note names both files (details.shadowed).
     """
 
     id = "kubeconfig.parse"
@@ -189,13 +193,14 @@ class Parse(_KubeconfigCheck):
                 notes.append(f"{f.path} holds several YAML documents; kubectl reads only the first")
         if duplicates:
             details["duplicate_keys"] = duplicates
+        shadow_note = _shadow_note(loaded.files, details)
         if notes:
             return Result.warn(
-                "; ".join(notes),
+                "; ".join(notes) + shadow_note,
                 hint="Remove the repeated keys / extra documents so the file says one thing.",
                 details=details,
             )
-        return Result.ok(f"{len(loaded.files)} file(s) parsed", details=details)
+        return Result.ok(f"{len(loaded.files)} file(s) parsed{shadow_note}", details=details)
 
 
 class Structure(_KubeconfigCheck):
@@ -1165,6 +1170,19 @@ def _python_bypasses_proxy(host: str, no_proxy: str) -> bool:
         if host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
             return True
     return False
+
+
+def _shadow_note(files: Sequence[KubeconfigFile], details: dict[str, Any]) -> str:
+    """Names that a later KUBECONFIG file defines again: kubectl silently uses the first (kdoctor.shadowing)."""
+    from kdoctor.shadowing import shadowed_definitions
+
+    shadows = shadowed_definitions([f for f in files if f.loaded])
+    if not shadows:
+        return ""
+    details["shadowed"] = [s.to_dict() for s in shadows]
+    shown = "; ".join(s.words() for s in shadows[:5])
+    more = f" (and {len(shadows) - 5} more)" if len(shadows) > 5 else ""
+    return f"; note: {shown}{more}"
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).
