@@ -119,6 +119,11 @@ class TcpCheck(Check):
 
     When an HTTP or SOCKS proxy is in the path the connect goes to the proxy, as kubectl's does;
     the result says so.
+
+    A name with several addresses (`localhost` → ::1 and 127.0.0.1, a DNS round robin) gets a note:
+    every address, whether it answers, and the order Go's dialer tries them (the first answer's
+    address family one after another, the other family racing from 300 ms on: happy eyeballs).
+    An address that does not answer while another does is a note, not a finding: kubectl connects.
     """
 
     id = "apiserver.tcp"
@@ -160,6 +165,7 @@ class TcpCheck(Check):
             earlier = [f"{a.address} {a.outcome}" for a in tcp.attempts if a.outcome != "connected"]
             if earlier:
                 tail += f" (after {', '.join(earlier)})"
+            tail += await _dial_note(ctx, tcp.host, details)
             return Result.ok(
                 f"connected to {'the ' + route.proxy_kind + ' at ' if route.proxied else ''}{where} "
                 f"in {timings['connect']:.1f} ms{tail}",
@@ -197,6 +203,21 @@ class TcpCheck(Check):
         if outcome == "no-address":
             return Result.skip("no address to connect to (see apiserver.dns)", details=details)
         return Result.fail(f"could not connect to {target}: {tried}", details=details)
+
+
+async def _dial_note(ctx: Context, host: str, details: dict[str, Any]) -> str:
+    """For a name with several addresses: each one and whether it answers, in Go's dialing order."""
+    from kdoctor.dialplan import describe_dial, go_dial_plan
+    from kdoctor.probes.addresses import ADDRESS_SURVEY
+
+    survey = await ctx.probe(ADDRESS_SURVEY)
+    if not survey:
+        return ""
+    outcomes = {a.address: a.outcome for a in survey}
+    plan = go_dial_plan([a.address for a in survey])
+    details["addresses"] = [{"address": a.address, "outcome": a.outcome, "error": a.error} for a in survey]
+    details["go_dial_order"] = {"primaries": list(plan.primaries), "fallbacks": list(plan.fallbacks)}
+    return f"; note: {describe_dial(host, plan, outcomes)}"
 
 
 def _html_title(body: bytes) -> str | None:
