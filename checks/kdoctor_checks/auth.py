@@ -73,6 +73,13 @@ def _exec_details(result: ExecResult) -> dict[str, Any]:
     return out
 
 
+async def _interactive_mode(ctx: Context) -> str | None:
+    from kdoctor.access import ACCESS
+
+    spec = (await ctx.probe(ACCESS)).credentials.exec
+    return spec.interactive_mode if spec is not None else None
+
+
 def _stderr_note(result: ExecResult) -> str:
     if not result.stderr_tail:
         return ""
@@ -97,6 +104,13 @@ class CredentialCheck(Check):
           expired, not yet valid, unparsable, or its key does not match; a removed auth-provider.
     skip: --no-exec was given (the plugin is not run), or the plugin needs a terminal
           (interactiveMode: Always): kdoctor never runs plugins interactively.
+
+    Exec plugin details: output that is not an ExecCredential is described by its shape ("a bare
+    JWT", "a JSON object (kind 'Config') with keys [...]", "2 lines of text"), never echoed; a YAML
+    ExecCredential is accepted, as client-go accepts it; a plugin with interactiveMode IfAvailable
+    that hangs without a terminal is named as waiting for input; a credential without
+    expirationTimestamp is noted with the plugin's measured run time, which every kubectl command
+    pays (a long-running client keeps such a token until the server rejects it mid-stream).
     """
 
     id = "auth.credential"
@@ -113,7 +127,7 @@ class CredentialCheck(Check):
         if cred.not_run is not None:
             return self._not_run(cred, details)
         if cred.problem is not None:
-            return self._problem(cred, details)
+            return self._problem(cred, details, await _interactive_mode(ctx))
         if cred.kind == "none":
             return self._anonymous(ctx, details)
         if cred.kind == "basic":
@@ -147,6 +161,12 @@ class CredentialCheck(Check):
                     details=details,
                 )
             parts.append(f"expires {_iso(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
+        elif result is not None and result.ran:
+            details["expiration_timestamp"] = None
+            parts.append(
+                f"note: no expirationTimestamp, so every kubectl command runs the plugin ({result.duration:.2f}s "
+                "here) and a long-running client keeps the token until the server rejects it mid-stream"
+            )
         summary = ", ".join(parts)
         if result is not None and result.stderr_tail:
             summary += _stderr_note(result)
@@ -234,7 +254,7 @@ class CredentialCheck(Check):
             details=details,
         )
 
-    def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
+    def _problem(self, cred: ResolvedCredential, details: dict[str, Any], mode: str | None) -> Result:
         from kdoctor.credentials import REMOVED_AUTH_PROVIDERS
 
         problem = cred.problem or ""
@@ -264,9 +284,15 @@ class CredentialCheck(Check):
                 details=details,
             )
         if result.timed_out:
+            waiting = (
+                "interactiveMode: IfAvailable, and with no terminal the plugin still waited, most likely for "
+                "input (kubectl in a pipe or CI hangs the same way)"
+                if mode == "IfAvailable"
+                else "a plugin waiting for a browser login or a prompt hangs like this"
+            )
             return Result.fail(
                 f"exec plugin {result.command} did not finish within {result.timeout:g}s and was killed "
-                f"(a plugin waiting for a browser login or a prompt hangs like this){_stderr_note(result)}",
+                f"({waiting}){_stderr_note(result)}",
                 hint="Run the plugin's login command in a terminal first, then rerun kdoctor; raise --timeout "
                 "if the plugin is merely slow.",
                 details=details,
