@@ -560,7 +560,13 @@ class IdentityCheck(Check):
     credential and reports the username, groups and the credential that produced them. The
     credential is only sent on a verified TLS connection (or plain HTTP to loopback).
 
-    pass: the server named the identity.
+    pass: the server named the identity. Beside it, the identity the credential claims (a client
+          certificate's CN and O, a JWT's subject, the ARN an EKS token maps from) when the server
+          reports a different name or fewer groups: RBAC must bind the server's name.
+    A 403 for system:anonymous although a credential is configured says which: a token that was
+    sent but dropped on the way (an invalid token gets 401, not anonymous), or a client certificate
+    that was never asked for (no --client-ca-file, or a TLS-terminating proxy).
+
     warn: the credential authenticated but RBAC forbids the review (403; `kubectl auth whoami` errors
           here, yet every other request is made as that user, so it is not a failure of the
           credential — the username is read from the 403 message); anonymous requests; the server
@@ -652,8 +658,9 @@ class IdentityCheck(Check):
                 hint="Configure a credential for the context's user (see auth.credential).",
                 details=details,
             )
+        note = _identity_note(cred, username, groups, identity.get("extra") or {}, details)
         return Result.ok(
-            f"authenticated as {username}{group_text} with {_credential_phrase(cred)}", details=details
+            f"authenticated as {username}{group_text} with {_credential_phrase(cred)}{note}", details=details
         )
 
     def _forbidden(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
@@ -664,10 +671,12 @@ class IdentityCheck(Check):
             details["identity"] = {"username": who, "from": "403 message"}
         if who == "system:anonymous" and cred.usable:
             # The server ignored the credential: it authenticated nobody.
+            from kdoctor.identity import anonymous_403_words
+
+            what, fix = anonymous_403_words(cred.kind, response.credentials_sent)
             return Result.fail(
-                f"the credential was not used: the server saw system:anonymous (403: {message})",
-                hint="Something between kdoctor and the apiserver drops the Authorization header or "
-                "the client certificate (a TLS-terminating proxy or load balancer); connect directly.",
+                f"the credential was not used: the server saw system:anonymous (403: {message}); {what}",
+                hint=fix,
                 details=details,
             )
         subject = f"authenticated as {who}" if who else "authenticated"
@@ -729,6 +738,42 @@ class IdentityCheck(Check):
         first = likely[0] if likely else None
         hint = first["fix"] if first else "Get a valid credential for this cluster."
         return Result.fail(summary, hint=hint, details=details)
+
+
+def _identity_note(
+    cred: ResolvedCredential,
+    username: str,
+    groups: list[str],
+    extra: dict[str, list[str]],
+    details: dict[str, Any],
+) -> str:
+    """The identity the credential claims (JWT sub, certificate CN/O, EKS), beside the server's."""
+    from kdoctor.cloudcreds import decode_eks_token
+    from kdoctor.credentials import client_cert_facts
+    from kdoctor.identity import ClaimedIdentity, identity_note
+    from kdoctor.jwt import decode
+
+    claimed: ClaimedIdentity | None = None
+    if cred.client_cert_pem is not None and cred.bearer is None:
+        facts = client_cert_facts(cred.client_cert_pem, None)
+        claimed = ClaimedIdentity(facts.common_name, facts.organizations, "client certificate")
+    elif cred.bearer is not None:
+        token = cred.bearer.reveal()
+        claims = decode(token)
+        if claims is not None:
+            sa = claims.service_account
+            claimed = ClaimedIdentity(
+                sa.username if sa and sa.username else claims.sub, (), "token's JWT subject"
+            )
+        elif decode_eks_token(token) is not None:
+            claimed = ClaimedIdentity(None, (), "EKS token")
+    if claimed is not None:
+        details["claimed_identity"] = {
+            "username": claimed.username,
+            "groups": list(claimed.groups),
+            "source": claimed.source,
+        }
+    return identity_note(claimed, username, groups, extra)
 
 
 async def _cluster_issuer(session: ApiSession) -> str | None:
