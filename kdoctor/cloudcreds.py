@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
@@ -30,6 +30,8 @@ __all__ = [
     "eks_cluster_argument",
     "judge_eks_token",
     "judge_token_against_server_clock",
+    "oidc_claim_problems",
+    "oidc_id_token_state",
     "removed_provider_migration",
 ]
 
@@ -261,3 +263,58 @@ def removed_provider_migration(provider: str, which: Callable[[str], str | None]
             "`kubelogin convert-kubeconfig -l azurecli` rewrites the user entry",
         )
     return None
+
+
+@dataclass(frozen=True)
+class OidcState:
+    """The oidc auth-provider's id-token as client-go sees it before sending a request."""
+
+    usable: bool
+    refreshable: bool
+    words: str
+    expires_at: datetime | None = None
+
+
+def oidc_id_token_state(config: Mapping[str, str], now: datetime) -> OidcState:
+    """Whether kubectl would send the configured id-token, refresh it at the IdP, or fail."""
+    from kdoctor.jwt import decode
+
+    token = config.get("id-token", "")
+    issuer = config.get("idp-issuer-url") or "the identity provider"
+    refresh = bool(config.get("refresh-token"))
+    claims = decode(token) if token else None
+    if claims is None:
+        if refresh:
+            return OidcState(
+                False,
+                True,
+                f"no usable id-token: kubectl would get one from {issuer} with the refresh-token "
+                "(kdoctor does not contact identity providers)",
+            )
+        what = "no id-token" if not token else "an id-token that is not a JWT"
+        return OidcState(False, False, f"the oidc auth-provider has {what} and no refresh-token to get one")
+    if claims.exp is not None and claims.exp <= now:
+        if refresh:
+            return OidcState(
+                False,
+                True,
+                f"the id-token expired at {_iso(claims.exp)}; kubectl would refresh it at {issuer} with the "
+                "refresh-token (kdoctor does not contact identity providers)",
+                claims.exp,
+            )
+        return OidcState(
+            False, False, f"the id-token expired at {_iso(claims.exp)} and there is no refresh-token", claims.exp
+        )
+    return OidcState(True, False, "the id-token is valid", claims.exp)
+
+
+def oidc_claim_problems(claims: Any, config: Mapping[str, str]) -> list[str]:
+    """Where an id-token disagrees with its auth-provider config: issuer and audience (client-id)."""
+    problems = []
+    issuer = config.get("idp-issuer-url")
+    if issuer and claims.iss and claims.iss.rstrip("/") != issuer.rstrip("/"):
+        problems.append(f"its issuer {claims.iss} is not the configured idp-issuer-url {issuer}")
+    client_id = config.get("client-id")
+    if client_id and claims.aud and client_id not in claims.aud:
+        problems.append(f"its audience {', '.join(claims.aud)} does not include the client-id {client_id}")
+    return problems

@@ -18,6 +18,8 @@ from kdoctor.cloudcreds import (
     eks_cluster_argument,
     judge_eks_token,
     judge_token_against_server_clock,
+    oidc_claim_problems,
+    oidc_id_token_state,
     removed_provider_migration,
 )
 from kdoctor.emulator.scenarios import UserInfo
@@ -176,3 +178,97 @@ def test_expired_eks_token_is_the_finding(emulator: EmulatorFactory, tmp_path: P
     assert "EKS tokens live 15 minutes" in token.summary
     assert "aws eks get-token" in token.hint
     assert stale not in run.text()
+
+
+def _jwt(**claims: object) -> str:
+    def part(data: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.{part('oidc-signature-canary')}"
+
+
+@pytest.mark.parametrize(
+    ("config", "usable", "refreshable", "words"),
+    [
+        ({"id-token": _jwt(exp=int((NOW + timedelta(hours=1)).timestamp()))}, True, False, "valid"),
+        (
+            {
+                "id-token": _jwt(exp=int((NOW - timedelta(hours=1)).timestamp())),
+                "refresh-token": "r",
+                "idp-issuer-url": "https://idp.example",
+            },
+            False,
+            True,
+            "kubectl would refresh it at https://idp.example",
+        ),
+        (
+            {"id-token": _jwt(exp=int((NOW - timedelta(hours=1)).timestamp()))},
+            False,
+            False,
+            "no refresh-token",
+        ),
+        ({"refresh-token": "r"}, False, True, "no usable id-token"),
+        ({}, False, False, "no id-token and no refresh-token"),
+    ],
+)
+def test_oidc_id_token_state(config: dict[str, str], usable: bool, refreshable: bool, words: str) -> None:
+    state = oidc_id_token_state(config, NOW)
+    assert (state.usable, state.refreshable) == (usable, refreshable)
+    assert words in state.words
+
+
+def test_oidc_claim_problems() -> None:
+    from kdoctor.jwt import decode
+
+    claims = decode(_jwt(iss="https://other.example", aud="kubectl", sub="jane"))
+    assert claims is not None
+    config = {"idp-issuer-url": "https://idp.example/", "client-id": "kubernetes"}
+    assert oidc_claim_problems(claims, config) == [
+        "its issuer https://other.example is not the configured idp-issuer-url https://idp.example/",
+        "its audience kubectl does not include the client-id kubernetes",
+    ]
+    assert (
+        oidc_claim_problems(claims, {"idp-issuer-url": "https://other.example/", "client-id": "kubectl"})
+        == []
+    )
+
+
+def _oidc_kubeconfig(api: object, path: Path, config: dict[str, str]) -> Path:
+    import yaml
+
+    written = api.write_kubeconfig(path, user="none")  # type: ignore[attr-defined]
+    doc = yaml.safe_load(written.read_text())
+    doc["users"][0]["user"] = {"auth-provider": {"name": "oidc", "config": config}}
+    written.write_text(yaml.safe_dump(doc))
+    return Path(written)
+
+
+def test_oidc_id_token_is_sent_and_judged(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    exp = int((datetime.now(timezone.utc) + timedelta(hours=1)).timestamp())
+    id_token = _jwt(iss="https://idp.example", aud="kubernetes", sub="jane@example.com", exp=exp)
+    api = emulator("healthy", tokens={id_token: UserInfo("oidc:jane@example.com", ("system:authenticated",))})
+    config = {"idp-issuer-url": "https://idp.example", "client-id": "kubernetes", "id-token": id_token,
+              "refresh-token": "oidc-refresh-canary"}  # fmt: skip
+    run = run_checks(_oidc_kubeconfig(api, tmp_path / "config", config), tmp_path)
+    assert run["auth.credential"].status is Status.PASS, run["auth.credential"].summary
+    token = run["auth.token"]
+    assert token.status is Status.PASS
+    assert "JWT for jane@example.com, issuer https://idp.example, audience kubernetes" in token.summary
+    identity = run["auth.identity"]
+    assert "the token's JWT subject claims jane@example.com, the server maps it to oidc:jane@example.com" in (
+        identity.summary
+    )
+    text = run.text()
+    assert id_token not in text and "oidc-refresh-canary" not in text
+
+
+def test_expired_oidc_id_token_with_refresh_token_is_not_a_failure(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    exp = int((datetime.now(timezone.utc) - timedelta(hours=1)).timestamp())
+    config = {"idp-issuer-url": "https://idp.example", "client-id": "kubernetes",
+              "id-token": _jwt(iss="https://idp.example", exp=exp), "refresh-token": "oidc-refresh-canary"}  # fmt: skip
+    api = emulator("healthy")
+    credential = run_checks(_oidc_kubeconfig(api, tmp_path / "config", config), tmp_path)["auth.credential"]
+    assert credential.status is Status.SKIP
+    assert "kubectl would refresh it at https://idp.example" in credential.summary

@@ -240,6 +240,13 @@ class CredentialCheck(Check):
     def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         result = cred.exec_result
         command = result.command if result is not None else cred.source
+        if result is None and cred.source.startswith("auth-provider"):
+            return Result.skip(
+                f"{cred.source}: {cred.not_run}",
+                hint="Run any kubectl command once: it refreshes the id-token and writes it back to the "
+                "kubeconfig; then rerun kdoctor.",
+                details=details,
+            )
         if result is not None and result.needs_terminal:
             return Result.skip(
                 f"exec plugin {command} needs a terminal (interactiveMode: Always); kdoctor never runs "
@@ -442,6 +449,8 @@ class TokenCheck(Check):
         parts = [f"JWT for {who}"]
         if claims.iss:
             parts.append(f"issuer {claims.iss}")
+        if cred.source.startswith("auth-provider oidc"):
+            parts += await _oidc_notes(ctx, claims, details)
         if claims.exp is not None:
             parts.append(f"expires {_iso(claims.exp)} (in {_ago(claims.exp - now)})")
         else:
@@ -455,6 +464,20 @@ class TokenCheck(Check):
         if claims.service_account is not None:
             return f"Get a fresh service-account token: {_sa_hint(claims)}"
         return "Get a fresh token from its issuer and update the kubeconfig (kubectl config set-credentials)."
+
+
+async def _oidc_notes(ctx: Context, claims: JwtClaims, details: dict[str, Any]) -> list[str]:
+    """The id-token's audience, and where it disagrees with the oidc auth-provider's config."""
+    from kdoctor.access import ACCESS
+    from kdoctor.cloudcreds import oidc_claim_problems
+
+    config = {k: v.reveal() for k, v in (await ctx.probe(ACCESS)).credentials.auth_provider_config}
+    notes = [f"audience {', '.join(claims.aud)}"] if claims.aud else []
+    problems = oidc_claim_problems(claims, config)
+    if problems:
+        details["oidc_problems"] = problems
+        notes.append("note: " + "; ".join(problems))
+    return notes
 
 
 async def _eks_verdict(ctx: Context, token: str, details: dict[str, Any]) -> Result | None:
