@@ -412,7 +412,9 @@ class HostnameCheck(Check):
         options.append(
             f"reissue the serving certificate with {name} in its SANs (kubeadm: apiServer.certSANs)"
         )
-        hint = "Either " + "; or ".join(options) + "."
+        hint = (
+            "Either " + "; or ".join(options) if len(options) > 1 else options[0][:1].upper() + options[0][1:]
+        ) + "."
         if access.insecure_skip_tls_verify:
             return Result.warn(
                 summary + " (not checked: insecure-skip-tls-verify)", hint=hint, details=details
