@@ -3,8 +3,14 @@ judged end to end, with kubectl asked first."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import http.server
+import json
+import os
+import ssl
 import subprocess
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +20,7 @@ import pytest
 from kdoctor.api import Status
 from kdoctor.certs import CertSummary
 from kdoctor.gotls import go_rejections, go_version, openssl_rejects_what_go_accepts
-from tests.lab.tools import require_tool
+from tests.lab.tools import plain_kubectl, require_tool
 from tests.test_apiserver_checks import run_checks, start
 
 if TYPE_CHECKING:
@@ -136,3 +142,72 @@ def test_cn_only_certificate_kubectl_refuses_and_kdoctor_says_why(
     assert "SANs" in hostname.hint
     # No credential went to a server Go would not verify: the identity checks did not get an answer.
     assert run["auth.identity"].status is not Status.PASS
+
+
+class _VersionHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps(
+            {"major": "1", "minor": "31", "gitVersion": "v1.31.4", "platform": "linux/amd64"}
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_rsa_1024_serving_key_is_accepted_as_kubectl_accepts_it(tmp_path: Path) -> None:
+    """Debian's OpenSSL (security level 2) refuses RSA keys under 2048 bits; Go, and so kubectl and kdoctor, do not."""
+    from tests.fixtures.kubeconfigs.factory import issue
+
+    ca = issue("kubernetes", ca=True)
+    leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",), rsa_bits=1024)
+    (tmp_path / "leaf.pem").write_bytes(leaf.cert_pem)
+    (tmp_path / "leaf.key").write_bytes(leaf.key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this test server present the small key at all
+    context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "leaf.key")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _VersionHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        config = tmp_path / "config"
+        config.write_text(
+            json.dumps(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [
+                        {
+                            "name": "c",
+                            "cluster": {
+                                "server": f"https://127.0.0.1:{server.server_address[1]}",
+                                "certificate-authority-data": base64.b64encode(ca.cert_pem).decode(),
+                            },
+                        }
+                    ],
+                    "users": [{"name": "u", "user": {"token": "rsa-test-token"}}],
+                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "x",
+                }
+            )
+        )
+        asked = subprocess.run(
+            [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        )
+        assert asked.returncode == 0 and "v1.31.4" in asked.stdout, asked.stderr
+        run = run_checks(config, tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run["tls.chain"].status is Status.PASS, run["tls.chain"].summary
+    strength = run["tls.strength"]
+    assert strength.status is Status.WARN and "RSA key of 1024 bits (< 2048)" in strength.summary
