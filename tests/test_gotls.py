@@ -4,6 +4,7 @@ judged end to end, with kubectl asked first."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import dataclasses
 import http.server
 import json
@@ -11,6 +12,7 @@ import os
 import ssl
 import subprocess
 import threading
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,55 +161,85 @@ class _VersionHandler(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def _tls_apiserver(tmp_path: Path, leaf_pem: bytes, key_pem: bytes, ca_pem: bytes) -> Iterator[Path]:
+    """A TLS server on loopback answering /version, and a kubeconfig (with a token) that trusts `ca_pem`."""
+    (tmp_path / "leaf.pem").write_bytes(leaf_pem)
+    (tmp_path / "leaf.key").write_bytes(key_pem)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this test server present weak certificates at all
+    context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "leaf.key")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _VersionHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    config = tmp_path / "config"
+    cluster = {
+        "server": f"https://127.0.0.1:{server.server_address[1]}",
+        "certificate-authority-data": base64.b64encode(ca_pem).decode(),
+    }
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": cluster}],
+                "users": [{"name": "u", "user": {"token": "weak-cert-test-token"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    try:
+        yield config
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _ask_kubectl(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+    )
+
+
 def test_rsa_1024_serving_key_is_accepted_as_kubectl_accepts_it(tmp_path: Path) -> None:
     """Debian's OpenSSL (security level 2) refuses RSA keys under 2048 bits; Go, and so kubectl and kdoctor, do not."""
     from tests.fixtures.kubeconfigs.factory import issue
 
     ca = issue("kubernetes", ca=True)
     leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",), rsa_bits=1024)
-    (tmp_path / "leaf.pem").write_bytes(leaf.cert_pem)
-    (tmp_path / "leaf.key").write_bytes(leaf.key_pem)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.set_ciphers("DEFAULT:@SECLEVEL=0")  # let this test server present the small key at all
-    context.load_cert_chain(tmp_path / "leaf.pem", tmp_path / "leaf.key")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _VersionHandler)
-    server.socket = context.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        config = tmp_path / "config"
-        config.write_text(
-            json.dumps(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Config",
-                    "clusters": [
-                        {
-                            "name": "c",
-                            "cluster": {
-                                "server": f"https://127.0.0.1:{server.server_address[1]}",
-                                "certificate-authority-data": base64.b64encode(ca.cert_pem).decode(),
-                            },
-                        }
-                    ],
-                    "users": [{"name": "u", "user": {"token": "rsa-test-token"}}],
-                    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
-                    "current-context": "x",
-                }
-            )
-        )
-        asked = subprocess.run(
-            [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-        )
+    with _tls_apiserver(tmp_path, leaf.cert_pem, leaf.key_pem, ca.cert_pem) as config:
+        asked = _ask_kubectl(config, tmp_path)
         assert asked.returncode == 0 and "v1.31.4" in asked.stdout, asked.stderr
         run = run_checks(config, tmp_path)
-    finally:
-        server.shutdown()
-        server.server_close()
     assert run["tls.chain"].status is Status.PASS, run["tls.chain"].summary
     strength = run["tls.strength"]
     assert strength.status is Status.WARN and "RSA key of 1024 bits (< 2048)" in strength.summary
+
+
+def test_sha1_signed_serving_cert_is_refused_in_gos_words(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from tests.fixtures.kubeconfigs.factory import issue
+    from tests.lab.sha1cert import resign_with_sha1
+
+    ca = issue("kubernetes", ca=True, rsa_bits=2048)
+    leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",))
+    sha1_leaf = resign_with_sha1(leaf.cert, ca.key)  # type: ignore[arg-type]
+    with _tls_apiserver(tmp_path, sha1_leaf.public_bytes(Encoding.PEM), leaf.key_pem, ca.cert_pem) as config:
+        asked = _ask_kubectl(config, tmp_path)
+        assert asked.returncode != 0
+        assert "x509: cannot verify signature: insecure algorithm SHA1-RSA" in asked.stderr, asked.stderr
+        run = run_checks(config, tmp_path)
+    chain = run["tls.chain"]
+    assert chain.status is Status.FAIL, chain.summary
+    assert (
+        "kubectl (Go) refuses it: x509: cannot verify signature: insecure algorithm SHA1-RSA" in chain.summary
+    )
+    assert "rotated" not in chain.summary and "SHA-256 signature" in chain.hint
+    assert run["auth.identity"].status is not Status.PASS  # no credential went to a chain Go refuses
