@@ -28,6 +28,7 @@ __all__ = [
     "ProviderMigration",
     "decode_eks_token",
     "eks_cluster_argument",
+    "eks_server_region",
     "judge_eks_token",
     "judge_token_against_server_clock",
     "oidc_claim_problems",
@@ -130,6 +131,17 @@ def eks_cluster_argument(args: Sequence[str]) -> str | None:
                 return args[index + 1]
             if arg.startswith(name + "="):
                 return arg.split("=", 1)[1]
+    return None
+
+
+def eks_server_region(server: str) -> str | None:
+    """The region of an EKS endpoint (https://ID.gr7.REGION.eks.amazonaws.com), else None."""
+    host = (urlsplit(server if "://" in server else f"https://{server}").hostname or "").lower()
+    labels = host.split(".")
+    if len(labels) >= 5 and labels[-3:] == ["eks", "amazonaws", "com"]:
+        return labels[-4]
+    if len(labels) >= 6 and labels[-4:] == ["eks", "amazonaws", "com", "cn"]:
+        return labels[-5]
     return None
 
 
@@ -303,7 +315,10 @@ def oidc_id_token_state(config: Mapping[str, str], now: datetime) -> OidcState:
                 claims.exp,
             )
         return OidcState(
-            False, False, f"the id-token expired at {_iso(claims.exp)} and there is no refresh-token", claims.exp
+            False,
+            False,
+            f"the id-token expired at {_iso(claims.exp)} and there is no refresh-token",
+            claims.exp,
         )
     return OidcState(True, False, "the id-token is valid", claims.exp)
 

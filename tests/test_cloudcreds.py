@@ -16,6 +16,7 @@ from kdoctor.api import Status
 from kdoctor.cloudcreds import (
     decode_eks_token,
     eks_cluster_argument,
+    eks_server_region,
     judge_eks_token,
     judge_token_against_server_clock,
     oidc_claim_problems,
@@ -272,3 +273,16 @@ def test_expired_oidc_id_token_with_refresh_token_is_not_a_failure(
     credential = run_checks(_oidc_kubeconfig(api, tmp_path / "config", config), tmp_path)["auth.credential"]
     assert credential.status is Status.SKIP
     assert "kubectl would refresh it at https://idp.example" in credential.summary
+
+
+@pytest.mark.parametrize(
+    ("server", "region"),
+    [
+        ("https://ABCDEF0123456789.gr7.eu-west-1.eks.amazonaws.com", "eu-west-1"),
+        ("https://abc.yl4.cn-north-1.eks.amazonaws.com.cn", "cn-north-1"),
+        ("https://127.0.0.1:6443", None),
+        ("https://eks.amazonaws.com", None),
+    ],
+)
+def test_eks_server_region(server: str, region: str | None) -> None:
+    assert eks_server_region(server) == region

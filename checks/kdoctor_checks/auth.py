@@ -483,7 +483,7 @@ async def _oidc_notes(ctx: Context, claims: JwtClaims, details: dict[str, Any]) 
 async def _eks_verdict(ctx: Context, token: str, details: dict[str, Any]) -> Result | None:
     """An EKS token's verdict (kdoctor.cloudcreds), None when the token is not an EKS token."""
     from kdoctor.access import ACCESS
-    from kdoctor.cloudcreds import decode_eks_token, eks_cluster_argument, judge_eks_token
+    from kdoctor.cloudcreds import decode_eks_token, eks_cluster_argument, eks_server_region, judge_eks_token
 
     eks = decode_eks_token(token)
     if eks is None:
@@ -491,7 +491,10 @@ async def _eks_verdict(ctx: Context, token: str, details: dict[str, Any]) -> Res
     access = await ctx.probe(ACCESS)
     spec = access.credentials.exec
     verdict = judge_eks_token(
-        eks, ctx.environment.now(), cluster_arg=eks_cluster_argument(spec.args) if spec else None
+        eks,
+        ctx.environment.now(),
+        cluster_arg=eks_cluster_argument(spec.args) if spec else None,
+        server_region=eks_server_region(access.server),
     )
     details.update(verdict.details)
     make = {"pass": Result.ok, "warn": Result.warn, "fail": Result.fail}[verdict.status]
