@@ -3,7 +3,8 @@
 kubectl (client-go 1.30+) asks /api and /apis for aggregated discovery (one APIGroupDiscoveryList
 each, apidiscovery.k8s.io/v2, else v2beta1); a group-version whose extension apiserver cannot be
 reached is listed with `freshness: Stale`, which client-go reports as "stale GroupVersion
-discovery: metrics.k8s.io/v1beta1". Against an older server (or one that ignores the Accept header)
+discovery: metrics.k8s.io/v1beta1" to programs that list every API (kubectl itself skips it
+quietly: tests/test_discovery.py asks it). Against an older server (or one that ignores the Accept header)
 it walks every group-version (/api/v1, /apis/GROUP/VERSION); a 503 from kube-aggregator becomes
 "couldn't get resource list for metrics.k8s.io/v1beta1: the server is currently unable to handle
 the request", printed by every kubectl command. In both cases kubectl still works for every other
@@ -226,7 +227,7 @@ def judge_discovery(facts: DiscoveryFacts) -> DiscoveryVerdict:
     mode = (
         f"aggregated discovery (apidiscovery.k8s.io/{facts.aggregated_version})"
         if facts.aggregated
-        else "legacy discovery (no aggregated discovery: a server before 1.26, or it is off)"
+        else "legacy discovery (no aggregated discovery: a server before 1.27, or it is off)"
     )
     details: dict[str, Any] = {
         "aggregated": facts.aggregated,
@@ -266,10 +267,16 @@ def judge_discovery(facts: DiscoveryFacts) -> DiscoveryVerdict:
     )
     ok = len(gvs) - len(broken)
     top = " (`kubectl top` needs metrics.k8s.io)" if any(g.group == "metrics.k8s.io" for g in broken) else ""
-    summary = (
-        f"{len(broken)} of {len(gvs)} group-versions fail discovery ({named}); kubectl works for the other "
-        f"{ok}, but commands print this error and requests to those APIs fail{top}; via {mode}"
-    )
+    if facts.aggregated:
+        # kubectl skips stale group-versions of aggregated discovery quietly; programs that list every
+        # API (ServerGroupsAndResources: controllers, Argo CD, Helm) stop with the error.
+        effect = (
+            f"kubectl works for the other {ok} and skips these quietly, but requests to them fail{top} and "
+            "client-go programs that list every API stop with this error"
+        )
+    else:
+        effect = f"every kubectl command prints this error; kubectl works for the other {ok}, requests to these fail{top}"
+    summary = f"{len(broken)} of {len(gvs)} group-versions fail discovery ({named}); {effect}; via {mode}"
     first = broken[0]
     name = apiservice_name(first.group_version)
     api = facts.apiservices.get(name)

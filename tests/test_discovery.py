@@ -159,10 +159,39 @@ def test_metrics_down_names_the_group_version_its_apiservice_and_service(
         in result.summary
     )
     assert "connection refused" in result.summary
-    assert "kubectl works for the other" in result.summary
+    assert "kubectl works for the other" in result.summary and "skips these quietly" in result.summary
     assert "kubectl -n kube-system get endpoints metrics-server" in result.hint
     (failing,) = result.details["failing"]
     assert failing["apiservice"]["reason"] == "FailedDiscoveryCheck"
+
+
+def test_aggregated_stale_group_version_kubectl_skips_quietly(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """kubectl (aggregated discovery) lists everything else and says nothing; `kubectl top` is what fails."""
+    api = emulator("metrics-down")
+    config = _kubeconfig(api, tmp_path)
+    kubectl = plain_kubectl()
+    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    listed = subprocess.run(
+        [kubectl, "--kubeconfig", str(config), "api-resources"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert listed.returncode == 0 and "metrics.k8s.io" not in listed.stderr, listed.stderr
+    raw = subprocess.run(
+        [kubectl, "--kubeconfig", str(config), "get", "--raw", f"/apis/{METRICS}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert raw.returncode != 0 and UNAVAILABLE in raw.stderr, raw.stderr
+    result = run_checks(config, tmp_path)["apiserver.discovery"]
+    assert result.status is Status.WARN
+    assert "skips these quietly, but requests to them fail" in result.summary
 
 
 def test_legacy_discovery_agrees_with_kubectl(emulator: EmulatorFactory, tmp_path: Path) -> None:
@@ -183,7 +212,7 @@ def test_legacy_discovery_agrees_with_kubectl(emulator: EmulatorFactory, tmp_pat
     assert "received empty response" not in asked.stderr
     result = run_checks(config, tmp_path)["apiserver.discovery"]
     assert result.status is Status.WARN
-    assert expected in result.summary
+    assert expected in result.summary and "every kubectl command prints this error" in result.summary
     assert result.details["aggregated"] is False
     assert [f["group_version"] for f in result.details["failing"]] == [METRICS]
 

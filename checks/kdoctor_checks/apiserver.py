@@ -542,13 +542,15 @@ class SkewCheck(Check):
 class DiscoveryCheck(Check):
     """Fetches API discovery the way kubectl does and names every group-version that fails.
 
-    kubectl asks /api and /apis for aggregated discovery (apidiscovery.k8s.io/v2, Kubernetes 1.26+)
-    and, from a server that does not serve it, walks every group-version (/apis/GROUP/VERSION). An
-    extension API whose backend is down (metrics-server, a custom apiserver behind an APIService)
-    makes every kubectl command print "couldn't get resource list for metrics.k8s.io/v1beta1: the
-    server is currently unable to handle the request" (client-go programs: "unable to retrieve the
-    complete list of server APIs: …: stale GroupVersion discovery"), which reads like a broken
-    cluster; kubectl still works for every other API.
+    kubectl asks /api and /apis for aggregated discovery (apidiscovery.k8s.io/v2beta1 from
+    Kubernetes 1.27, v2 from 1.30) and, from a server that does not serve it, walks every
+    group-version (/apis/GROUP/VERSION). An extension API whose backend is down (metrics-server, a
+    custom apiserver behind an APIService) then makes every kubectl command print "couldn't get
+    resource list for metrics.k8s.io/v1beta1: the server is currently unable to handle the request",
+    which reads like a broken cluster. With aggregated discovery kubectl skips the stale
+    group-version quietly, but client-go programs that list every API (controllers, Argo CD, Helm)
+    stop with "unable to retrieve the complete list of server APIs: …: stale GroupVersion
+    discovery". Either way kubectl works for every other API; requests to the broken one fail.
 
     - pass: every group-version answers; the summary gives the count of group-versions and
       resources and whether aggregated discovery is served.

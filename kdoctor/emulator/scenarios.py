@@ -369,8 +369,8 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         _s(
             "metrics-down",
-            "metrics-server is down: every kubectl command prints "
-            '"couldn\'t get resource list for metrics.k8s.io/v1beta1".',
+            "metrics-server is down: discovery marks metrics.k8s.io/v1beta1 stale, kubectl top fails, and "
+            'kubectl without aggregated discovery prints "couldn\'t get resource list" on every command.',
             aggregated_apis=(
                 dataclasses.replace(
                     METRICS_API,
