@@ -272,9 +272,22 @@ def _from_oidc(ctx: Context, creds: Credentials, configured: tuple[str, ...]) ->
     return ResolvedCredential(kind="none", source=source, problem=state.words, configured=configured)
 
 
+#: auth-provider config keys that name things rather than prove them: shown, never scrubbed.
+_PUBLIC_PROVIDER_KEYS = frozenset(
+    {
+        "client-id",
+        "idp-issuer-url",
+        "idp-certificate-authority",
+        "idp-certificate-authority-data",
+        "extra-scopes",
+    }
+)
+
+
 def _register(ctx: Context, creds: Credentials) -> None:
-    for _, value in creds.auth_provider_config:
-        ctx.secrets.add(value)
+    for key, value in creds.auth_provider_config:
+        if key not in _PUBLIC_PROVIDER_KEYS:
+            ctx.secrets.add(value)
     ctx.secrets.add(creds.token)
     ctx.secrets.add(creds.client_key_pem)
     ctx.secrets.add(creds.password)
