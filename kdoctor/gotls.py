@@ -17,6 +17,11 @@ The rules, from Go's crypto/x509 and crypto/rsa:
   insecure", golang/go#68762; GODEBUG rsa1024min=0 undoes it). Earlier Go accepts them.
 - Anchors: every certificate in the CA bundle is a trust anchor, intermediates included; OpenSSL
   wants a self-signed root unless X509_V_FLAG_PARTIAL_CHAIN is set (kdoctor sets it).
+
+Sources: the Go release notes (go.dev/doc/go1.15#commonname, go.dev/doc/go1.18#sha1,
+go.dev/doc/go1.24#cryptorsapkgcryptorsa), golang/go#68762 (crypto/rsa: refuse keys under 1024
+bits), and crypto/x509's verify.go (VerifyHostname ignores the CN; a pool certificate is an
+anchor). tests/test_gotls.py asks kubectl itself for the CN-only, SHA-1 and RSA-1024 cases.
 """
 
 from __future__ import annotations
