@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -243,3 +243,82 @@ def test_sha1_signed_serving_cert_is_refused_in_gos_words(tmp_path: Path) -> Non
     )
     assert "rotated" not in chain.summary and "SHA-256 signature" in chain.hint
     assert run["auth.identity"].status is not Status.PASS  # no credential went to a chain Go refuses
+
+
+def _small_rsa_leaf(ca: Any, bits: int) -> tuple[bytes, bytes]:
+    """A serving certificate for 127.0.0.1 with an RSA key of `bits` (< 1024: cryptography will not make
+    one, openssl will), issued by `ca`."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+    from cryptography.x509.oid import NameOID
+
+    key_pem = subprocess.run(
+        [require_tool("openssl"), "genrsa", str(bits)], capture_output=True, check=True, timeout=30
+    ).stdout
+    key = load_pem_private_key(key_pem, None)
+    now = datetime.now(timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
+        .issuer_name(ca.cert.subject)
+        .public_key(key.public_key())  # type: ignore[arg-type]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .sign(ca.key, hashes.SHA256())
+    )
+    return cert.public_bytes(Encoding.PEM), key_pem
+
+
+def _kubectl_release(minor: int) -> str:
+    """A plain kubectl 1.MINOR (Google Cloud SDK ships several side by side), else fail/skip."""
+    candidate = Path(plain_kubectl()).parent / f"kubectl.1.{minor}"
+    if not candidate.exists():
+        from tests.lab.tools import missing
+
+        missing(f"kubectl 1.{minor} (kubectl.1.{minor} beside the plain kubectl)")
+    return str(candidate)
+
+
+def test_rsa_768_kubectl_built_with_go_1_24_refuses_older_ones_accept(tmp_path: Path) -> None:
+    """Go 1.24 (kubectl 1.33) refuses RSA keys under 1024 bits; go1.23 (kubectl 1.32) accepts them: say which."""
+    from tests.fixtures.kubeconfigs.factory import issue
+    from tests.test_skew import _run_with_kubectl
+
+    new, old = _kubectl_release(33), _kubectl_release(32)
+    ca = issue("kubernetes", ca=True)
+    leaf_pem, key_pem = _small_rsa_leaf(ca, 768)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    with _tls_apiserver(tmp_path, leaf_pem, key_pem, ca.cert_pem) as config:
+        refused = subprocess.run(
+            [new, "--kubeconfig", str(config), "get", "--raw", "/version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+        )
+        accepted = subprocess.run(
+            [old, "--kubeconfig", str(config), "get", "--raw", "/version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=env,
+        )
+        assert refused.returncode != 0 and "768-bit keys are insecure" in refused.stderr, refused.stderr
+        assert accepted.returncode == 0, accepted.stderr
+        (tmp_path / "new").mkdir()
+        (tmp_path / "old").mkdir()
+        with_new = _run_with_kubectl(config, tmp_path / "new", new)
+        with_old = _run_with_kubectl(config, tmp_path / "old", old)
+    for run in (with_new, with_old):
+        chain = run["tls.chain"]
+        assert chain.status is Status.FAIL
+        assert "kubectl (Go) refuses it: crypto/rsa: 768-bit keys are insecure" in chain.summary
+    assert "still accepts it" not in with_new["tls.chain"].summary
+    assert "the kubectl on PATH (built with go1.23) still accepts it" in with_old["tls.chain"].summary

@@ -152,6 +152,8 @@ class ChainCheck(Check):
       1.18+: "x509: cannot verify signature: insecure algorithm SHA1-RSA") or has an RSA key under
       1024 bits (Go 1.24+). kdoctor verifies at OpenSSL security level 1, Go's line, so a 1024-bit
       key that kubectl accepts is not failed here although other OpenSSL clients may refuse it.
+      When the kubectl on PATH is built with an older Go that still accepts the chain (RSA under
+      1024 bits before Go 1.24, i.e. kubectl 1.32 and older), the result says so.
 
     Without a configured CA the system roots are used, as kubectl does. With
     insecure-skip-tls-verify nothing is verified: tls.insecure reports that.
@@ -206,9 +208,12 @@ class ChainCheck(Check):
                 return Result.ok(f"{path}, {verdict} the system roots{tail}", details=details)
             details["issuer_is_cluster_ca"] = True
             return Result.ok(f"{path}, {verdict} {facts.ca_words}{tail}", details=details)
-        return self._failed(facts, details)
+        toolchain = await _kubectl_toolchain(ctx) if facts.analysis.finding == "ok" else None
+        return self._failed(facts, details, toolchain)
 
-    def _failed(self, facts: _Facts, details: dict[str, Any]) -> Result:
+    def _failed(
+        self, facts: _Facts, details: dict[str, Any], toolchain: tuple[int, int] | None = None
+    ) -> Result:
         analysis, tls = facts.analysis, facts.tls
         leaf = analysis.leaf
         kubectl_unknown = "x509: certificate signed by unknown authority"
@@ -256,8 +261,10 @@ class ChainCheck(Check):
         if finding == "ok":
             go = _go_words(facts)
             if go:
+                local = _local_kubectl_words(facts, toolchain)
                 return Result.fail(
-                    f"the chain {_chain_words(analysis)} reaches {facts.ca_words}, but kubectl (Go) refuses it: {go}",
+                    f"the chain {_chain_words(analysis)} reaches {facts.ca_words}, but kubectl (Go) refuses it: "
+                    f"{go}{local}",
                     hint="Reissue the certificate named here with a SHA-256 signature and an RSA key of at least "
                     "2048 bits (or ECDSA P-256); Go offers no switch to accept it.",
                     details=details,
@@ -327,6 +334,35 @@ def _go_words(facts: _Facts, rules: tuple[str, ...] = ("sha1-signature", "rsa-to
     path = facts.analysis.path or facts.analysis.chain
     found = [r for r in go_rejections(path, facts.session.server_hostname) if r.rule in rules]
     return "; ".join(f"{r.go_error} ({r.subject}; {r.since} and later)" for r in found)
+
+
+async def _kubectl_toolchain(ctx: Context) -> tuple[int, int] | None:
+    """The Go version of the kubectl on PATH (None: none, unreadable, or a version dispatcher)."""
+    from kdoctor.gotls import go_version
+    from kdoctor.probes.kubectl import KUBECTL_CLIENT
+
+    client = (await ctx.probe(KUBECTL_CLIENT)).version
+    if not client or "dispatcher" in str(client.get("gitVersion", "")):
+        return None
+    return go_version(str(client.get("goVersion", "")))
+
+
+def _local_kubectl_words(facts: _Facts, toolchain: tuple[int, int] | None) -> str:
+    """When the kubectl on PATH is built with an older Go that still accepts what current Go refuses."""
+    from kdoctor.gotls import go_rejections
+
+    if toolchain is None:
+        return ""
+    path = facts.analysis.path or facts.analysis.chain
+    host = facts.session.server_hostname
+    current = {r.rule for r in go_rejections(path, host)}
+    local = {r.rule for r in go_rejections(path, host, toolchain=toolchain)}
+    if current and not local & current - {"cn-only"}:
+        return (
+            f"; the kubectl on PATH (built with go{toolchain[0]}.{toolchain[1]}) still accepts it, kubectl "
+            "releases built with newer Go do not"
+        )
+    return ""
 
 
 def _skew_note(facts: _Facts) -> str:
