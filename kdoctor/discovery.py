@@ -251,7 +251,7 @@ def judge_discovery(facts: DiscoveryFacts) -> DiscoveryVerdict:
         if facts.error_status in (401, 403):
             return DiscoveryVerdict(
                 "skip",
-                f"discovery was refused ({facts.error}): the auth.* checks say why",
+                f"discovery was refused ({facts.error}): auth.identity says why",
                 details=details,
             )
         return DiscoveryVerdict("skip", f"discovery could not be fetched: {facts.error}", details=details)

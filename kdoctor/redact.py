@@ -33,7 +33,8 @@ SECRET_KEYS = frozenset(
 
 # Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
 _MIN_SCRUB_LEN = 4
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# Not before a command-line flag: "set-credentials basic --token=…" names a user called basic.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!--)[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
 

@@ -2,6 +2,8 @@
 
 `kubectl version --client -o json` prints the clientVersion (gitVersion, goVersion, platform); the
 version skew and Go's TLS rules are judged against it. No kubectl on PATH is a fact, not an error.
+A plain kubectl answers without any network; Google Cloud SDK's dispatcher contacts the current
+context's server to pick the release it runs, and reports that release.
 """
 
 from __future__ import annotations
