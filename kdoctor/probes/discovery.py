@@ -64,9 +64,9 @@ async def fetch_discovery(session: ApiSession) -> DiscoveryFacts:
     if version:
         core, named = parse_aggregated(api.json), parse_aggregated(apis.json)
         if core is None or named is None:
-            return DiscoveryFacts(
-                True, version, (), error="the aggregated discovery document could not be read"
-            )
+            too_big = api.truncated or apis.truncated
+            why = "is larger than kdoctor reads (1 MiB)" if too_big else "could not be read"
+            return DiscoveryFacts(True, version, (), error=f"the aggregated discovery document {why}")
         states = core + named
     else:
         names = legacy_group_versions(api.json, apis.json)
