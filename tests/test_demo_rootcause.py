@@ -36,6 +36,7 @@ EXPECTED: dict[str, tuple[str, str] | None] = {
     "html": ("apiserver.version", "not a Kubernetes apiserver"),
     "clock-skew": None,
     "cn-only": ("tls.hostname", "certificate relies on legacy Common Name field"),
+    "sha1-cert": ("tls.chain", "insecure algorithm SHA1-RSA"),
     "version-skew": None,
     "metrics-down": None,
 }

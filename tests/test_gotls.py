@@ -225,12 +225,12 @@ def test_rsa_1024_serving_key_is_accepted_as_kubectl_accepts_it(tmp_path: Path) 
 def test_sha1_signed_serving_cert_is_refused_in_gos_words(tmp_path: Path) -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
+    from kdoctor.emulator.pki import resign_with_sha1
     from tests.fixtures.kubeconfigs.factory import issue
-    from tests.lab.sha1cert import resign_with_sha1
 
     ca = issue("kubernetes", ca=True, rsa_bits=2048)
     leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",))
-    sha1_leaf = resign_with_sha1(leaf.cert, ca.key)  # type: ignore[arg-type]
+    sha1_leaf = resign_with_sha1(leaf.cert, ca.key)
     with _tls_apiserver(tmp_path, sha1_leaf.public_bytes(Encoding.PEM), leaf.key_pem, ca.cert_pem) as config:
         asked = _ask_kubectl(config, tmp_path)
         assert asked.returncode != 0
@@ -322,3 +322,15 @@ def test_rsa_768_kubectl_built_with_go_1_24_refuses_older_ones_accept(tmp_path: 
         assert "kubectl (Go) refuses it: crypto/rsa: 768-bit keys are insecure" in chain.summary
     assert "still accepts it" not in with_new["tls.chain"].summary
     assert "the kubectl on PATH (built with go1.23) still accepts it" in with_old["tls.chain"].summary
+
+
+def test_sha1_cert_demo_scenario(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    api, config = start(emulator, "sha1-cert", tmp_path)
+    assert api.serving.cert.signature_hash_algorithm.name == "sha1"  # type: ignore[union-attr]
+    asked = _ask_kubectl(config, tmp_path)
+    assert "x509: cannot verify signature: insecure algorithm SHA1-RSA" in asked.stderr, asked.stderr
+    chain = run_checks(config, tmp_path)["tls.chain"]
+    assert chain.status is Status.FAIL
+    assert (
+        "kubectl (Go) refuses it: x509: cannot verify signature: insecure algorithm SHA1-RSA" in chain.summary
+    )

@@ -534,6 +534,10 @@ class StrengthCheck(Check):
         chain = facts.analysis.chain
         if not chain:
             return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
+        if facts.tls.verification not in ("verified", "off") and facts.analysis.finding == "ok":
+            go = _go_words(facts)
+            if go:
+                return Result.skip(f"kubectl (Go) refuses this chain: tls.chain reports it ({go})")
         problems = [f"{c.subject}: {p}" for c in chain for p in strength_problems(c, is_root=c.self_signed)]
         version = facts.tls.tls_version
         if version in ("TLSv1", "TLSv1.1", "SSLv3"):

@@ -26,6 +26,7 @@ Serving = Literal[
     "missing-intermediate",
     "expiring-soon",
     "cn-only",
+    "sha1",
 ]
 
 DEFAULT_SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -342,6 +343,11 @@ SCENARIOS: dict[str, Scenario] = {
             "The serving certificate names localhost only in its Common Name: curl accepts it, kubectl (Go) does not.",
             serving="cn-only",
             url_host="localhost",
+        ),
+        _s(
+            "sha1-cert",
+            "The serving certificate is signed with SHA-1: kubectl (Go 1.18+) refuses it.",
+            serving="sha1",
         ),
         _s("not-ready", "The apiserver is up but not ready: etcd is failing.", failing_checks=("etcd",)),
         _s("unauthorized", "Every credential is refused with 401 Unauthorized.", reject_all_credentials=True),

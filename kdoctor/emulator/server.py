@@ -40,6 +40,7 @@ from kdoctor.emulator.pki import (
     make_leaf,
     make_serving_cert,
     pooled_rsa_key,
+    resign_with_sha1,
 )
 from kdoctor.emulator.scenarios import SCENARIOS, EmulatorConfig, Rule, UserInfo, build_config
 
@@ -158,7 +159,7 @@ class Emulator:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         fault = cfg.serving
         # RSA where the fault is about the CA key: kubectl then names "crypto/rsa: verification error".
-        ca_key = pooled_rsa_key("ca-rotated/configured") if fault == "ca-rotated" else None
+        ca_key = pooled_rsa_key("ca-rotated/configured") if fault in ("ca-rotated", "sha1") else None
         self.ca: CertKey = cfg.ca or make_ca("kubernetes", key=ca_key)
         # Client certificates from this CA pass the handshake and are refused by the x509
         # authenticator with 401, as a certificate from another cluster's CA would be.
@@ -201,6 +202,8 @@ class Emulator:
             self.serving = make_serving_cert(
                 issuer, dns_names=dns, ip_addresses=ips, not_before=not_before, not_after=not_after
             )
+        if fault == "sha1" and issuer is not None:
+            self.serving = CertKey(resign_with_sha1(self.serving.cert, issuer.key), self.serving.key)
         chain = [self.serving]
         if self.intermediate is not None and fault != "missing-intermediate":
             chain.append(self.intermediate)
@@ -268,6 +271,9 @@ class Emulator:
     def _server_ssl_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.config.serving == "sha1":
+            # OpenSSL refuses to present a SHA-1 certificate at its default security level.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
         # The ssl module loads certificates from files only; they live just long enough to be read.
         with tempfile.TemporaryDirectory(prefix="kdoctor-emulator-") as tmp:
             chain, key = Path(tmp) / "serving.crt", Path(tmp) / "serving.key"
