@@ -250,9 +250,9 @@ class ProviderMigration:
         return f"its replacement {self.plugin} is {where}"
 
     def hint(self) -> str:
-        steps = [] if self.installed_at else [f"install {self.plugin} ({self.install})"]
-        steps.append(f"then {self.migrate}")
-        return "Switch to the exec plugin: " + ", ".join(steps) + "."
+        if self.installed_at:
+            return f"Switch to the {self.plugin} exec plugin: {self.migrate}."
+        return f"Switch to the {self.plugin} exec plugin: install it ({self.install}), then {self.migrate}."
 
 
 def removed_provider_migration(provider: str, which: Callable[[str], str | None]) -> ProviderMigration | None:

@@ -128,7 +128,7 @@ def test_removed_provider_migration() -> None:
     assert installed is not None
     assert installed.words() == "its replacement kubelogin is installed at /opt/bin/kubelogin"
     assert installed.hint().startswith(
-        "Switch to the exec plugin: then `kubelogin convert-kubeconfig -l azurecli`"
+        "Switch to the kubelogin exec plugin: `kubelogin convert-kubeconfig -l azurecli`"
     )
     missing = removed_provider_migration("gcp", lambda name: None)
     assert missing is not None and "not installed on PATH" in missing.words()

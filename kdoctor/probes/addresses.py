@@ -10,15 +10,13 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Probe
-from kdoctor.probes.resolve import RESOLUTION
-from kdoctor.probes.route import ROUTE
+from kdoctor.keys import RESOLUTION, ROUTE
 from kdoctor.probes.tcp import ConnectAttempt, connect_once
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
 
-__all__ = ["ADDRESS_SURVEY", "survey_addresses"]
+__all__ = ["survey_addresses", "survey_resolved_addresses"]
 
 _MAX_ADDRESSES = 8
 
@@ -29,12 +27,10 @@ async def survey_addresses(addresses: Sequence[str], port: int, timeout: float) 
     return tuple(await asyncio.gather(*(connect_once(a, port, timeout) for a in chosen)))
 
 
-async def _compute(ctx: Context) -> tuple[ConnectAttempt, ...]:
+async def survey_resolved_addresses(ctx: Context) -> tuple[ConnectAttempt, ...]:
+    """The ADDRESS_SURVEY probe: every resolved address of a direct connection, when there are several."""
     route = await ctx.probe(ROUTE)
     resolution = await ctx.probe(RESOLUTION)
     if route.proxied or not resolution.ok or len(resolution.addresses) < 2:
         return ()
     return await survey_addresses(resolution.addresses, route.dial.port, ctx.timeout)
-
-
-ADDRESS_SURVEY: Probe[tuple[ConnectAttempt, ...]] = Probe("address-survey", _compute)

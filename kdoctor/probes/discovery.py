@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Probe
 from kdoctor.discovery import (
     AGGREGATED_ACCEPT,
     MAX_GROUP_VERSIONS,
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
     from kdoctor.context import Context
     from kdoctor.probes.api import ApiResponse, ApiSession
 
-__all__ = ["DISCOVERY", "fetch_discovery"]
+__all__ = ["fetch_discovery", "gather_discovery"]
 
 
 def _refused(response: ApiResponse) -> DiscoveryFacts | None:
@@ -86,10 +85,8 @@ async def fetch_discovery(session: ApiSession) -> DiscoveryFacts:
     return DiscoveryFacts(bool(version), version or None, tuple(states), services, truncated=truncated)
 
 
-async def _compute(ctx: Context) -> DiscoveryFacts:
-    from kdoctor.probes.api import API_SESSION
+async def gather_discovery(ctx: Context) -> DiscoveryFacts:
+    """The DISCOVERY probe: discovery through the target's one API session."""
+    from kdoctor.keys import API_SESSION
 
     return await fetch_discovery(await ctx.probe(API_SESSION))
-
-
-DISCOVERY: Probe[DiscoveryFacts] = Probe("discovery", _compute)

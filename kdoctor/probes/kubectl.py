@@ -16,12 +16,10 @@ import signal
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.api import Probe
-
 if TYPE_CHECKING:
     from kdoctor.context import Context
 
-__all__ = ["KUBECTL_CLIENT", "KubectlClient", "read_kubectl_client"]
+__all__ = ["KubectlClient", "read_kubectl_client", "read_path_kubectl"]
 
 _OUTPUT_CAP = 64 * 1024
 
@@ -69,9 +67,7 @@ async def read_kubectl_client(path: str | None, env: dict[str, str], timeout: fl
     return KubectlClient(path, client)
 
 
-async def _compute(ctx: Context) -> KubectlClient:
+async def read_path_kubectl(ctx: Context) -> KubectlClient:
+    """The KUBECTL_CLIENT probe: the kubectl on the target environment's PATH."""
     env = dict(ctx.environment.env)
     return await read_kubectl_client(ctx.environment.which("kubectl"), env, ctx.timeout)
-
-
-KUBECTL_CLIENT: Probe[KubectlClient] = Probe("kubectl-client", _compute)
