@@ -101,6 +101,7 @@ from kdoctor.keys import (
     SERVICE_LOOKUP,
     TCP_CONNECT,
     TLS_HANDSHAKE,
+    UNAUTHORIZED_FACTS,
     VERSION,
     WILDCARD_LOOKUP,
 )
@@ -130,7 +131,7 @@ from kdoctor.probes.clusterdns import (
     NameAnswer,
     ResolvConfFacts,
 )
-from kdoctor.probes.identity import IdentityReview
+from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
 from kdoctor.probes.kubectl import KubectlClient
 from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
@@ -155,7 +156,7 @@ from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
 from kdoctor.redact import fingerprint
 from kdoctor.shadowing import shadowed_definitions
 from kdoctor.skew import judge_skew
-from kdoctor.timefmt import iso_utc
+from kdoctor.timefmt import human_utc, iso_utc
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # the check API
@@ -198,6 +199,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "SERVICE_LOOKUP",
     "TCP_CONNECT",
     "TLS_HANDSHAKE",
+    "UNAUTHORIZED_FACTS",
     "VERSION",
     "WILDCARD_LOOKUP",
     # fact types
@@ -233,6 +235,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ServiceAccountFacts",
     "ServiceRef",
     "TcpConnect",
+    "UnauthorizedFacts",
     "UserEntry",
     # helpers and constants checks judge with
     "EXEC_API_VERSIONS",
@@ -284,6 +287,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "fingerprint",
     "has_tls_settings",
     "hostname_matches",
+    "human_utc",
     "httpx_would_choose",
     "is_dns1123_label",
     "is_ip_literal",
