@@ -528,9 +528,9 @@ class SkewCheck(Check):
     """Compares the server's version with the kubectl on PATH and with kdoctor's known range.
 
     Reads gitVersion from GET /version and kubectl's own version with `kubectl version --client
-    -o json` (no network for a plain kubectl; Google Cloud SDK's kubectl dispatcher asks the server
-    and reports the release it would run, which is what matters). kubectl is supported within one
-    minor version of the apiserver, older or newer.
+    -o json` (run without a kubeconfig, so without any network; Google Cloud SDK's kubectl
+    dispatcher is recognised: it runs a release matching each server). kubectl is supported within
+    one minor version of the apiserver, older or newer.
 
     - warn: kubectl is two or more minor versions away from the server; the hint gives the
       download URL of the matching kubectl (dl.k8s.io) for this platform.

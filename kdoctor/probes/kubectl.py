@@ -2,8 +2,9 @@
 
 `kubectl version --client -o json` prints the clientVersion (gitVersion, goVersion, platform); the
 version skew and Go's TLS rules are judged against it. No kubectl on PATH is a fact, not an error.
-A plain kubectl answers without any network; Google Cloud SDK's dispatcher contacts the current
-context's server to pick the release it runs, and reports that release.
+It runs with KUBECONFIG=/dev/null: a plain kubectl needs no configuration for this, and Google Cloud
+SDK's dispatcher, which would otherwise contact the current context's server to pick a release,
+reports itself ("v1.32.4-dispatcher"); kdoctor.skew knows that it runs a release matching the server.
 """
 
 from __future__ import annotations
@@ -69,5 +70,7 @@ async def read_kubectl_client(path: str | None, env: dict[str, str], timeout: fl
 
 async def read_path_kubectl(ctx: Context) -> KubectlClient:
     """The KUBECTL_CLIENT probe: the kubectl on the target environment's PATH."""
-    env = dict(ctx.environment.env)
+    # No kubeconfig: `version --client` needs none, and Google Cloud SDK's dispatcher would otherwise
+    # contact the current context's server to pick a release (slow, and network kdoctor promised not to use).
+    env = {**ctx.environment.env, "KUBECONFIG": os.devnull}
     return await read_kubectl_client(ctx.environment.which("kubectl"), env, ctx.timeout)
