@@ -56,6 +56,8 @@ class Credentials:
     password: Secret | None = None
     exec: ExecSpec | None = None
     auth_provider: str | None = None
+    #: The auth-provider's config (id-token, refresh-token, client-secret, ...); every value a Secret.
+    auth_provider_config: tuple[tuple[str, Secret], ...] = ()
 
     @property
     def methods(self) -> list[str]:

@@ -13,15 +13,17 @@ from kdoctor.core import Probe
 if TYPE_CHECKING:
     from kdoctor.access import AccessSpec
     from kdoctor.credentials import ResolvedCredential
+    from kdoctor.discovery import DiscoveryFacts
     from kdoctor.incluster import InClusterEnv, ServiceAccountFacts
     from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
     from kdoctor.probes.api import ApiResponse, ApiSession
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
     from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
+    from kdoctor.probes.kubectl import KubectlClient
     from kdoctor.probes.path import PathFacts
     from kdoctor.probes.resolve import Resolution
     from kdoctor.probes.route import Route
-    from kdoctor.probes.tcp import TcpConnect
+    from kdoctor.probes.tcp import ConnectAttempt, TcpConnect
     from kdoctor.probes.tls import ChainAnalysis, PeerTls
     from kdoctor.proxyrules import ProxyDecision
 
@@ -84,3 +86,14 @@ IDENTITY_REVIEW: Probe[IdentityReview] = Probe(
 UNAUTHORIZED_FACTS: Probe[UnauthorizedFacts] = Probe(
     "auth.unauthorized-facts", "kdoctor.probes.identity:gather_unauthorized_facts"
 )
+
+# Every address of the server's name, for apiserver.tcp's note (direct connections only)
+ADDRESS_SURVEY: Probe[tuple[ConnectAttempt, ...]] = Probe(
+    "address-survey", "kdoctor.probes.addresses:survey_resolved_addresses"
+)
+
+# API discovery as kubectl fetches it, for apiserver.discovery
+DISCOVERY: Probe[DiscoveryFacts] = Probe("api.discovery", "kdoctor.probes.discovery:gather_discovery")
+
+# The kubectl on PATH (kubectl version --client), for apiserver.skew and Go's TLS rules
+KUBECTL_CLIENT: Probe[KubectlClient] = Probe("kubectl-client", "kdoctor.probes.kubectl:read_path_kubectl")

@@ -731,6 +731,15 @@ def _context_entry(name: str, body: Mapping[str, Any], origin: str) -> ContextEn
     )
 
 
+def _auth_provider_config(body: Mapping[str, Any]) -> tuple[tuple[str, Secret], ...]:
+    """The auth-provider's string config values, each a Secret (id-token and refresh-token are credentials)."""
+    provider = body.get("auth-provider")
+    config = provider.get("config") if isinstance(provider, Mapping) else None
+    if not isinstance(config, Mapping):
+        return ()
+    return tuple((str(k), Secret(v)) for k, v in config.items() if isinstance(v, str) and v)
+
+
 def _user_entry(name: str, body: Mapping[str, Any], origin: str) -> UserEntry:
     token = body.get("token")
     password = body.get("password")
@@ -1014,6 +1023,7 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
             password=user.password,
             exec=exec_spec,
             auth_provider=user.auth_provider,
+            auth_provider_config=_auth_provider_config(user.raw),
         )
     context = selection.context
     return AccessSpec(

@@ -123,6 +123,8 @@ def test_healthy_cluster_passes_every_apiserver_check(emulator: EmulatorFactory,
             "apiserver.livez",
             "apiserver.readyz",
             "apiserver.clock",
+            "apiserver.skew",
+            "apiserver.discovery",
         )
     }, run.text()
     assert run["apiserver.dns"].summary == "127.0.0.1 is an IP address: no lookup needed"

@@ -36,6 +36,8 @@ from kdoctor.api import (
     is_loopback,
     key_problem,
     parse_pem_certificates,
+    removed_provider_migration,
+    shadowed_definitions,
 )
 
 __all__ = ["CHECKS"]
@@ -157,6 +159,9 @@ class Parse(Check):
       not valid YAML (with file:line:column).
     - warn: a key given twice in one mapping (kubectl silently keeps the last value), an empty file
       (kubectl treats it as no configuration), or several YAML documents (kubectl reads only the first).
+    - note (in the summary): a context, cluster or user name that a later KUBECONFIG file defines
+      again; kubectl silently uses the first file's definition, so edits to the later one have no
+      effect. The note names both files (details.shadowed).
     """
 
     id = "kubeconfig.parse"
@@ -197,6 +202,7 @@ class Parse(Check):
                 notes.append(f"{f.path} holds several YAML documents; kubectl reads only the first")
         if duplicates:
             details["duplicate_keys"] = duplicates
+        shadow_note = _shadow_note(loaded, details)
         if notes:
             fixes = []
             if duplicates or any(f.extra_documents for f in loaded.files):
@@ -207,8 +213,8 @@ class Parse(Check):
                     "kubeconfig into it (your provider's CLI does, e.g. `aws eks update-kubeconfig`, "
                     "`gcloud container clusters get-credentials`)."
                 )
-            return Result.warn("; ".join(notes), hint=" ".join(fixes))
-        return Result.ok(f"{len(loaded.files)} file(s) parsed")
+            return Result.warn("; ".join(notes) + shadow_note, hint=" ".join(fixes))
+        return Result.ok(f"{len(loaded.files)} file(s) parsed{shadow_note}")
 
 
 class Structure(Check):
@@ -725,18 +731,14 @@ class CredentialsConfigured(Check):
         if user.auth_provider:
             provider = user.auth_provider
             details["auth_provider"] = provider
-            if provider in ("gcp", "azure"):
-                plugin = "gke-gcloud-auth-plugin" if provider == "gcp" else "kubelogin"
-                command = (
-                    "`gcloud components install gke-gcloud-auth-plugin` then "
-                    "`gcloud container clusters get-credentials CLUSTER`"
-                    if provider == "gcp"
-                    else "install kubelogin, then `kubelogin convert-kubeconfig -l azurecli`"
-                )
+            migration = removed_provider_migration(provider, ctx.environment.which)
+            if migration is not None:
+                details["replacement"] = migration.plugin
+                details["replacement_installed"] = migration.installed_at
                 return Result.fail(
                     f"{where} uses the {provider} auth-provider, removed from kubectl in 1.26 "
-                    f"('The {provider} auth plugin has been removed')",
-                    hint=f"Switch to the {plugin} exec plugin: {command}.",
+                    f"('The {provider} auth plugin has been removed'); {migration.words()}",
+                    hint=migration.hint(),
                 )
             if provider == "oidc":
                 return Result.warn(
@@ -1130,6 +1132,17 @@ def _python_bypasses_proxy(host: str, no_proxy: str) -> bool:
         if host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
             return True
     return False
+
+
+def _shadow_note(loaded: LoadedKubeconfig, details: dict[str, Any]) -> str:
+    """Names that a later KUBECONFIG file defines again: kubectl silently uses the first (kdoctor.shadowing)."""
+    shadows = shadowed_definitions([f for f in loaded.files if f.loaded])
+    if not shadows:
+        return ""
+    details["shadowed"] = [s.to_dict() for s in shadows]
+    shown = "; ".join(s.words() for s in shadows[:5])
+    more = f" (and {len(shadows) - 5} more)" if len(shadows) > 5 else ""
+    return f"; note: {shown}{more}"
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

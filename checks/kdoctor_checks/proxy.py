@@ -36,6 +36,8 @@ from kdoctor.api import (
     httpx_would_choose,
     is_loopback,
     live_leases,
+    no_proxy_notes,
+    no_proxy_value,
     normal_ip,
     python_client_would_choose,
     status_words,
@@ -91,6 +93,11 @@ class ProxyEnv(Check):
     subdomains only, `host:port`, `*`); `localhost` and loopback addresses are never proxied.
     kdoctor itself connects the way it decides here.
 
+    When the server is proxied, NO_PROXY entries that look as if they should exempt it are named
+    (a note in the summary): globs such as `*corp.example` or `10.0.*` (client-go compares them as
+    literal text; `*.corp.example` alone works, as `.corp.example`), and CIDRs or IPs for a server
+    given by name (client-go does not resolve the name to compare). The note says what to write.
+
     - pass: the decision and the rule that made it (the proxy URL is shown without credentials).
     - warn: a Python tool would take another path on this machine: httpx with trust_env (lower case
       first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the official Python
@@ -135,6 +142,8 @@ class ProxyEnv(Check):
             if decision.is_proxied
             else f"direct: {decision.reason}"
         )
+        if decision.is_proxied and decision.source != "cluster proxy-url":
+            summary += _no_proxy_note(ctx, access, details)
         differences = details["differences"]
         if differences:
             return Result.warn(
@@ -145,6 +154,16 @@ class ProxyEnv(Check):
                 "(host names instead of CIDRs in NO_PROXY, one spelling of each variable).",
             )
         return Result.ok(summary)
+
+
+def _no_proxy_note(ctx: Context, access: AccessSpec, details: dict[str, Any]) -> str:
+    """NO_PROXY entries that look as if they exempt the server but do not, as a note (kdoctor.noproxy)."""
+    notes = no_proxy_notes(no_proxy_value(ctx.env), _host_of(access.server))
+    if not notes:
+        return ""
+    details["no_proxy_notes"] = [{"entry": n.entry, "kind": n.kind, "instead": n.instead} for n in notes]
+    words = "; ".join(f"{n.words} (to bypass the proxy, add {n.instead})" for n in notes)
+    return f"; note: {words}"
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from typing import Any
 from kdoctor.api import (
     API_SESSION,
     CHAIN_ANALYSIS,
+    KUBECTL_CLIENT,
     SELECTION,
     TLS_HANDSHAKE,
     VERSION,
@@ -30,6 +31,8 @@ from kdoctor.api import (
     Result,
     Unavailable,
     expires_soon,
+    go_rejections,
+    go_version,
     hostname_matches,
     human_utc,
     phase_timings,
@@ -171,6 +174,12 @@ class ChainCheck(Check):
     - expired / not yet valid: a certificate of the chain is outside its validity (mind this
       machine's clock: see apiserver.clock).
     - TLS handshake timeout: TCP was accepted but TLS never answered.
+    - refused by Go's rules: the chain reaches the CA but a certificate is signed with SHA-1 (Go
+      1.18+: "x509: cannot verify signature: insecure algorithm SHA1-RSA") or has an RSA key under
+      1024 bits (Go 1.24+). kdoctor verifies at OpenSSL security level 1, Go's line, so a 1024-bit
+      key that kubectl accepts is not failed here although other OpenSSL clients may refuse it.
+      When the kubectl on PATH is built with an older Go that still accepts the chain (RSA under
+      1024 bits before Go 1.24, i.e. kubectl 1.32 and older), the result says so.
 
     Without a configured CA the system roots are used, as kubectl does. With
     insecure-skip-tls-verify nothing is verified: tls.insecure reports that.
@@ -223,9 +232,12 @@ class ChainCheck(Check):
                 return Result.ok(f"{path}, {verdict} the system roots{tail}")
             details["issuer_is_cluster_ca"] = True
             return Result.ok(f"{path}, {verdict} {facts.ca_words}{tail}")
-        return self._failed(facts, details)
+        toolchain = await _kubectl_toolchain(ctx) if facts.analysis.finding == "ok" else None
+        return self._failed(facts, details, toolchain)
 
-    def _failed(self, facts: _Facts, details: dict[str, Any]) -> Result:
+    def _failed(
+        self, facts: _Facts, details: dict[str, Any], toolchain: tuple[int, int] | None = None
+    ) -> Result:
         analysis, tls = facts.analysis, facts.tls
         leaf = analysis.leaf
         kubectl_unknown = "x509: certificate signed by unknown authority"
@@ -267,6 +279,15 @@ class ChainCheck(Check):
         if finding in ("expired", "not-yet-valid"):
             return self._validity(facts, details)
         if finding == "ok":
+            go = _go_words(facts)
+            if go:
+                local = _local_kubectl_words(facts, toolchain)
+                return Result.fail(
+                    f"the chain {_chain_words(analysis)} reaches {facts.ca_words}, but kubectl (Go) refuses it: "
+                    f"{go}{local}",
+                    hint="Reissue the certificate named here with a SHA-256 signature and an RSA key of at least "
+                    "2048 bits (or ECDSA P-256); Go offers no switch to accept it.",
+                )
             # The path to the CA is sound, yet OpenSSL refused it (key usage, a constraint, a policy).
             return Result.fail(
                 f"the chain {_chain_words(analysis)} reaches {facts.ca_words}, but verification failed: "
@@ -320,6 +341,37 @@ class ChainCheck(Check):
         )
 
 
+def _go_words(facts: _Facts, rules: tuple[str, ...] = ("sha1-signature", "rsa-too-small")) -> str:
+    """Go's own errors for the verified path (kdoctor.gotls), "" when Go has none of `rules`."""
+    path = facts.analysis.path or facts.analysis.chain
+    found = [r for r in go_rejections(path, facts.session.server_hostname) if r.rule in rules]
+    return "; ".join(f"{r.go_error} ({r.subject}; {r.since} and later)" for r in found)
+
+
+async def _kubectl_toolchain(ctx: Context) -> tuple[int, int] | None:
+    """The Go version of the kubectl on PATH (None: none, unreadable, or a version dispatcher)."""
+    client = (await ctx.probe(KUBECTL_CLIENT)).version
+    if not client or "dispatcher" in str(client.get("gitVersion", "")):
+        return None
+    return go_version(str(client.get("goVersion", "")))
+
+
+def _local_kubectl_words(facts: _Facts, toolchain: tuple[int, int] | None) -> str:
+    """When the kubectl on PATH is built with an older Go that still accepts what current Go refuses."""
+    if toolchain is None:
+        return ""
+    path = facts.analysis.path or facts.analysis.chain
+    host = facts.session.server_hostname
+    current = {r.rule for r in go_rejections(path, host)}
+    local = {r.rule for r in go_rejections(path, host, toolchain=toolchain)}
+    if current and not local & current - {"cn-only"}:
+        return (
+            f"; the kubectl on PATH (built with go{toolchain[0]}.{toolchain[1]}) still accepts it, kubectl "
+            "releases built with newer Go do not"
+        )
+    return ""
+
+
 def _skew_note(facts: _Facts) -> str:
 
     # Only when an HTTP answer came: a failed handshake carries no Date header.
@@ -347,6 +399,11 @@ class HostnameCheck(Check):
     URL (an IP address must be an IP SAN). A mismatch is what kubectl reports as "x509: certificate
     is valid for A, B, not C". The result lists the SANs and suggests a host they name or
     `tls-server-name`; with insecure-skip-tls-verify a mismatch is only a warning.
+
+    Go's rule, not OpenSSL's: a certificate that names the host only in its subject Common Name (no
+    SANs) fails ("x509: certificate relies on legacy Common Name field, use SANs instead", Go 1.15+)
+    although curl and Python still accept it; the result says so. Fix: reissue it with the name in
+    its subjectAltName.
     """
 
     id = "tls.hostname"
@@ -374,6 +431,13 @@ class HostnameCheck(Check):
             return Result.ok(f"{name}{via} is among the certificate's SANs")
         sans = ", ".join(leaf.sans) or "no SANs at all"
         summary = f"x509: certificate is valid for {sans}, not {name}{via}"
+        if not leaf.sans and _go_words(facts, ("cn-only",)):
+            details["go_rule"] = "cn-only"
+            summary = (
+                f"x509: certificate relies on legacy Common Name field, use SANs instead: {leaf.subject} names "
+                f"{name} only in its CN, which Go (kubectl) ignores since 1.15; OpenSSL-based clients (curl, "
+                "Python) still accept it, so they may work where kubectl does not"
+            )
         port = facts.session.route.server.port
         dns_choice = next((d for d in leaf.dns_names if not d.startswith("*")), None)
         options = []
@@ -389,7 +453,9 @@ class HostnameCheck(Check):
         options.append(
             f"reissue the serving certificate with {name} in its SANs (kubeadm: apiServer.certSANs)"
         )
-        hint = "Either " + "; or ".join(options) + "."
+        hint = (
+            "Either " + "; or ".join(options) if len(options) > 1 else options[0][:1].upper() + options[0][1:]
+        ) + "."
         if access.insecure_skip_tls_verify:
             return Result.warn(summary + " (not checked: insecure-skip-tls-verify)", hint=hint)
         return Result.fail(summary, hint=hint)
@@ -451,6 +517,10 @@ class StrengthCheck(Check):
         chain = facts.analysis.chain
         if not chain:
             return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
+        if facts.tls.verification not in ("verified", "off") and facts.analysis.finding == "ok":
+            go = _go_words(facts)
+            if go:
+                return Result.skip(f"kubectl (Go) refuses this chain: tls.chain reports it ({go})")
         problems = [f"{c.subject}: {p}" for c in chain for p in strength_problems(c, is_root=c.self_signed)]
         version = facts.tls.tls_version
         if version in ("TLSv1", "TLSv1.1", "SSLv3"):

@@ -257,6 +257,11 @@ class ApiSession:
             context.load_default_certs()
         # Go trusts any certificate in the root pool as an anchor, intermediates included.
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        # Go ignores the subject CN since 1.15; OpenSSL would fall back to it (kdoctor.gotls).
+        context.hostname_checks_common_name = False
+        # Level 1 is Go's line: RSA keys of 1024 bits and more, no SHA-1 signatures. Distributions
+        # default to level 2 (RSA >= 2048), which would refuse chains kubectl accepts.
+        context.set_ciphers("DEFAULT:@SECLEVEL=1")
         cred = self.credential
         if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
             _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
@@ -307,13 +312,13 @@ class ApiSession:
 
     # --- requests -------------------------------------------------------------------------
 
-    async def get(self, path: str, *, authenticated: bool) -> ApiResponse:
+    async def get(self, path: str, *, authenticated: bool, accept: str | None = None) -> ApiResponse:
         """GET `path`; with `authenticated`, the Authorization header goes along when the channel allows it.
 
         A client certificate belongs to the connection, not to a request: it is presented on every
         handshake whose server verification succeeded, so `authenticated=False` does not withhold it.
         """
-        return await self._request("GET", path, None, authenticated)
+        return await self._request("GET", path, None, authenticated, accept)
 
     async def post(self, path: str, json_body: Mapping[str, Any], *, authenticated: bool) -> ApiResponse:
         """POST `json_body` as JSON to `path`."""
@@ -332,7 +337,9 @@ class ApiSession:
                 return await self.get(path, authenticated=True)
         return response
 
-    async def _request(self, method: str, path: str, body: bytes | None, authenticated: bool) -> ApiResponse:
+    async def _request(
+        self, method: str, path: str, body: bytes | None, authenticated: bool, accept: str | None = None
+    ) -> ApiResponse:
         if authenticated:
             await self._ensure_credential()
         async with self._lock:
@@ -345,7 +352,7 @@ class ApiSession:
                 kind, message = self.config_error or ("error", "no HTTP client")
                 response = ApiResponse(method, path, error_kind=kind, error=message)
             else:
-                response = await self._send(client, method, path, body, authenticated)
+                response = await self._send(client, method, path, body, authenticated, accept)
             if response.error_kind in _STICKY:
                 self._sticky = response
             return response
@@ -363,13 +370,21 @@ class ApiSession:
         return {}
 
     async def _send(
-        self, client: httpx.AsyncClient, method: str, path: str, body: bytes | None, authenticated: bool
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: bytes | None,
+        authenticated: bool,
+        accept: str | None = None,
     ) -> ApiResponse:
         # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         trace = _Trace()
         headers = self._auth_headers(authenticated)
+        if accept:
+            headers["Accept"] = accept
         if body is not None:
             headers["Content-Type"] = "application/json"
         cert_sent = bool(self.credential_usable and self.credential and self.credential.client_cert_pem)
