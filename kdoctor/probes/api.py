@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from kdoctor import __version__
 from kdoctor.access import ACCESS, AccessSpec
 from kdoctor.api import Probe
+from kdoctor.probes.dial import ProxyFailure, ProxyFault, RouteBackend
 from kdoctor.probes.route import ROUTE, Route
 from kdoctor.probes.tcp import classify_os_error
 from kdoctor.probes.tls import (
@@ -137,6 +138,8 @@ class ApiResponse:
     repeated: bool = False
     #: The local clock (the context's) when the response headers arrived, for clock-skew checks.
     received_at: datetime | None = None
+    #: Set when the proxy in the route stopped the connection (error_kind "proxy-error").
+    proxy_fault: ProxyFault | None = None
 
     @property
     def answered(self) -> bool:
@@ -202,6 +205,9 @@ class ApiSession:
         #: (error kind, message) when the client could not be set up (CA unreadable, SOCKS unsupported).
         self.config_error: tuple[str, str] | None = None
         self._client: httpx.AsyncClient | None = None
+        #: The network backend that dials along the route (set with the client); its traces hold the
+        #: route's phase timings.
+        self.backend: RouteBackend | None = None
         self._sticky: ApiResponse | None = None
         self._lock = asyncio.Lock()
         self._evidence: asyncio.Future[PeerTls] | None = None
@@ -276,17 +282,35 @@ class ApiSession:
 
     def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         _import_httpx()
+        import httpcore
         import httpx
 
+        from kdoctor.probes.dial import RouteBackend
+
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = httpx.AsyncHTTPTransport(
+            verify=verify, http1=True, http2=False, limits=limits, trust_env=False
+        )
+        # Same route as every other connection: httpx gets no proxy; the pool's network backend opens
+        # each connection along the route (direct, CONNECT tunnel, SOCKS5) with kdoctor's dialer, and
+        # httpcore starts the apiserver's TLS inside it. httpx has no public hook for a network
+        # backend, hence its pool is replaced (httpx 0.27-0.29 keep it in `_pool`).
+        self.backend = RouteBackend(self.route, self.timeout)
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+            max_connections=1,
+            max_keepalive_connections=1,
+            http1=True,
+            http2=False,
+            network_backend=self.backend,
+        )
         return httpx.AsyncClient(
-            verify=verify,
-            proxy=self.route.proxy_url,
+            transport=transport,
             trust_env=False,
             http1=True,
             http2=False,
             follow_redirects=False,
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json, */*"},
         )
 
@@ -375,6 +399,7 @@ class ApiSession:
         )
         started = time.perf_counter()
         answer: _Answer | None = None
+        proxy_fault: ProxyFault | None = None
         error_kind: str | None = None
         error: str | None = None
         try:
@@ -382,6 +407,9 @@ class ApiSession:
             answer = await asyncio.wait_for(_exchange(client, request), self.timeout * 2)
         except asyncio.TimeoutError:
             error_kind, error = "timeout", f"no complete answer within {self.timeout * 2:g}s"
+        except ProxyFailure as exc:
+            proxy_fault = exc.fault
+            error_kind, error = "proxy-error", f"{exc.fault.message} (kubectl: {exc.fault.kubectl})"
         except httpx.HTTPError as exc:
             error_kind, error = self._classify(exc, trace)
         except (OSError, ssl.SSLError) as exc:
@@ -403,6 +431,7 @@ class ApiSession:
                 timings=timings,
                 error_kind=error_kind or "error",
                 error=error,
+                proxy_fault=proxy_fault,
                 credentials_sent=sent_credentials and trace.tls_done(self.https),
                 new_connection=trace.opened,
             )
@@ -515,7 +544,7 @@ class ApiSession:
                 capture_chain_unverified(
                     self.route.server,
                     server_hostname=self.server_hostname,
-                    proxy_url=self.route.proxy_url if self.route.proxy_kind == "http-proxy" else None,
+                    route=self.route,
                     timeout=self.timeout,
                 )
             )

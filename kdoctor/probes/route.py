@@ -12,7 +12,7 @@ from kdoctor.probes import Endpoint, parse_endpoint
 if TYPE_CHECKING:
     from kdoctor.context import Context
 
-__all__ = ["ROUTE", "Route"]
+__all__ = ["ROUTE", "Route", "direct_route"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,11 @@ class Route:
         if self.proxy_display:
             return f"{self.proxy_kind} {self.proxy_display}"
         return self.server.netloc
+
+
+def direct_route(server: Endpoint) -> Route:
+    """The route of a direct connection to `server` (no proxy)."""
+    return Route(server, None, None, "direct", "none", "direct connection", server)
 
 
 async def _compute_route(ctx: Context) -> Route:
