@@ -240,10 +240,9 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
             details=details,
         )
     if kind == "proxy-error":
-        return Result.fail(
-            f"{what}: {response.error}",
-            hint="The proxy refused to open the tunnel (403: policy, 407: it needs credentials): check the proxy "
-            "URL and its credentials, or add the server to NO_PROXY if it should be reached directly.",
+        # The proxy's failure is proxy.env's finding; the apiserver was never reached.
+        return Result.skip(
+            f"the proxy stopped the connection before the apiserver: {response.error} (see proxy.env)",
             details=details,
         )
     return Result.fail(f"{what}: {response.error}", details=details)
@@ -261,7 +260,8 @@ class VersionCheck(Check):
       server on the wrong port (kubectl: "invalid character '<' looking for beginning of value"),
       other JSON, or 404.
     - warn: the server is an apiserver (it answered a metav1.Status) but refused /version.
-    - skip: the TLS handshake failed; the tls.* checks say why.
+    - skip: the TLS handshake failed (the tls.* checks say why), or the proxy in the path stopped
+      the connection (proxy.env says how): the apiserver was never reached.
     """
 
     id = "apiserver.version"

@@ -24,6 +24,7 @@ from kdoctor.api import Check, Context, Mode, Result
 
 if TYPE_CHECKING:
     from kdoctor.probes.api import ApiResponse, ApiSession
+    from kdoctor.probes.dial import ProxyFault
     from kdoctor.probes.route import Route
     from kdoctor.probes.tls import ChainAnalysis, PeerTls
     from kdoctor.proxyrules import ProxyDecision
@@ -112,10 +113,17 @@ class ProxyEnv(Check):
       releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
       load_kube_config, only ALL_PROXY). Configure that tool's proxy explicitly, or make the
       variables unambiguous (a host name instead of a CIDR in NO_PROXY).
-    - fail: the proxy answered "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
+    - fail: the proxy stopped the connection, named with what it did, kubectl's words for it and
+      the phase timings (TCP connect, TLS with an https:// proxy, tunnel set-up): it answered
+      "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
       `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`, or the credentials in it were refused);
-      the proxy refused the tunnel or the connection; the proxy value cannot work (a proxy-url
-      scheme other than http/https/socks5, HTTP_PROXY in a CGI environment).
+      it answered CONNECT with another error status (403: policy); it accepted the connection and
+      never answered CONNECT (kubectl: context deadline exceeded); it closed or reset the connection;
+      the URL is https:// but the proxy speaks plain HTTP (kubectl: "proxyconnect tcp: EOF" or
+      "first record does not look like a TLS handshake"; write http://); a SOCKS5 proxy refused or
+      failed the connection; the proxy could not be reached; the proxy value cannot work (a
+      proxy-url scheme other than http/https/socks5, HTTP_PROXY in a CGI environment). The
+      apiserver.* and tls.* checks then skip: the proxy stopped them.
     """
 
     id = "proxy.env"
@@ -139,6 +147,16 @@ class ProxyEnv(Check):
         if decision.is_proxied:
             version = await ctx.probe(VERSION)
             details["proxy_answer"] = _status_words(version)
+            if version.proxy_fault is not None:
+                fault = version.proxy_fault
+                details["proxy_fault"] = {
+                    "kind": fault.kind,
+                    "phase": fault.phase,
+                    "what": fault.what,
+                    "kubectl": fault.kubectl,
+                    "status": fault.status,
+                    "phases_ms": fault.phases_ms,
+                }
             failure = _proxy_failure(decision, version, _host_of(access.server))
             if failure is not None:
                 return Result.fail(failure[0], hint=failure[1], details=details)
@@ -260,6 +278,8 @@ def _proxy_failure(
     decision: ProxyDecision, response: ApiResponse, server_host: str
 ) -> tuple[str, str] | None:
     """(summary, hint) when the answer shows the proxy itself stopped the request."""
+    if response.proxy_fault is not None:
+        return _fault_verdict(decision, response.proxy_fault, server_host)
     shown = decision.display_url
     text = f"{response.error or ''} {response.reason}"
     # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
@@ -305,6 +325,94 @@ def _proxy_failure(
             f"is reachable directly, add it to NO_PROXY (`export NO_PROXY=$NO_PROXY,{server_host}`).",
         )
     return None
+
+
+def _phase_words(fault: ProxyFault) -> str:
+    names = {"connect": "TCP connect", "proxy_tls": "TLS with the proxy", "tunnel": "tunnel set-up"}
+    parts = [f"{names[k]} {v:.0f} ms" for k, v in fault.phases_ms.items() if v is not None and k in names]
+    return ", ".join(parts)
+
+
+def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str) -> tuple[str, str]:
+    """(summary, hint) for a proxy that stopped the connection, from what the dialer saw it do."""
+    source = decision.source
+    variable = source if source != "cluster proxy-url" else "the cluster's proxy-url"
+    timing = f"; {_phase_words(fault)}" if fault.phases_ms else ""
+    kubectl = f" (kubectl: {fault.kubectl}{timing})"
+    no_proxy = (
+        f"If the apiserver is reachable directly, add it to NO_PROXY (`export NO_PROXY=$NO_PROXY,{server_host}`)."
+        if source != "cluster proxy-url"
+        else "If the apiserver is reachable directly, remove the proxy-url "
+        "(`kubectl config unset clusters.CLUSTER.proxy-url`)."
+    )
+    if fault.kind == "auth" or (fault.kind == "status" and fault.status == 401):
+        # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
+        answer = fault.status_line.split(" ", 1)[1] if fault.status_line else fault.what
+        if decision.credentials_in_url:
+            return (
+                f"the proxy {fault.proxy} ({source}) answered {answer}: it refused the credentials in the proxy "
+                f"URL{kubectl}",
+                f"Correct the user and password in {variable} (http://USER:PASSWORD@HOST:PORT; percent-encode "
+                "special characters) — ask the proxy's administrators if unsure.",
+            )
+        setting = (
+            f"`export {source}=http://USER:PASSWORD@HOST:PORT`"
+            if source != "cluster proxy-url"
+            else "`kubectl config set clusters.CLUSTER.proxy-url http://USER:PASSWORD@HOST:PORT`"
+        )
+        return (
+            f"the proxy {fault.proxy} ({source}) answered {answer}: {variable} needs credentials{kubectl}",
+            f"Put the proxy credentials in {variable}: {setting} (percent-encode special characters in the "
+            "password).",
+        )
+    if fault.kind == "status" and fault.status is not None and fault.status >= 500:
+        return (
+            f"the proxy {fault.proxy} ({source}) could not reach the apiserver itself: it {fault.what}{kubectl}",
+            "The proxy reports that it cannot open a connection to the apiserver's host and port: the "
+            "apiserver (or its load balancer) is down, or the proxy's network does not reach it. Check the "
+            "server URL and the apiserver; ask the proxy's administrators whether it may reach that address. "
+            + no_proxy,
+        )
+    if fault.kind == "status":
+        return (
+            f"the proxy {fault.proxy} ({source}) refused the tunnel to the apiserver: it {fault.what}{kubectl}",
+            "Ask the proxy's administrators to allow CONNECT to the apiserver's host and port. " + no_proxy,
+        )
+    summary = f"{fault.message}{kubectl}"
+    if fault.phase == "proxy-tls" and fault.kind in ("no-answer", "closed", "not-tls"):
+        setting = (
+            f"`export {source}=http://{_host_port(fault.proxy)}`"
+            if source != "cluster proxy-url"
+            else f"`kubectl config set clusters.CLUSTER.proxy-url http://{_host_port(fault.proxy)}`"
+        )
+        return summary, (
+            f"The proxy speaks plain HTTP: write its URL with http:// ({setting}). An https:// proxy URL means "
+            "TLS to the proxy itself, which few proxies offer."
+        )
+    if fault.kind == "tls-verify":
+        return summary, (
+            "The https:// proxy's own certificate must verify against this machine's system roots (Go uses them "
+            "for the proxy): install the proxy's CA there, or use the proxy's http:// port."
+        )
+    if fault.kind == "no-answer":
+        return summary, (
+            f"The proxy accepts connections but does not answer the tunnel request: check {variable} (the right "
+            "host and port, and that it is an HTTP/SOCKS proxy) and the proxy's health. " + no_proxy
+        )
+    if fault.kind == "socks":
+        return summary, (
+            "The SOCKS proxy could not open the connection to the apiserver: check that the proxy's network "
+            "reaches it (the host and port in the server URL). " + no_proxy
+        )
+    return summary, (
+        f"The proxy dropped the tunnel request: check {variable} (host, port, scheme) and the proxy's access "
+        "rules for this client. " + no_proxy
+    )
+
+
+def _host_port(display_url: str) -> str:
+    parts = urlsplit(display_url)
+    return parts.netloc.rpartition("@")[2] or display_url
 
 
 # --------------------------------------------------------------------------------------------
@@ -744,6 +852,8 @@ class ProxyPath(Check):
     default/kubernetes Service (in a pod), and up to 3 unauthenticated TLS handshakes.
 
     - pass: the path is known (the summary draws it).
+    - skip: the proxy stopped the connection (proxy.env reports it); the hops known so far are in
+      the details.
     - warn: a TLS-intercepting proxy is in the path (trust its CA only if your organisation requires
       it: `certificate-authority` must then hold it, and kubectl sends credentials through it); or
       the apiserver did not answer, so only the client side of the path is known.
@@ -766,6 +876,12 @@ class ProxyPath(Check):
                 hint="Add the apiserver's host to NO_PROXY (or ask for a TLS-inspection exemption) so the "
                 "cluster CA verifies the real server; trusting the interception CA in the kubeconfig lets the "
                 "proxy read every credential.",
+                details=details,
+            )
+        if facts.version is not None and facts.version.proxy_fault is not None:
+            # The proxy's failure is proxy.env's finding: reported once, there.
+            return Result.skip(
+                f"{drawing}: the proxy stopped the connection, so nothing beyond it is known (see proxy.env)",
                 details=details,
             )
         if facts.version is not None and not facts.version.answered:

@@ -127,6 +127,11 @@ def _no_handshake(facts: _Facts, ctx: Context, timings: dict[str, float | None])
             "kubeconfig.client-cert.",
             details=details,
         )
+    if tls.error_kind == "proxy-error":
+        return Result.skip(
+            f"the proxy stopped the connection before any TLS with the apiserver: {tls.error} (see proxy.env)",
+            details=details,
+        )
     return Result.skip(f"no TLS handshake took place: {tls.error}", details=details)
 
 

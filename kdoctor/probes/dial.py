@@ -263,7 +263,7 @@ async def _http_connect(
             "connect",
             f"accepted the connection but never answered CONNECT {target.netloc} within {timeout:g}s"
             + (f" (it sent {len(head)} bytes of an unfinished answer)" if head else ""),
-            "context deadline exceeded",
+            "context deadline exceeded, or Client.Timeout exceeded while awaiting headers",
             trace,
         ) from None
     except (anyio.EndOfStream, anyio.BrokenResourceError, OSError, ssl.SSLError) as exc:
