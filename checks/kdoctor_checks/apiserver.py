@@ -322,6 +322,13 @@ class VersionCheck(Check):
         )
 
 
+def _status_message(response: ApiResponse) -> str:
+    body = response.json
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:200]
+    return response.preview(80) or "no message"
+
+
 def _failed_checks(body: bytes) -> list[str]:
     """The "[-]name failed: reason" lines of a ?verbose health answer."""
     lines = body.decode("utf-8", "replace").splitlines()
@@ -348,6 +355,17 @@ class _HealthCheck(Check):
         details["failed_checks"] = failed
         if response.status == 200:
             return Result.ok(f"{self.path}: ok", details=details)
+        if response.status in (401, 403):
+            # The apiserver answered, so it is up; RBAC (or anonymous access off) hides its health
+            # from this identity. That is not a health failure.
+            who = "anonymous requests" if not response.credentials_sent else "this identity"
+            return Result.skip(
+                f"{self.path} answered {response.status} {response.reason}: {who} may not see it "
+                f"({_status_message(response)}); the apiserver answered, its health is not visible here",
+                hint=f"To see it, grant `get` on the non-resource URL {self.path} (the system:public-info-viewer "
+                "ClusterRole does, by default), or run as a user who has it.",
+                details=details,
+            )
         if response.status == 404:
             return Result.warn(
                 f"{self.path} is not served (404): an apiserver older than 1.16, or not an apiserver",
@@ -384,7 +402,8 @@ class LivezCheck(_HealthCheck):
     """Asks the apiserver whether it is live: GET /livez?verbose.
 
     A 500 names the failing sub-checks ("[-]etcd failed: reason withheld"); a process that fails
-    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn).
+    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn). 401/403 means this
+    identity may not see /livez (anonymous access off, RBAC), never a health failure: skip, saying so.
     """
 
     id = "apiserver.livez"
@@ -404,6 +423,8 @@ class ReadyzCheck(_HealthCheck):
     An apiserver can be up yet not ready (etcd unreachable, informers not synced, shutting down):
     load balancers then stop sending it traffic and requests fail with 500/503. A failure names
     the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
+    401/403 means this identity may not see /readyz (anonymous access off, RBAC), never a health
+    failure: skip, saying so.
     """
 
     id = "apiserver.readyz"

@@ -89,7 +89,9 @@ class CredentialCheck(Check):
     The token itself is never shown, only its sha256 fingerprint.
 
     pass: a credential was obtained (method, source and fingerprint in the summary).
-    warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
+    pass: also a context without any credential (normal against kubectl proxy): auth.identity then
+          asks the server and reports whom it takes the requests for, or the 401 that asks for one.
+    warn: no service-account token in a pod; basic-auth (removed from kube-apiserver in
           1.19); an exec credential that is already expired; a client certificate expiring within 7 days.
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
           hung past the timeout (killed), or printed something that is not an ExecCredential of the
@@ -308,10 +310,12 @@ class CredentialCheck(Check):
                 "account, or project one with a serviceAccountToken volume.",
                 details=details,
             )
-        return Result.warn(
-            "no credential configured for this user: requests are anonymous (system:anonymous)",
-            hint="Give the context's user a credential: kubectl config set-credentials NAME --token=... "
-            "(or a client certificate, or an exec plugin).",
+        # Evidence over suspicion: a context without a user is how kubectl proxy (or another endpoint
+        # that adds its own credential) is used. auth.identity asks the server and judges what it says:
+        # 401 is a finding, a named user is fine.
+        return Result.ok(
+            "no credential configured for this user: requests go without one (normal for kubectl proxy); "
+            "auth.identity shows whom the server takes them for",
             details=details,
         )
 
@@ -480,7 +484,8 @@ class IdentityCheck(Check):
     credential and reports the username, groups and the credential that produced them. The
     credential is only sent on a verified TLS connection (or plain HTTP to loopback).
 
-    pass: the server named the identity.
+    pass: the server named the identity; also for a context without a user whose server (kubectl
+          proxy, or another endpoint that adds its own credential) answers as a named user.
     warn: the credential authenticated but RBAC forbids the review (403; `kubectl auth whoami` errors
           here, yet every other request is made as that user, so it is not a failure of the
           credential — the username is read from the 403 message); anonymous requests; the server
@@ -489,8 +494,9 @@ class IdentityCheck(Check):
           using what kdoctor can see: an expired token (its exp claim) or client certificate; a token
           for another cluster (its issuer); a deleted (revoked) service account; a client certificate
           from another CA. The server's own message is shown.
-    skip: the connection is not safe for credentials (insecure-skip-tls-verify, plain HTTP to a
-          remote host), so the question is not asked.
+    skip: the connection is not safe for credentials (plain HTTP to a remote host), so the question
+          is not asked. With insecure-skip-tls-verify the credential is sent, as kubectl sends it
+          (tls.insecure says so), and the identity is reported.
     """
 
     id = "auth.identity"
@@ -509,8 +515,8 @@ class IdentityCheck(Check):
         if cred.usable and not session.credentials_allowed:
             return Result.skip(
                 f"credential not sent: {session.credentials_reason}",
-                hint="Configure the cluster's CA (certificate-authority-data) instead of "
-                "insecure-skip-tls-verify, and use https, so the credential can be checked safely.",
+                hint="Use the apiserver's https:// URL with its CA (certificate-authority-data), so the "
+                "credential can be checked safely.",
             )
         body = {"apiVersion": "", "kind": "SelfSubjectReview"}
         response: ApiResponse | None = None
@@ -566,6 +572,14 @@ class IdentityCheck(Check):
             identity["extra"] = {str(k): [str(x) for x in v] for k, v in extra.items() if isinstance(v, list)}
         details["identity"] = identity
         group_text = f" (groups: {', '.join(groups)})" if groups else ""
+        if not cred.usable and username != "system:anonymous":
+            # No credential of ours, yet the server names a user: something in front of it (kubectl
+            # proxy) adds its own credential. That is the normal way to use kubectl proxy.
+            return Result.ok(
+                f"no credential configured; the server acts as {username}{group_text}: the endpoint (such as "
+                "kubectl proxy) authenticates with its own credential",
+                details=details,
+            )
         if username == "system:anonymous" or not cred.usable:
             return Result.warn(
                 f"requests are anonymous: the apiserver treats them as {username}{group_text}",
@@ -630,7 +644,12 @@ class IdentityCheck(Check):
         message = _server_message(response)
         if not cred.usable:
             return Result.fail(
-                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message})",
+                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message}"
+                + (
+                    "; kubectl then prompts 'Please enter Username:', and fails without a terminal)"
+                    if ctx.mode is Mode.KUBECONFIG
+                    else ")"
+                ),
                 hint="Configure a credential for the context's user (see auth.credential).",
                 details=details,
             )

@@ -155,7 +155,9 @@ class ChainCheck(Check):
     - TLS handshake timeout: TCP was accepted but TLS never answered.
 
     Without a configured CA the system roots are used, as kubectl does. With
-    insecure-skip-tls-verify nothing is verified: tls.insecure reports that.
+    insecure-skip-tls-verify nothing is verified and kubectl goes on: pass, with tls.insecure
+    warning about it. A plain http:// URL to loopback (kubectl proxy) has no TLS on this hop: pass,
+    so the auth.* checks report whom the proxy acts as.
     details.issuer_is_cluster_ca is true/false, or null when no cluster CA is configured.
     """
 
@@ -164,8 +166,16 @@ class ChainCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import phase_timings
+        from kdoctor.probes.api import API_SESSION, phase_timings
 
+        session = await ctx.probe(API_SESSION)
+        if not session.https and session.credentials_allowed:
+            # Plain HTTP to loopback (kubectl proxy): no TLS on this hop, and nothing wrong with that;
+            # the checks after this one (the identity the proxy acts as) still run.
+            return Result.ok(
+                "plain http:// to a loopback address (such as kubectl proxy): no TLS on this hop; the proxy "
+                "speaks TLS to the apiserver"
+            )
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
@@ -186,9 +196,10 @@ class ChainCheck(Check):
             "timings_ms": timings,
         }
         if tls.verification == "off":
-            return Result.skip(
-                "verification is off (insecure-skip-tls-verify): there is no CA to check against; "
-                "tls.insecure shows the chain",
+            # kubectl accepts any chain here and goes on (with its credential): so does the path.
+            return Result.ok(
+                "not verified (insecure-skip-tls-verify): kubectl accepts whatever chain the server presents; "
+                "tls.insecure warns about it and shows the chain",
                 details=details,
             )
         # OpenSSL checks the name only after the chain reached a trust anchor, and before the dates.
@@ -481,9 +492,12 @@ class InsecureCheck(Check):
     """Warns when TLS verification is off (insecure-skip-tls-verify), and shows the chain anyway.
 
     With verification off, anyone in the path can impersonate the apiserver and read every
-    credential sent to it (man-in-the-middle). kdoctor itself sends no credential on such a
-    connection, so the auth.* checks skip. The chain is shown so its fingerprint can be compared
-    with the real CA's. A plain http:// server URL to a non-loopback host is warned about too.
+    credential sent to it (man-in-the-middle). kubectl sends its credential on such a connection, and
+    so does kdoctor (it judges what kubectl does; the user chose to trust that server), so the auth.*
+    checks report the real identity: the warning says plainly that the credential went to an
+    unverified server. (After a verification *failure* no credential is ever sent.) The chain is shown
+    so its fingerprint can be compared with the real CA's. A plain http:// server URL to a
+    non-loopback host is warned about too.
     """
 
     id = "tls.insecure"
@@ -522,9 +536,17 @@ class InsecureCheck(Check):
             chain_words = "; ".join(_describe(c) for c in facts.analysis.chain)
             if facts.analysis.chain[-1].self_signed:
                 chain_words += " — self-signed"
+        methods = session.access.credentials.methods
+        sent = (
+            f"the credential ({', '.join(methods)}) went to an unverified server: kubectl sends it to whoever "
+            "answers, and kdoctor sent it too, for auth.*"
+            if methods
+            else "no credential is configured, so none was sent"
+        )
+        details["credential_sent_unverified"] = bool(methods)
         return Result.warn(
-            f"insecure-skip-tls-verify is set: the server is not verified, so a man-in-the-middle can impersonate it "
-            f"and read every credential kubectl sends; it presented {chain_words}",
+            f"insecure-skip-tls-verify is set: the server is not verified, so a man-in-the-middle can impersonate it; "
+            f"{sent}; it presented {chain_words}",
             hint="Remove insecure-skip-tls-verify and trust the cluster CA instead: `kubectl config set-cluster NAME "
             "--insecure-skip-tls-verify=false --certificate-authority=ca.crt --embed-certs` (kubeadm: "
             "/etc/kubernetes/pki/ca.crt). Compare the fingerprint above with that CA's before trusting it.",

@@ -8,8 +8,9 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
 - The proxy is the one `kdoctor.proxyrules` decided (client-go's rules), handed to httpx explicitly;
   httpx's own environment handling (`trust_env`) is never used.
 - Credentials go only over a connection whose verification succeeded (or plain HTTP to loopback,
-  e.g. `kubectl proxy`). With `insecure-skip-tls-verify` the session connects unverified and sends
-  none: `credentials_allowed` is False and `credentials_reason` says why.
+  e.g. `kubectl proxy`), never after a verification failure. With `insecure-skip-tls-verify` the
+  session connects unverified and sends what kubectl sends (the user chose to trust that server);
+  `credentials_reason` says so and tls.insecure reports it.
 - Requests never raise on network trouble: `ApiResponse.error_kind` classifies what went wrong. A
   connection-level failure (refused, TLS, a timeout) is remembered and not retried, so a server that
   hangs costs one timeout per target, not one per check.
@@ -215,10 +216,12 @@ class ApiSession:
     # --- policy -------------------------------------------------------------------------
 
     def _channel_policy(self) -> tuple[bool, str]:
-        if self.access.insecure_skip_tls_verify:
-            return False, (
-                "insecure-skip-tls-verify is set: the server is not verified, so kdoctor sends it no "
-                "credential (kubectl would, to whoever answers)"
+        if self.access.insecure_skip_tls_verify and self.https:
+            # kubectl sends the credential here: the user chose to trust whoever answers. kdoctor
+            # judges kubectl's path with what kubectl sends, and tls.insecure says where it went.
+            return True, (
+                "insecure-skip-tls-verify is set: the credential goes to whoever answers, unverified, "
+                "as kubectl sends it"
             )
         if not self.https:
             if _is_loopback(self.route.server.host):
@@ -244,10 +247,14 @@ class ApiSession:
     def _ssl_context(self) -> ssl.SSLContext:
         context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
         context.server_name_override = self.access.tls_server_name
+        cred = self.credential
         if not self.verifying:
-            # insecure-skip-tls-verify: the user asked for it; credentials_allowed is False.
+            # insecure-skip-tls-verify: the user asked for it, and kubectl presents its client
+            # certificate on such a connection too.
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+            if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
+                _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
             return context
         if self.access.ca_pem:
             context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "replace"))
@@ -255,7 +262,6 @@ class ApiSession:
             context.load_default_certs()
         # Go trusts any certificate in the root pool as an anchor, intermediates included.
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-        cred = self.credential
         if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
             _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
         return context
