@@ -43,6 +43,7 @@ __all__ = [
     "display_proxy_url",
     "httpx_would_choose",
     "proxy_url_secrets",
+    "python_client_decision",
     "python_client_would_choose",
 ]
 
@@ -663,6 +664,33 @@ def python_client_would_choose(
     return value if "://" in value else f"http://{value}"
 
 
+def python_client_decision(
+    server_url: str, env: Mapping[str, str], cluster_proxy_url: str | None
+) -> ProxyDecision:
+    """`python_client_would_choose` as a decision, for `--client python`: the route the network
+    checks then take is the one the official Python client would take."""
+    url = python_client_would_choose(server_url, env, cluster_proxy_url)
+    if url is None:
+        return ProxyDecision(
+            None,
+            "direct",
+            "none",
+            "the official Python client connects directly: no proxy-url, and it applies no HTTPS_PROXY/"
+            "HTTP_PROXY to a kubeconfig's cluster (kubernetes-client/python#2681), only ALL_PROXY",
+        )
+    parts = urlsplit(url)
+    kind: ProxyKind = "socks-proxy" if parts.scheme.lower().startswith("socks") else "http-proxy"
+    if cluster_proxy_url:
+        source, reason = "cluster proxy-url", "the official Python client applies the cluster's proxy-url"
+    else:
+        source = next((n for n in ("all_proxy", "ALL_PROXY") if env.get(n)), "ALL_PROXY")
+        reason = (
+            f"the official Python client applies {source} to every request (urllib3 knows no loopback "
+            "exception and client-go's NO_PROXY rules do not apply)"
+        )
+    return ProxyDecision(url, kind, source, reason, credentials_in_url=parts.username is not None)
+
+
 # --------------------------------------------------------------------------------------------
 # The probe
 
@@ -676,8 +704,11 @@ async def _compute_decision(ctx: Context) -> ProxyDecision:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         for value in proxy_url_secrets(ctx.env.get(name)):
             ctx.secrets.add(value)
+    if ctx.options.client == "python":
+        return python_client_decision(access.server, ctx.env, access.proxy_url)
     return decide_proxy(access.server, ctx.env, access.proxy_url)
 
 
 PROXY_DECISION: Probe[ProxyDecision] = Probe("proxy.decision", _compute_decision)
-"""client-go's proxy decision for the target's server; also registers proxy credentials as secrets."""
+"""The proxy decision for the target's server: client-go's, or with `--client python` the official
+Python client's; also registers proxy credentials as secrets."""

@@ -191,7 +191,10 @@ class ResolvConf(_DnsCheck):
 
     - pass: nothing known to be wrong.
     - warn: ndots missing or below 5; more nameservers or search domains than resolvers honour; a
-      loopback nameserver (inside a pod that is a forwarding-loop or hostNetwork-stub risk); no search list.
+      loopback nameserver that does not answer the cluster's names (inside a pod that is a
+      forwarding-loop or hostNetwork-stub risk); no search list.
+    - a loopback nameserver that answers `kubernetes.default.svc.<domain>` with an address is a
+      node-local cache or a sidecar doing its job: a note in the passing summary, not a warning.
     - fail: the file cannot be read or names no nameserver.
     """
 
@@ -203,6 +206,9 @@ class ResolvConf(_DnsCheck):
 
         facts = await ctx.probe(RESOLV_CONF)
         findings = resolv_conf_findings(facts)
+        notes: list[str] = []
+        if any(f.code == "loopback-nameserver" for f in findings):
+            findings, notes = await _loopback_evidence(ctx, findings)
         details: dict[str, Any] = {"path": facts.path}
         if facts.conf is not None:
             details.update(facts.conf.to_details())
@@ -211,12 +217,14 @@ class ResolvConf(_DnsCheck):
         details["findings"] = [
             {"severity": f.severity, "code": f.code, "message": f.message} for f in findings
         ]
+        details["notes"] = notes
+        note_text = "".join(f"; note: {n}" for n in notes)
         fails = [f for f in findings if f.severity == "fail"]
         if fails:
             return Result.fail("; ".join(f.message for f in fails), hint=fails[0].hint, details=details)
         if findings:
             return Result.warn(
-                "; ".join(f.message for f in findings),
+                "; ".join(f.message for f in findings) + note_text,
                 hint=" ".join(dict.fromkeys(f.hint for f in findings)),
                 details=details,
             )
@@ -224,9 +232,30 @@ class ResolvConf(_DnsCheck):
         assert conf is not None
         return Result.ok(
             f"nameserver {', '.join(conf.honoured_nameservers)}; search {' '.join(conf.search)}; "
-            f"ndots:{conf.ndots_effective}",
+            f"ndots:{conf.ndots_effective}{note_text}",
             details=details,
         )
+
+
+async def _loopback_evidence(ctx: Context, findings: list[Finding]) -> tuple[list[Finding], list[str]]:
+    """Evidence over suspicion: a loopback nameserver that answers the cluster's own name is a
+    node-local cache or a sidecar doing its job, so the finding becomes a note."""
+    from kdoctor.probes.clusterdns import NAMESERVERS, DNSUnavailable, is_loopback
+
+    try:
+        answers = await ctx.probe(NAMESERVERS)
+    except DNSUnavailable:
+        return findings, []
+    loopback = [a for a in answers if is_loopback(_server(a))]
+    if not loopback or not all(a.resolved for a in loopback):
+        return findings, []
+    kept = [f for f in findings if f.code != "loopback-nameserver"]
+    notes = [
+        f"loopback nameserver {_server(a)} answers {a.name.rstrip('.')} with {', '.join(a.addresses)} "
+        "(a node-local DNS cache or a sidecar resolver)"
+        for a in loopback
+    ]
+    return kept, notes
 
 
 class Nameservers(_DnsCheck):

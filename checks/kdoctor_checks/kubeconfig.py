@@ -74,9 +74,9 @@ class Found(_KubeconfigCheck):
     Looks at `--kubeconfig PATH`, else every entry of `KUBECONFIG` (separated by the OS path
     separator; kubectl silently ignores entries that do not exist), else `~/.kube/config`.
 
-    - pass: at least one file exists; the details list them in merge order.
-    - warn: some `KUBECONFIG` entries do not exist (kubectl ignores them without a word — a typo there is
-      a common reason for "context not found").
+    - pass: at least one file exists; the details list them in merge order. `KUBECONFIG` entries that do
+      not exist are named in a note: kubectl skips them without a word and works from the rest (when a
+      typo there hides the context you want, kubeconfig.context fails with that evidence).
     - fail: no file at all. kubectl then falls back to `http://localhost:8080` and prints "The connection
       to the server localhost:8080 was refused". In a pod, use `kdoctor run --in-cluster` instead.
     """
@@ -120,9 +120,12 @@ class Found(_KubeconfigCheck):
                 f"using {len(loaded.files)} file(s) from KUBECONFIG: {_join([f.path for f in loaded.files])}"
             )
             if loaded.ignored:
-                return Result.warn(
-                    summary + f"; entries that do not exist (ignored): {_join(list(loaded.ignored))}",
-                    hint="Remove or fix the missing KUBECONFIG entries: kubectl ignores them silently.",
+                # kubectl skips them without a word and works from the rest: a note, not a warning.
+                # (If the context wanted lives in a missing file, kubeconfig.context fails with evidence.)
+                return Result.ok(
+                    summary
+                    + f"; note: entries that do not exist are skipped, as kubectl skips them silently: "
+                    f"{_join(list(loaded.ignored))}",
                     details=details,
                 )
             return Result.ok(summary, details=details)
@@ -1080,13 +1083,17 @@ class PythonClient(_KubeconfigCheck):
     """Notes where the official Python `kubernetes` client reads this kubeconfig differently from kubectl.
 
     Python tooling (scripts, Ansible, Airflow operators) hits these and nobody tells its users why
-    kubectl works and their script does not.
-    - warn: with several KUBECONFIG files the Python client takes `current-context` from the last file
-      that has the key (kubectl: the first that sets it); it refuses an empty file in KUBECONFIG (kubectl
-      skips it); it keeps a tokenFile's trailing newline (kubectl trims it; the header becomes
-      invalid); with HTTPS_PROXY set it sends requests for a loopback server through the proxy (kubectl
-      never proxies loopback).
-    - pass: no difference applies.
+    kubectl works and their script does not. The differences (kubernetes-client/python
+    base/config/kube_config.py): with several KUBECONFIG files the Python client takes
+    `current-context` from the last file that has the key (kubectl: the first that sets it); it
+    refuses an empty file in KUBECONFIG (kubectl skips it); it keeps a tokenFile's trailing newline
+    (kubectl trims it; the header becomes invalid); with HTTPS_PROXY set it sends requests for a
+    loopback server through the proxy (kubectl never proxies loopback). With `--client python`
+    also: `tls-server-name` (ignored by older releases) and exec plugins (a failing plugin is only
+    logged, and the request goes without a credential).
+
+    - pass: no difference applies; or (judging for kubectl, the default) the differences, as a note.
+    - warn (`--client python`): each difference, with the fix for the Python tool.
     """
 
     id = "kubeconfig.python-client"
@@ -1139,10 +1146,43 @@ class PythonClient(_KubeconfigCheck):
                     "client sends the requests through the proxy"
                 )
                 fixes.append(f"add {host} to NO_PROXY for Python tools")
-        details: dict[str, Any] = {**selection.provenance(), "differences": notes}
-        if notes:
+        python = ctx.options.client == "python"
+        if python and cluster is not None and cluster.tls_server_name:
+            # kubernetes-client/python base/config/kube_config.py _load_cluster_info copies
+            # tls-server-name into Configuration.tls_server_name only in recent releases; older ones
+            # check the certificate against the server URL's host.
+            notes.append(
+                f"tls-server-name {cluster.tls_server_name!r}: older Python client releases ignore it and check "
+                "the certificate against the server URL's host"
+            )
+            fixes.append(
+                "upgrade the kubernetes package (tls-server-name support), or set "
+                "configuration.tls_server_name yourself"
+            )
+        if python and user is not None and user.exec is not None:
+            # kube_config.py _load_from_exec_plugin: any plugin error is only logged (logging.error) and
+            # the request goes out without a credential, so the server answers 401.
+            notes.append(
+                "exec plugin: when it fails, the Python client only logs the error and sends requests without a "
+                "credential (the server answers 401), where kubectl stops with the plugin's error"
+            )
+            fixes.append("check the Python tool's log for 'exec:' errors when it gets 401")
+        details: dict[str, Any] = {
+            **selection.provenance(),
+            "differences": notes,
+            "client": ctx.options.client,
+        }
+        if notes and python:
             return Result.warn(
-                "; ".join(notes), hint="For Python tools: " + "; ".join(fixes) + ".", details=details
+                "; ".join(notes), hint="For the Python tool: " + "; ".join(fixes) + ".", details=details
+            )
+        if notes:
+            # Judging for kubectl (the default): a Python tool's different reading is a note.
+            return Result.ok(
+                "kubectl reads this context as intended; note, the official Python client differs: "
+                + "; ".join(notes)
+                + " (kdoctor run --client python judges for it)",
+                details=details,
             )
         return Result.ok(
             "no known difference between kubectl and the Python client for this context", details=details

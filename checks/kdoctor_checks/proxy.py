@@ -107,12 +107,14 @@ class ProxyEnv(Check):
     kdoctor itself connects the way it decides here.
 
     - pass: the decision and the rule that made it (the proxy URL is shown without credentials).
-    - warn: a Python tool would take another path on this machine: httpx with trust_env (lower case
-      first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the official Python
-      client (`kubernetes`: recent releases apply the cluster's proxy-url, older ones ignore it, and
-      releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
-      load_kube_config, only ALL_PROXY). Configure that tool's proxy explicitly, or make the
-      variables unambiguous (a host name instead of a CIDR in NO_PROXY).
+    - pass with a note: a Python tool would take another path on this machine: httpx with trust_env
+      (lower case first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the
+      official Python client (`kubernetes`: recent releases apply the cluster's proxy-url, older ones
+      ignore it, and releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
+      load_kube_config, only ALL_PROXY). Judging for kubectl, that is worth knowing, not a warning.
+    - warn (`--client python`): the same differences, judged for the Python tool: the decision shown
+      and the route every network check takes are the official Python client's, and the hint says
+      how to configure that tool's proxy explicitly.
     - fail: the proxy stopped the connection, named with what it did, kubectl's words for it and
       the phase timings (TCP connect, TLS with an https:// proxy, tunnel set-up): it answered
       "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
@@ -166,21 +168,26 @@ class ProxyEnv(Check):
             else f"direct: {decision.reason}"
         )
         differences = details["differences"]
-        if differences:
+        if differences and ctx.options.client == "python":
+            # Judging for a Python tool: where it parts from kubectl is the finding, with its fix.
             return Result.warn(
-                summary + "; but " + "; ".join(differences),
-                hint="kdoctor and kubectl follow client-go's rules. For a Python tool on this machine, set its "
-                "proxy explicitly (httpx: proxy=..., trust_env=False; kubernetes client: "
-                "Configuration.proxy / no_proxy), or make the variables mean the same to every client "
-                "(host names instead of CIDRs in NO_PROXY, one spelling of each variable).",
+                summary + "; kubectl differs: " + "; ".join(differences),
+                hint="For the Python tool, set the proxy explicitly rather than through the environment: "
+                "kubernetes client: `configuration.proxy = 'http://HOST:PORT'` (and `configuration.no_proxy`), "
+                "or the cluster's proxy-url with a recent client release; httpx: `proxy=...`, "
+                "`trust_env=False`. Make NO_PROXY use host names, not CIDRs, and one spelling of each variable.",
                 details=details,
             )
+        if differences:
+            # Judging for kubectl: a Python tool's other path is worth knowing, not a warning.
+            return Result.ok(summary + "; note: " + "; ".join(differences), details=details)
         return Result.ok(summary, details=details)
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
     from kdoctor.proxyrules import (
         HttpxRejected,
+        decide_proxy,
         display_proxy_url,
         httpx_would_choose,
         python_client_would_choose,
@@ -201,7 +208,12 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
         "error": decision.error,
     }
     differences: list[str] = []
-    kubectl_way = decision.url
+    # With --client python the decision is the Python client's; the comparisons are with kubectl's.
+    kubectl_decision = (
+        decision if ctx.options.client != "python" else decide_proxy(access.server, env, access.proxy_url)
+    )
+    kubectl_way = kubectl_decision.url
+    details["kubectl"] = display_proxy_url(kubectl_way) if kubectl_way else "direct"
     try:
         httpx_way = httpx_would_choose(access.server, env)
         details["httpx_trust_env"] = display_proxy_url(httpx_way) if httpx_way else "direct"
@@ -209,7 +221,7 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
         if not access.proxy_url and httpx_way != kubectl_way:
             differences.append(
                 f"httpx (trust_env) would go {_way(httpx_way)} where kubectl goes {_way(kubectl_way)}"
-                f" ({_httpx_why(decision, httpx_way)})"
+                f" ({_httpx_why(kubectl_decision, httpx_way)})"
             )
     except HttpxRejected as exc:
         details["httpx_trust_env"] = f"rejected: {exc}"
@@ -220,7 +232,7 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
     if ctx.mode is Mode.KUBECONFIG and python_way != kubectl_way:
         differences.append(
             f"the official Python client (load_kube_config) may go {_way(python_way)} where kubectl goes "
-            f"{_way(kubectl_way)} ({_python_why(decision, python_way)})"
+            f"{_way(kubectl_way)} ({_python_why(kubectl_decision, python_way)})"
         )
     details["differences"] = differences
     return details
