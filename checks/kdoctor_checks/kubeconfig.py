@@ -146,8 +146,10 @@ class Parse(_KubeconfigCheck):
     """Every kubeconfig file can be read and parsed as YAML, safely.
 
     kubectl refuses the whole configuration when any file fails to load, even one that does not hold
-    the context in use. kdoctor reads files with a size cap (5 MiB), refuses alias bombs and deep
-    nesting, and never executes YAML tags (`!!python/...` is an error, not code).
+    the context in use. kdoctor reads files with a size cap of its own (32 MiB, far above the 10 MB
+    kubeconfigs of large multi-cluster fleets, which load as kubectl loads them; kubectl has no cap),
+    refuses alias bombs and deep nesting, and never executes YAML tags (`!!python/...` is an error,
+    not code).
 
     - fail: a file is missing (--kubeconfig), a directory, unreadable, too big, binary, not UTF-8, or
       not valid YAML (with file:line:column).
@@ -169,9 +171,14 @@ class Parse(_KubeconfigCheck):
             where = f"{f.path}:{f.error.location}" if f.error.location else f.path
             errors.append(f"{where}: {f.error.message}")
         if errors:
+            too_large = any(f.error is not None and f.error.kind == "too-large" for f in loaded.files)
             return Result.fail(
                 "; ".join(errors),
-                hint="Fix or remove the file: kubectl refuses every command while one kubeconfig file "
+                hint="The size limit is kdoctor's, not kubectl's (kubectl may well load this file): check that "
+                "the file is the kubeconfig you meant, or point kdoctor at a smaller one (`kubectl config view "
+                "--minify --flatten > small.yaml`)."
+                if too_large
+                else "Fix or remove the file: kubectl refuses every command while one kubeconfig file "
                 "fails to load (error loading config file ...).",
                 details=details,
             )
