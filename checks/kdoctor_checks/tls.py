@@ -21,6 +21,9 @@ if TYPE_CHECKING:
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
 _DEPS = ("apiserver.tcp", "kubeconfig.ca", "kubeconfig.tls", "incluster.ca")
+#: tls.chain looks at the server even when the configured CA is expired, not yet valid or unreadable
+#: (kubeconfig.ca / incluster.ca report that): it shows where the served chain comes from.
+_CHAIN_DEPS = ("apiserver.tcp", "kubeconfig.tls")
 EXPIRY_WARNING = timedelta(days=30)
 #: Names that CAs issuing server certificates on behalf of a root usually carry.
 _INTERMEDIATE_NAME = re.compile(r"intermediate|issuing|subordinate|sub[- ]?ca", re.IGNORECASE)
@@ -153,6 +156,10 @@ class ChainCheck(Check):
     - expired / not yet valid: a certificate of the chain is outside its validity (mind this
       machine's clock: see apiserver.clock).
     - TLS handshake timeout: TCP was accepted but TLS never answered.
+    - the configured CA is expired, not yet valid or unreadable: kdoctor still looks at the server
+      (an evidence-only handshake, never a credential), shows the chain it presents and says whether
+      it comes from the configured CA, from a newer CA with the same name (rotated), or from
+      elsewhere. Only the connection that carries a credential waits for a verified chain.
 
     Without a configured CA the system roots are used, as kubectl does. With
     insecure-skip-tls-verify nothing is verified and kubectl goes on: pass, with tls.insecure
@@ -163,7 +170,7 @@ class ChainCheck(Check):
 
     id = "tls.chain"
     title = "The serving certificate chains to the cluster CA"
-    depends_on = _DEPS
+    depends_on = _CHAIN_DEPS
 
     async def run(self, ctx: Context) -> Result:
         from kdoctor.probes.api import API_SESSION, phase_timings
@@ -224,6 +231,8 @@ class ChainCheck(Check):
         analysis, tls = facts.analysis, facts.tls
         leaf = analysis.leaf
         kubectl_unknown = "x509: certificate signed by unknown authority"
+        if tls.error_kind == "tls-config":
+            return self._unusable_ca(facts, details)
         if leaf is None:
             return Result.fail(
                 f"verification failed ({tls.verify_message}) and the chain could not be read: {tls.error}",
@@ -245,9 +254,11 @@ class ChainCheck(Check):
             )
         if finding == "ca-rotated":
             anchor = analysis.same_name_anchors[0]
+            stale = " (the configured one is also out of date)" if _out_of_date(anchor, facts.now) else ""
             return Result.fail(
                 f"{kubectl_unknown}: the issuer {anchor.subject} has the name of the configured CA but another key "
-                f"(configured CA SHA-256 {anchor.sha256[:23]}…): the cluster CA was rotated or the cluster rebuilt "
+                f"(configured CA SHA-256 {anchor.sha256[:23]}…{stale}): a newer CA with the same name — the cluster "
+                f"CA was rotated or the cluster rebuilt "
                 f"(kubectl: crypto/rsa: verification error … candidate authority certificate)",
                 hint="Get the cluster's current CA (the admin kubeconfig of the new cluster, or "
                 "/etc/kubernetes/pki/ca.crt on a control-plane node) and update certificate-authority-data: "
@@ -298,11 +309,53 @@ class ChainCheck(Check):
             details=details,
         )
 
+    def _unusable_ca(self, facts: _Facts, details: dict[str, Any]) -> Result:
+        """The CA could not be loaded, so nothing was verified; the chain was read without a credential."""
+        analysis, tls, access = facts.analysis, facts.tls, facts.session.access
+        problem = access.ca_error or tls.error or "the CA could not be loaded"
+        details["ca_error"] = problem
+        if analysis.leaf is None:
+            return Result.fail(
+                f"kubectl cannot verify the server: {problem}; the server's chain could not be read either "
+                f"({tls.error})",
+                hint="Fix the CA in the kubeconfig (see kubeconfig.ca).",
+                details=details,
+            )
+        top = analysis.chain[-1]
+        if analysis.finding == "system-roots":
+            origin = (
+                f"issued by {analysis.chain[0].issuer} (the configured CA could not be read, so kdoctor cannot say "
+                "whether it is the cluster CA)"
+            )
+        else:
+            origin = _origin_words(analysis)
+        return Result.fail(
+            f"kubectl cannot verify the server: {problem}. Looked at without a credential, the server presents "
+            f"{_chain_words(analysis)} (top {top.subject}, SHA-256 {top.sha256[:23]}…), {origin}",
+            hint="Point the kubeconfig at the cluster's current CA: `kubectl config set-cluster NAME "
+            "--certificate-authority=ca.crt --embed-certs` (kubeadm: /etc/kubernetes/pki/ca.crt). Compare the "
+            f"fingerprint above with it first ({facts.fingerprint_hint()}).",
+            details=details,
+        )
+
     def _validity(self, facts: _Facts, details: dict[str, Any]) -> Result:
         analysis = facts.analysis
         now = facts.now
         clock = f"this machine's clock reads {_date(now)}"
         skew = _skew_note(facts)
+        anchors = {a.sha256 for a in analysis.anchors}
+        expired_ca = next((c for c in analysis.expired if c.sha256 in anchors), None)
+        if expired_ca is not None:
+            # The configured CA itself is out of date; the server's chain still comes from it.
+            return Result.fail(
+                f"x509: certificate has expired or is not yet valid: the configured CA {expired_ca.subject} expired "
+                f"on {_date(expired_ca.not_after)} ({clock}); the server's chain {_chain_words(analysis)} comes from "
+                f"that CA{skew}",
+                hint="The cluster still serves from the expired CA: renew the cluster CA (and every certificate it "
+                "issued), then distribute it: `kubectl config set-cluster NAME --certificate-authority=ca.crt "
+                "--embed-certs`. If this machine's clock is wrong, fix it first.",
+                details=details,
+            )
         if analysis.expired:
             cert = analysis.expired[0]
             return Result.fail(
@@ -322,6 +375,23 @@ class ChainCheck(Check):
             "issued with a future start date: reissue it.",
             details=details,
         )
+
+
+def _out_of_date(cert: CertSummary, now: datetime) -> bool:
+    return cert.not_after < now or cert.not_before > now
+
+
+def _origin_words(analysis: ChainAnalysis) -> str:
+    """Where the presented chain comes from, relative to the configured CA."""
+    if analysis.issuer_is_cluster_ca:
+        return "from the configured CA"
+    if analysis.finding == "ca-rotated" and analysis.same_name_anchors:
+        return (
+            f"from a newer CA with the configured CA's name {analysis.same_name_anchors[0].subject} (another key): "
+            "the cluster CA was rotated"
+        )
+    issuer = (analysis.dangling or analysis.chain[-1]).issuer
+    return f"from elsewhere: issued by {issuer}, not by the configured CA"
 
 
 def _skew_note(facts: _Facts) -> str:

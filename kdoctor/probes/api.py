@@ -256,6 +256,8 @@ class ApiSession:
             if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
                 _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
             return context
+        if self.access.ca_error:
+            raise ValueError(f"the configured CA cannot be used: {self.access.ca_error}")
         if self.access.ca_pem:
             context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "replace"))
         else:
@@ -537,12 +539,17 @@ class ApiSession:
             return PeerTls("none", error_kind="plain-http", error="the server URL is http://: no TLS")
         if self.tls is None:
             failure = self._sticky
-            return PeerTls(
+            facts = PeerTls(
                 "none",
                 server_hostname=self.server_hostname,
                 error_kind=failure.error_kind if failure else "not-connected",
                 error=failure.error if failure else "no connection was made",
             )
+            if failure is None or failure.error_kind != "tls-config" or not self.verifying:
+                return facts
+            # The CA (or client certificate) could not be loaded, so no verified connection exists;
+            # the server can still show its chain to a connection that carries nothing.
+            self.tls = dataclasses.replace(facts, verification="failed")
         if self.tls.verification != "failed":
             return self.tls
         if self._evidence is None:
