@@ -515,33 +515,15 @@ def _kubectl_proxy_evidence(facts: PathFacts) -> str | None:
     )
 
 
-#: Words in the names of the CAs Kubernetes distributions make (kubeadm, k3s, RKE, OpenShift, ...): a chain
-#: from such a CA that is not the configured one is another cluster's, not an interception.
-_KUBERNETES_CA_WORDS = (
-    "kube",
-    "k3s",
-    "k8s",
-    "rke",
-    "cluster",
-    "openshift",
-    "etcd",
-    "front-proxy",
-    "apiserver",
-)
-
-
 def _interception_evidence(facts: PathFacts) -> str | None:
+    from kdoctor.probes.tls import interception_issuer
+
     chain = facts.chain
-    if chain is None or chain.issuer_is_cluster_ca is not False:
-        return None
-    if chain.finding not in ("missing-issuer", "untrusted-root"):
-        return None
-    top = chain.dangling or (chain.chain[-1] if chain.chain else None)
-    issuer = top.issuer if top is not None else "an unknown issuer"
-    anchors = ", ".join(a.subject for a in chain.anchors) or "the configured CA"
     proxied = facts.decision.is_proxied and facts.decision.kind == "http-proxy"
-    if not proxied and any(word in issuer.lower() for word in _KUBERNETES_CA_WORDS):
-        return None  # another cluster's CA (tls.chain reports it); nothing suggests a proxy
+    issuer = interception_issuer(chain, proxied)
+    if chain is None or issuer is None:
+        return None  # no interception (another cluster's CA is tls.chain's finding)
+    anchors = ", ".join(a.subject for a in chain.anchors) or "the configured CA"
     where = f" through {facts.decision.display_url}" if proxied else ""
     return (
         f"the serving chain{where} is issued by {issuer}, not by the cluster CA ({anchors}): something "
@@ -883,11 +865,27 @@ class ProxyPath(Check):
             ["client", *(_hop_label(h["kind"], facts) for h in hops if h["kind"] != "direct"), "apiserver"]
         )
         if any(h["kind"] == "tls-intercepting-proxy" for h in hops):
+            decision = facts.decision
+            if not decision.is_proxied:
+                hint = (
+                    "No proxy is configured (no HTTPS_PROXY, no proxy-url): the interception is transparent, "
+                    "by a network appliance on the way. Ask the network or security team for a TLS-inspection "
+                    f"exemption for {facts.server_host}:{facts.server_port}"
+                )
+            elif decision.source == "cluster proxy-url":
+                hint = (
+                    f"The cluster's proxy-url {decision.display_url} re-signs TLS: ask for a TLS-inspection "
+                    "exemption for the apiserver, or remove the proxy-url if the apiserver is reachable without it"
+                )
+            else:
+                hint = (
+                    f"The proxy {decision.display_url} ({decision.source}) re-signs TLS: ask for a TLS-inspection "
+                    f"exemption, or add the apiserver's host to NO_PROXY if it is reachable directly "
+                    f"(`export NO_PROXY=$NO_PROXY,{facts.server_host}`)"
+                )
             return Result.warn(
                 f"{drawing}: a TLS-intercepting proxy re-signs the apiserver's certificate",
-                hint="Add the apiserver's host to NO_PROXY (or ask for a TLS-inspection exemption) so the "
-                "cluster CA verifies the real server; trusting the interception CA in the kubeconfig lets the "
-                "proxy read every credential.",
+                hint=hint + "; trusting the interception CA in the kubeconfig lets it read every credential.",
                 details=details,
             )
         if facts.version is not None and facts.version.proxy_fault is not None:

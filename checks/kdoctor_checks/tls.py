@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from kdoctor.api import Check, Context, Result
 
 if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse, ApiSession
+    from kdoctor.probes.api import ApiResponse, ApiSession, Interception
     from kdoctor.probes.tls import CertSummary, ChainAnalysis, PeerTls
 
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
@@ -41,6 +41,8 @@ class _Facts:
     now: datetime
     #: The GET /version answer, when there was one (its Date header can explain validity errors).
     version: ApiResponse | None
+    #: A TLS-intercepting proxy identified in the path: the certificate seen is then its, not the apiserver's.
+    interception: Interception | None = None
 
     @property
     def ca_words(self) -> str:
@@ -68,14 +70,15 @@ class _Facts:
 
 
 async def _facts(ctx: Context) -> _Facts | Result:
-    from kdoctor.probes.api import API_SESSION, CHAIN_ANALYSIS, TLS_HANDSHAKE, VERSION
+    from kdoctor.probes.api import API_SESSION, CHAIN_ANALYSIS, INTERCEPTION, TLS_HANDSHAKE, VERSION
 
     session = await ctx.probe(API_SESSION)
     if not session.https:
         return Result.skip("the server URL is plain http://: there is no TLS to check")
     tls = await ctx.probe(TLS_HANDSHAKE)
     analysis = await ctx.probe(CHAIN_ANALYSIS)
-    return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION))
+    interception = await ctx.probe(INTERCEPTION)
+    return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION), interception)
 
 
 def _describe(cert: CertSummary) -> str:
@@ -145,9 +148,13 @@ class ChainCheck(Check):
     can fail is named separately:
 
     - unknown authority: the chain leads to a CA that is not the configured one — the kubeconfig is
-      for another cluster, or a TLS-intercepting proxy re-signs the traffic (the usual cause when a
-      corporate network is in the path: compare fingerprints from inside the network, check
-      HTTPS_PROXY).
+      for another cluster, or a TLS-intercepting proxy re-signs the traffic. Once an interception is
+      identified (the chain ends at a CA that is neither sent nor configured, with an HTTP proxy in
+      the route or an issuer that is not a Kubernetes distribution's), the hint says so: it names the
+      proxy that re-signs, or, when no proxy is configured, says the interception is transparent (a
+      network appliance) — never advice to change tls-server-name, the server URL or the SANs to the
+      interceptor's names; tls.hostname, tls.expiry and tls.strength then skip, since the certificate
+      they would judge is the interceptor's.
     - CA rotated: the issuer has the configured CA's name (CN=kubernetes) but another key: the
       cluster CA was rebuilt; fetch the new one.
     - self-signed: the serving certificate signs itself.
@@ -298,6 +305,20 @@ class ChainCheck(Check):
                 details=details,
             )
         top = "ends at the untrusted root" if finding == "untrusted-root" else "is issued by"
+        interception = facts.interception
+        if interception is not None:
+            how = (
+                "transparently (no proxy is configured)"
+                if interception.transparent
+                else f"by the proxy {interception.proxy} ({interception.source})"
+            )
+            return Result.fail(
+                f"{kubectl_unknown}: the chain {_chain_words(analysis)} (SHA-256 {leaf.sha256[:23]}…) {top} "
+                f"{issuer}, not {facts.ca_words}: a TLS-intercepting proxy re-signs the connection, {how}",
+                hint=_interception_hint(interception, facts.session.route.server.netloc)
+                + f" Compare fingerprints from inside the cluster's network: {facts.fingerprint_hint()}",
+                details=details,
+            )
         return Result.fail(
             f"{kubectl_unknown}: the chain {_chain_words(analysis)} (SHA-256 {leaf.sha256[:23]}…) {top} {issuer}, "
             f"not {facts.ca_words} — likely a TLS-intercepting proxy, or a kubeconfig for another cluster",
@@ -377,6 +398,30 @@ class ChainCheck(Check):
         )
 
 
+def _interceptors_certificate(interception: Interception, what: str) -> Result:
+    """Skip a judgement of the interceptor's certificate: its names, dates and keys are not the apiserver's."""
+    return Result.skip(
+        f"the certificate presented is the TLS-intercepting proxy's (issued by {interception.issuer}), not the "
+        f"apiserver's: its {what} say nothing about the apiserver (tls.chain reports the interception)"
+    )
+
+
+def _interception_hint(interception: Interception, netloc: str) -> str:
+    """The fix for an interception: never the interceptor's names, never a proxy variable that is not set."""
+    if interception.transparent:
+        return (
+            "No proxy is configured (no HTTPS_PROXY, no proxy-url): the interception is transparent — a firewall, "
+            "VPN client or security product on the network path re-signs TLS. Ask the network or security team "
+            f"to exempt {netloc} from TLS inspection. Do not trust the interception CA in the kubeconfig: it "
+            "would let the interceptor read every credential."
+        )
+    return (
+        f"The proxy {interception.proxy} ({interception.source}) re-signs TLS (TLS inspection). Ask its "
+        f"administrators to exempt {netloc} from inspection, or reach the apiserver without it if the network "
+        "allows. Do not trust the interception CA in the kubeconfig: it would let the proxy read every credential."
+    )
+
+
 def _out_of_date(cert: CertSummary, now: datetime) -> bool:
     return cert.not_after < now or cert.not_before > now
 
@@ -421,7 +466,9 @@ class HostnameCheck(Check):
     The name checked is `tls-server-name` when the kubeconfig sets it, else the host of the server
     URL (an IP address must be an IP SAN). A mismatch is what kubectl reports as "x509: certificate
     is valid for A, B, not C". The result lists the SANs and suggests a host they name or
-    `tls-server-name`; with insecure-skip-tls-verify a mismatch is only a warning.
+    `tls-server-name`; with insecure-skip-tls-verify a mismatch is only a warning. When a
+    TLS-intercepting proxy is identified the certificate is the interceptor's: skip (tls.chain
+    reports the interception; its names are not the apiserver's to adopt).
     """
 
     id = "tls.hostname"
@@ -434,6 +481,8 @@ class HostnameCheck(Check):
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
+        if facts.interception is not None:
+            return _interceptors_certificate(facts.interception, "names")
         leaf = facts.analysis.leaf
         if leaf is None:
             return Result.skip("no certificate to check: the handshake did not complete")
@@ -489,6 +538,8 @@ class ExpiryCheck(Check):
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
+        if facts.interception is not None:
+            return _interceptors_certificate(facts.interception, "dates")
         analysis = facts.analysis
         if not analysis.chain:
             return Result.skip("no certificate to check: the handshake did not complete")
@@ -532,6 +583,8 @@ class StrengthCheck(Check):
         facts = await _facts(ctx)
         if isinstance(facts, Result):
             return facts
+        if facts.interception is not None:
+            return _interceptors_certificate(facts.interception, "keys")
         chain = facts.analysis.chain
         if not chain:
             return Result.skip("no certificate to check: the handshake did not complete")

@@ -61,12 +61,14 @@ if TYPE_CHECKING:
 __all__ = [
     "API_SESSION",
     "CHAIN_ANALYSIS",
+    "INTERCEPTION",
     "LIVEZ",
     "READYZ",
     "TLS_HANDSHAKE",
     "VERSION",
     "ApiResponse",
     "ApiSession",
+    "Interception",
     "Timings",
     "close_session",
     "phase_timings",
@@ -813,6 +815,44 @@ async def _compute_analysis(ctx: Context) -> ChainAnalysis:
 
 CHAIN_ANALYSIS: Probe[ChainAnalysis] = Probe("api.tls.analysis", _compute_analysis)
 """The presented chain judged against the configured CA (`kdoctor.probes.tls.analyse_chain`), once."""
+
+
+@dataclass(frozen=True)
+class Interception:
+    """A TLS-intercepting proxy identified in the path (see `kdoctor.probes.tls.interception_issuer`)."""
+
+    issuer: str
+    #: The configured proxy that re-signs (display URL) and where it was set; None: no proxy is
+    #: configured, so the interception is transparent (a network appliance on the way).
+    proxy: str | None
+    source: str | None
+
+    @property
+    def transparent(self) -> bool:
+        return self.proxy is None
+
+
+async def _compute_interception(ctx: Context) -> Interception | None:
+    from kdoctor.probes.tls import interception_issuer
+
+    session = await ctx.probe(API_SESSION)
+    if not session.https or session.access.insecure_skip_tls_verify or not session.access.ca_pem:
+        return None
+    await ctx.probe(TLS_HANDSHAKE)
+    analysis = await ctx.probe(CHAIN_ANALYSIS)
+    route = session.route
+    http_proxy = route.proxied and route.proxy_kind == "http-proxy"
+    issuer = interception_issuer(analysis, http_proxy)
+    if issuer is None:
+        return None
+    if route.proxied:
+        return Interception(issuer, route.proxy_display, route.proxy_source)
+    return Interception(issuer, None, None)
+
+
+INTERCEPTION: Probe[Interception | None] = Probe("api.tls.interception", _compute_interception)
+"""The TLS-intercepting proxy in the path, once identified (None when there is none): every hint that
+would otherwise point at names or settings of the interceptor's certificate reads it."""
 
 
 async def phase_timings(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:

@@ -46,6 +46,7 @@ __all__ = [
     "describe_certificate",
     "encoded_server_name",
     "hostname_matches",
+    "interception_issuer",
     "load_pem_bundle",
     "strength_problems",
 ]
@@ -394,6 +395,41 @@ def _reached(
     return ChainAnalysis(
         finding, chain, anchors, path, issuer_is_cluster_ca=True, expired=expired, not_yet_valid=not_yet
     )
+
+
+#: Words in the names of the CAs Kubernetes distributions make (kubeadm, k3s, RKE, OpenShift, ...): a chain
+#: from such a CA that is not the configured one is another cluster's, not an interception.
+KUBERNETES_CA_WORDS = (
+    "kube",
+    "k3s",
+    "k8s",
+    "rke",
+    "cluster",
+    "openshift",
+    "etcd",
+    "front-proxy",
+    "apiserver",
+)
+
+
+def interception_issuer(analysis: ChainAnalysis | None, proxied: bool) -> str | None:
+    """The issuer that re-signs the server's chain when a TLS-intercepting proxy is identified, else None.
+
+    Identified: a CA is configured, the presented chain does not reach it and ends at a CA that is
+    neither sent nor configured (missing issuer or untrusted root), and either an HTTP proxy is in the
+    route or the issuer's name is not a Kubernetes distribution's (another cluster's CA is not an
+    interception).
+    """
+    if analysis is None or analysis.issuer_is_cluster_ca is not False:
+        return None
+    if analysis.finding not in ("missing-issuer", "untrusted-root"):
+        return None
+    top = analysis.dangling or (analysis.chain[-1] if analysis.chain else None)
+    if top is None:
+        return None
+    if not proxied and any(word in top.issuer.lower() for word in KUBERNETES_CA_WORDS):
+        return None
+    return top.issuer
 
 
 def hostname_matches(cert: CertSummary, host: str) -> bool:
