@@ -528,6 +528,8 @@ class ExpiryCheck(Check):
     kube-apiserver does not renew its own serving certificate on every distribution (kubeadm
     renews on upgrade or `kubeadm certs renew`), so expiry is a common outage. An already expired
     or not yet valid chain is tls.chain's failure; this check then skips.
+    When a TLS-intercepting proxy is identified the certificate is the interceptor's: skip (tls.chain
+    reports the interception).
     """
 
     id = "tls.expiry"
@@ -571,6 +573,8 @@ class StrengthCheck(Check):
 
     Weak: RSA (or DSA) keys under 2048 bits, SHA-1 or MD5 signatures (a root's self-signature does
     not matter), TLS below 1.2. Current Go clients refuse some of these outright.
+    When a TLS-intercepting proxy is identified the certificate is the interceptor's: skip (tls.chain
+    reports the interception).
     """
 
     id = "tls.strength"
