@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
@@ -15,8 +15,9 @@ from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.exit_codes import ExitCode, exit_code_for
 from kdoctor.observer import NullObserver, RunObserver
 from kdoctor.redact import SecretRegistry
-from kdoctor.registry import RegisteredCheck, Registry, load_registry, select
+from kdoctor.registry import RegisteredCheck, Registry, closest_ids, load_registry, select
 from kdoctor.report import Report, TargetReport
+from kdoctor.rootcause import retarget_skips
 from kdoctor.runner import run_target
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class OutputOptions:
     report_file: str | None = None
     fail_on: str = "fail"
     width: int | None = None
+    verbose: bool = False
 
 
 @dataclass
@@ -104,11 +106,12 @@ async def collect(
 
     done = await asyncio.gather(*(one(t) for t in targets))
     tracebacks = {k: secrets.scrub(v) for _, tb in done for k, v in tb.items()}
+    graph = {c.id: c.depends_on for c in checks}
     report = Report(
         kdoctor_version=__version__,
         started_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
         duration_ms=(time.perf_counter() - started) * 1000,
-        targets=[scrub_target(t, secrets) for t, _ in done],
+        targets=[with_root_cause(scrub_target(t, secrets), graph) for t, _ in done],
         plugin_errors=dict(registry_errors or {}),
     )
     return RunOutcome(report=report, exit_code=ExitCode.OK, tracebacks=tracebacks)
@@ -126,6 +129,12 @@ def scrub_target(target: TargetReport, secrets: SecretRegistry) -> TargetReport:
         for r in target.results
     ]
     return replace(target, results=results, config=secrets.scrub_data(dict(target.config)))
+
+
+def with_root_cause(target: TargetReport, depends_on: Mapping[str, Sequence[str]]) -> TargetReport:
+    """`target` with its root cause, and skip reasons that name it rather than a skipped neighbour."""
+    results = retarget_skips(target.results, depends_on, lambda r, text: replace(r, summary=text))
+    return replace(target, results=results, depends_on=dict(depends_on))
 
 
 def run_command(
@@ -147,11 +156,17 @@ def run_command(
         checks = select(registry, options.selected, options.skipped)
     except ValueError as exc:
         registry = load_registry()  # the message lists every valid id, not just the loaded families
+        close = closest_ids(registry, exc.args[0])
+        guess = f" Did you mean {' or '.join(close)}?" if close else ""
         print(
-            f"error: unknown check id or family {exc.args[0]!r}.\n"
+            f"error: unknown check id or family {exc.args[0]!r}.{guess}\n"
             f"Valid families: {', '.join(registry.families())}\nValid ids: {', '.join(registry.ids)}",
             file=stderr,
         )
+        return ExitCode.USAGE
+    if not checks and (options.selected or options.skipped):
+        named = [*(f"--check {n}" for n in options.selected), *(f"--skip {n}" for n in options.skipped)]
+        print(f"error: {' '.join(named)} leaves no check to run.", file=stderr)
         return ExitCode.USAGE
     fmt = choose_format(output.format, stdout, dict(environment.env))
     # With --all-contexts the number of targets is known only once the kubeconfig is read.
@@ -180,7 +195,7 @@ def run_command(
         except OSError as exc:
             print(f"error: cannot write the report to {output.report_file}: {exc.strerror}", file=stderr)
             code = ExitCode.USAGE
-    render(report, fmt, stdout, width=output.width)
+    render(report, fmt, stdout, width=output.width, verbose=output.verbose)
     for name, error in registry.errors.items():
         print(f"warning: check plugin {name} failed to load and was left out: {error}", file=stderr)
     if options.debug:

@@ -38,6 +38,7 @@ def run_demo(
     debug: bool = False,
     width: int | None = None,
     user: str = "token",
+    verbose: bool = False,
 ) -> int:
     """Run the doctor against the emulator started with `scenario`; returns the exit code."""
     if scenario not in SCENARIOS:
@@ -48,7 +49,12 @@ def run_demo(
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-demo-") as tmp, Emulator(scenario) as cluster:
         home = Path(tmp)
-        kubeconfig = cluster.write_kubeconfig(home / "kubeconfig", user=user, context_name="kdoctor-demo")
+        # The default location under the demo's own HOME: the doctor finds it as kubectl would, and
+        # the report does not speak of a --kubeconfig flag the user never gave.
+        (home / ".kube").mkdir()
+        kubeconfig = cluster.write_kubeconfig(
+            home / ".kube" / "config", user=user, context_name="kdoctor-demo"
+        )
         print(
             f"kdoctor demo: scenario {scenario!r}: {cluster.description}\n"
             f"  demo cluster {cluster.url}, kubeconfig {kubeconfig}",
@@ -68,6 +74,7 @@ def run_demo(
             skipped=tuple(skipped),
             debug=debug,
             width=width,
+            verbose=verbose,
         )
 
 
@@ -97,13 +104,14 @@ def _run_doctor(
     skipped: tuple[str, ...],
     debug: bool,
     width: int | None,
+    verbose: bool = False,
 ) -> int:
     """The one call into the engine (`kdoctor.app.run_command`), as `kdoctor run` would make it."""
     from kdoctor.app import OutputOptions, run_command
     from kdoctor.context import Environment, Options
 
     options = Options(
-        kubeconfig=str(kubeconfig),
+        kubeconfig=None if kubeconfig == home / ".kube" / "config" else str(kubeconfig),
         in_cluster=False,
         timeout=timeout,
         debug=debug,
@@ -113,7 +121,7 @@ def _run_doctor(
     environment = Environment(env=demo_environment(home), home=home)
     return run_command(
         options,
-        OutputOptions(format=output, report_file=report_file, fail_on=fail_on, width=width),
+        OutputOptions(format=output, report_file=report_file, fail_on=fail_on, width=width, verbose=verbose),
         environment=environment,
         stdout=stdout,
         stderr=stderr,

@@ -35,7 +35,8 @@ SECRET_KEYS = frozenset(
 _MIN_SCRUB_LEN = 4
 #: Up to this many secrets, scrubbing tries each one in turn; beyond, it looks them up by prefix.
 _LINEAR_SCRUB_MAX = 64
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# Not before a command-line flag: "set-credentials basic --token=…" names a user called basic.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!--)[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
 

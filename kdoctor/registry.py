@@ -162,6 +162,13 @@ def select(registry: Registry, include: Sequence[str], exclude: Sequence[str]) -
     return chosen
 
 
+def closest_ids(registry: Registry, name: str, limit: int = 3) -> list[str]:
+    """The check ids and families that look most like a mistyped `name` (difflib's ratio)."""
+    import difflib
+
+    return difflib.get_close_matches(name, [*registry.families(), *registry.ids], n=limit, cutoff=0.8)
+
+
 def _matches(name: str, check_id: str) -> bool:
     return check_id == name or check_id.startswith(name + ".") or check_id.split(".", 1)[0] == name
 

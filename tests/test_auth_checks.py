@@ -642,8 +642,15 @@ def test_forbidden_reviews_is_a_warning_naming_the_user(emulator: EmulatorFactor
     assert identity.summary.startswith("authenticated as jane, but RBAC forbids the SelfSubjectReview (403)")
     assert 'cannot create resource "selfsubjectreviews"' in identity.summary
     assert "kubectl auth whoami" in identity.hint
+    assert (
+        "`kubectl create clusterrolebinding jane-basic-user --clusterrole=system:basic-user --user=jane`"
+        in identity.hint
+    )
+    # The rules review is forbidden by the same missing binding: one finding, reported by auth.identity.
     perms = results["auth.permissions"]
-    assert perms.status is Status.WARN and "403" in perms.summary
+    assert perms.status is Status.SKIP, perms
+    assert "403" not in perms.hint and perms.summary.endswith("auth.identity reports it")
+    assert 'cannot create resource "selfsubjectrulesreviews"' in perms.summary
 
 
 def test_insecure_skip_verify_sends_what_kubectl_sends(emulator: EmulatorFactory, tmp_path: Path) -> None:

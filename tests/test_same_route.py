@@ -82,8 +82,9 @@ Case = Callable[[Path, BadProxy], tuple[str, tuple[str, ...], tuple[str, ...]]]
         (
             "close",
             "https",
-            ("proxyconnect tcp: EOF",),
-            ("closed the connection at the TLS handshake", "https://"),
+            # EOF, or a reset when the ClientHello arrived before the close
+            ("proxyconnect tcp: EOF", "proxyconnect tcp: read tcp"),
+            ("the connection at the TLS handshake", "https://"),
         ),
         (
             "http-400",

@@ -335,6 +335,17 @@ def _failed_checks(body: bytes) -> list[str]:
     return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
 
 
+async def _same_failure_as_livez(ctx: Context) -> bool:
+    """Both /livez and /readyz fail, and every sub-check /readyz names fails /livez too."""
+    from kdoctor.probes.api import LIVEZ, READYZ
+
+    livez, readyz = await ctx.probe(LIVEZ), await ctx.probe(READYZ)
+    if not (livez.answered and readyz.answered) or 200 in (livez.status, readyz.status):
+        return False
+    in_readyz = _failed_checks(readyz.body)
+    return bool(in_readyz) and set(in_readyz) <= set(_failed_checks(livez.body))
+
+
 class _HealthCheck(Check):
     path = ""
     endpoint = ""
@@ -374,6 +385,16 @@ class _HealthCheck(Check):
             )
         if failed:
             names = ", ".join(failed)
+            # /livez and /readyz failing on the same sub-check are one finding: livez reports it,
+            # readyz skips, and each names the other.
+            if await _same_failure_as_livez(ctx):
+                if self.id == "apiserver.readyz":
+                    return Result.skip(
+                        f"not examined separately: {self.path} fails on the same sub-check as /livez "
+                        f"({names}), reported once by apiserver.livez",
+                        details=details,
+                    )
+                names += "; /readyz fails on it too (apiserver.readyz)"
             return Result.fail(
                 f"{self.path} answered {response.status}: {names}",
                 hint=self._hint(failed),
@@ -424,7 +445,8 @@ class ReadyzCheck(_HealthCheck):
     load balancers then stop sending it traffic and requests fail with 500/503. A failure names
     the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
     401/403 means this identity may not see /readyz (anonymous access off, RBAC), never a health
-    failure: skip, saying so.
+    failure: skip, saying so. When /livez fails on the same sub-checks, that is one finding:
+    apiserver.livez reports it (and says /readyz fails too) and this check skips, naming it.
     """
 
     id = "apiserver.readyz"
@@ -474,7 +496,8 @@ class ClockCheck(Check):
         header = response.header("date")
         details: dict[str, Any] = {"date_header": header, "timings_ms": await timings_ms(ctx, response)}
         if header is None or response.received_at is None:
-            return Result.skip("no HTTP answer carried a Date header to compare with", details=details)
+            why = "" if response.answered else " (GET /version got no answer: see apiserver.version)"
+            return Result.skip(f"no HTTP answer carried a Date header to compare with{why}", details=details)
         try:
             server_time = parsedate_to_datetime(header)
         except (TypeError, ValueError):

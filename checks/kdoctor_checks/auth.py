@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from kdoctor.credentials import ClientCertFacts, ResolvedCredential
     from kdoctor.execplugin import ExecResult
     from kdoctor.jwt import JwtClaims
+    from kdoctor.kubeconfig import ExecEntry
     from kdoctor.probes.api import ApiResponse, ApiSession
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
@@ -117,13 +118,14 @@ class CredentialCheck(Check):
         if cred.problem is not None:
             return self._problem(cred, details)
         if cred.kind == "none":
-            return self._anonymous(ctx, details)
+            return await self._anonymous(ctx, details)
         if cred.kind == "basic":
             user = cred.basic[0] if cred.basic else ""
+            kube_user, _ = await _kube_user(ctx)
             return Result.warn(
                 f"basic-auth as user {user!r}: kube-apiserver removed basic-auth support in 1.19",
                 hint="Use a token, a client certificate or an exec plugin unless an authenticating proxy in "
-                "front of the apiserver expects basic-auth: kubectl config set-credentials NAME --token=...",
+                f"front of the apiserver expects basic-auth: `kubectl config set-credentials {kube_user} --token=…`",
                 details=details,
             )
         cert_result = self._client_cert(ctx, cred, details)
@@ -302,7 +304,7 @@ class CredentialCheck(Check):
             details=details,
         )
 
-    def _anonymous(self, ctx: Context, details: dict[str, Any]) -> Result:
+    async def _anonymous(self, ctx: Context, details: dict[str, Any]) -> Result:
         if ctx.mode is Mode.IN_CLUSTER:
             return Result.warn(
                 "no service-account token: requests are anonymous (system:anonymous)",
@@ -325,6 +327,34 @@ def _cert_identity(facts: ClientCertFacts) -> str:
     if facts.organizations:
         who += f" O={','.join(facts.organizations)}"
     return who
+
+
+async def _kube_user(ctx: Context) -> tuple[str, ExecEntry | None]:
+    """The kubeconfig user's name (so hints carry a runnable command) and its exec plugin, if any."""
+    if ctx.mode is Mode.IN_CLUSTER:
+        return "USER", None
+    from kdoctor.kubeconfig import SELECTION
+
+    selection = await ctx.probe(SELECTION)
+    if selection.user is not None:
+        return selection.user.name, selection.user.exec
+    return (selection.context.user if selection.context and selection.context.user else "USER"), None
+
+
+def _exec_login_hint(entry: ExecEntry | None) -> str:
+    """Where a fresh token comes from when an exec plugin supplies it: the plugin's own login."""
+    if entry is None or not entry.command_as_written:
+        return "Log in again with the exec plugin's own login command."
+    line = " ".join([entry.command_as_written, *entry.args])
+    return (
+        f"Log in again with the exec plugin's login command, then retry: running `{line}` shows the "
+        "plugin's own error, which names it (e.g. `aws sso login`, `gcloud auth login`, `kubelogin`)."
+    )
+
+
+def _rbac_name(subject: str) -> str:
+    """A binding name derived from a user name: lower case, only characters RBAC names allow."""
+    return re.sub(r"[^a-z0-9.:-]+", "-", subject.lower()).strip("-") or "kdoctor"
 
 
 def _sa_hint(claims: JwtClaims) -> str:
@@ -413,7 +443,7 @@ class TokenCheck(Check):
     @staticmethod
     def _renew_hint(cred: ResolvedCredential, claims: JwtClaims) -> str:
         if cred.kind == "exec-token":
-            return "The exec plugin returned an expired token: log in again with its own command."
+            return "The exec plugin returned an expired token: log in again with its own login command."
         if claims.service_account is not None:
             return f"Get a fresh service-account token: {_sa_hint(claims)}"
         return "Get a fresh token from its issuer and update the kubeconfig (kubectl config set-credentials)."
@@ -605,10 +635,12 @@ class IdentityCheck(Check):
                 details=details,
             )
         subject = f"authenticated as {who}" if who else "authenticated"
+        user = who or "USER"
         return Result.warn(
             f"{subject}, but RBAC forbids the SelfSubjectReview (403): {message}",
-            hint="The credential works; kubectl auth whoami fails the same way. To allow it, bind the "
-            "system:basic-user ClusterRole (or one granting create on selfsubjectreviews) to the user.",
+            hint="The credential works; kubectl auth whoami fails the same way. To allow it, a cluster admin "
+            f"binds the system:basic-user ClusterRole to the user: `kubectl create clusterrolebinding "
+            f"{_rbac_name(user)}-basic-user --clusterrole=system:basic-user --user={user}`.",
             details=details,
         )
 
@@ -688,6 +720,8 @@ async def _unauthorized_causes(
 
     now = ctx.environment.now()
     causes: list[dict[str, Any]] = []
+    kube_user, exec_entry = await _kube_user(ctx)
+    store = f"`kubectl config set-credentials {kube_user} --token=…`"
 
     def add(cause: str, evidence: str, fix: str, likely: bool, certain: bool = False) -> None:
         causes.append(
@@ -698,18 +732,18 @@ async def _unauthorized_causes(
         add(
             "basic-auth is not supported by kube-apiserver since 1.19",
             "the credential is a username/password",
-            "Use a token, client certificate or exec plugin: kubectl config set-credentials NAME --token=...",
+            f"Use a token, client certificate or exec plugin: {store}",
             True,
             certain=True,
         )
     if cred.bearer is not None:
         claims = decode(cred.bearer.reveal())
         renew = (
-            "Log in again with the exec plugin's own command."
+            _exec_login_hint(exec_entry)
             if cred.kind == "exec-token"
-            else f"Get a fresh token ({_sa_hint(claims)})"
+            else f"Get a fresh token ({_sa_hint(claims)}) and store it: {store}"
             if claims is not None
-            else "Get a fresh token from whoever issued it and update the kubeconfig."
+            else f"Get a fresh token from whoever issued it and store it: {store}"
         )
         if claims is None:
             add(
@@ -878,6 +912,16 @@ async def _target_namespace(ctx: Context) -> tuple[str, str]:
     return "default", "default (the context sets no namespace)"
 
 
+async def _self_review_forbidden(session: ApiSession) -> bool:
+    """Whether RBAC forbids the SelfSubjectReview too (what auth.identity met), asked again only here."""
+    for api_version, path in _REVIEW_PATHS:
+        body = {"apiVersion": api_version, "kind": "SelfSubjectReview"}
+        response = await session.post(path, body, authenticated=True)
+        if response.status != 404:
+            return response.status == 403
+    return False
+
+
 def _no_permissions_hint(ctx: Context, namespace: str) -> str:
     if ctx.mode is Mode.IN_CLUSTER:
         # A pod's service account: the fix is a binding for it, not another kubeconfig namespace.
@@ -905,7 +949,8 @@ class PermissionsCheck(Check):
     warn: nothing beyond the self-review basics is allowed (every real request will be Forbidden),
           or RBAC forbids the review itself (403). A review marked incomplete (an authorizer that
           cannot list rules, e.g. a webhook) is noted: the list may be shorter than the truth.
-    skip: the credential is not sent on this connection (see auth.identity).
+    skip: the credential is not sent on this connection (see auth.identity); or RBAC forbids the
+          SelfSubjectReview too, one missing system:basic-user binding that auth.identity reports.
     """
 
     id = "auth.permissions"
@@ -937,6 +982,13 @@ class PermissionsCheck(Check):
         }
         if response.status is None:
             return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}", details=details)
+        if response.status == 403 and await _self_review_forbidden(session):
+            # One missing binding (system:basic-user) forbids both reviews: auth.identity reports it, with the fix.
+            return Result.skip(
+                f"not examined: RBAC forbids the self-reviews here too ({_server_message(response)}); "
+                "auth.identity reports it",
+                details=details,
+            )
         if response.status == 403:
             return Result.warn(
                 f"RBAC forbids the SelfSubjectRulesReview in namespace {namespace} (403): "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -58,7 +58,16 @@ def _use_context_hint(selection: Selection) -> str:
             "(e.g. `gcloud container clusters get-credentials`, `aws eks update-kubeconfig`, "
             "`az aks get-credentials`) or your cluster admin."
         )
+    if selection.context_source == "--context":
+        # The user named a context for this run: the fix is another name, not a new current-context.
+        return f"Available contexts: {_join(names)}. Pick one: `--context {names[0]}`."
     return f"Available contexts: {_join(names)}. Pick one: `kubectl config use-context {names[0]}`."
+
+
+def _one_or_placeholder(names: Iterable[str], placeholder: str) -> str:
+    """The only defined name, when there is just one; else the placeholder (the hint lists them)."""
+    defined = sorted(names)
+    return defined[0] if len(defined) == 1 else placeholder
 
 
 def _chmod_hint(paths: Sequence[str]) -> str:
@@ -200,11 +209,16 @@ class Parse(_KubeconfigCheck):
         if duplicates:
             details["duplicate_keys"] = duplicates
         if notes:
-            return Result.warn(
-                "; ".join(notes),
-                hint="Remove the repeated keys / extra documents so the file says one thing.",
-                details=details,
-            )
+            fixes = []
+            if duplicates or any(f.extra_documents for f in loaded.files):
+                fixes.append("Remove the repeated keys / extra documents so the file says one thing.")
+            if any(f.empty for f in loaded.files):
+                fixes.append(
+                    "An empty file adds nothing: remove it from KUBECONFIG (or --kubeconfig), or write a "
+                    "kubeconfig into it (your provider's CLI does, e.g. `aws eks update-kubeconfig`, "
+                    "`gcloud container clusters get-credentials`)."
+                )
+            return Result.warn("; ".join(notes), hint=" ".join(fixes), details=details)
         return Result.ok(f"{len(loaded.files)} file(s) parsed", details=details)
 
 
@@ -301,7 +315,8 @@ class ContextSelected(_KubeconfigCheck):
         if not context.cluster:
             return Result.fail(
                 f"{where} names no cluster; kubectl falls back to localhost:8080 ('connection refused')",
-                hint=f"Set the cluster: `kubectl config set-context {name} --cluster=NAME` "
+                hint=f"Set the cluster: `kubectl config set-context {name} "
+                f"--cluster={_one_or_placeholder(loaded.clusters, 'CLUSTER')}` "
                 f"(clusters defined: {_join(sorted(loaded.clusters))}).",
                 details=details,
             )
@@ -311,7 +326,8 @@ class ContextSelected(_KubeconfigCheck):
                 + "; kubectl falls back to localhost:8080 ('connection refused')"
                 + broken,
                 hint=f"Add the cluster or point the context at a defined one: `kubectl config set-context {name} "
-                f"--cluster=NAME` (clusters defined: {_join(sorted(loaded.clusters))}).",
+                f"--cluster={_one_or_placeholder(loaded.clusters, 'CLUSTER')}` "
+                f"(clusters defined: {_join(sorted(loaded.clusters))}).",
                 details=details,
             )
         if context.user and selection.user is None:
@@ -319,7 +335,7 @@ class ContextSelected(_KubeconfigCheck):
                 f"{where} names user {context.user!r}, which no kubeconfig file defines (kubectl would send "
                 "requests without credentials)" + broken,
                 hint=f"Add the user or point the context at a defined one: `kubectl config set-context {name} "
-                f"--user=NAME` (users defined: {_join(sorted(loaded.users))}).",
+                f"--user={_one_or_placeholder(loaded.users, 'USER')}` (users defined: {_join(sorted(loaded.users))}).",
                 details=details,
             )
         cluster, user = selection.cluster, selection.user
@@ -335,7 +351,8 @@ class ContextSelected(_KubeconfigCheck):
         if user is None:
             return Result.warn(
                 summary + "; no user: requests are anonymous",
-                hint=f"Set a user if the cluster needs credentials: `kubectl config set-context {name} --user=NAME`.",
+                hint="Set a user if the cluster needs credentials: "
+                f"`kubectl config set-context {name} --user={_one_or_placeholder(loaded.users, 'USER')}`.",
                 details=details,
             )
         return Result.ok(summary, details=details)
@@ -718,7 +735,7 @@ class CredentialsConfigured(_KubeconfigCheck):
         if user is None:
             return Result.warn(
                 f"context {selection.context_name!r} has no user: requests are anonymous",
-                hint="Set a user: `kubectl config set-context --current --user=NAME`.",
+                hint=f"Set a user: `kubectl config set-context {selection.context_name} --user=USER`.",
                 details=details,
             )
         methods = user.methods
@@ -870,8 +887,8 @@ class ClientCertificate(_KubeconfigCheck):
             )
         if not has_key:
             return Result.fail(
-                f"client-key-data or client-key must be specified for {user.name} to use the clientCert "
-                f"authentication method ({where})",
+                f"{where} has a client certificate but no key (client-key-data or client-key): kubectl "
+                "refuses to use the client certificate",
                 hint=f"`kubectl config set-credentials {user.name} --client-key=client.key --embed-certs`.",
                 details=details,
             )

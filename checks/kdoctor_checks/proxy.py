@@ -115,6 +115,8 @@ class ProxyEnv(Check):
     - warn (`--client python`): the same differences, judged for the Python tool: the decision shown
       and the route every network check takes are the official Python client's, and the hint says
       how to configure that tool's proxy explicitly.
+    - skip: the proxy itself does not accept connections: apiserver.tcp (which connects to it)
+      reports that, once.
     - fail: the proxy stopped the connection, named with what it did, kubectl's words for it and
       the phase timings (TCP connect, TLS with an https:// proxy, tunnel set-up): it answered
       "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
@@ -123,7 +125,7 @@ class ProxyEnv(Check):
       never answered CONNECT (kubectl: context deadline exceeded); it closed or reset the connection;
       the URL is https:// but the proxy speaks plain HTTP (kubectl: "proxyconnect tcp: EOF" or
       "first record does not look like a TLS handshake"; write http://); a SOCKS5 proxy refused or
-      failed the connection; the proxy could not be reached; the proxy value cannot work (a
+      failed the connection; the proxy value cannot work (a
       proxy-url scheme other than http/https/socks5, HTTP_PROXY in a CGI environment). The
       apiserver.* and tls.* checks then skip: the proxy stopped them.
     """
@@ -160,6 +162,11 @@ class ProxyEnv(Check):
                     "phases_ms": fault.phases_ms,
                 }
             failure = _proxy_failure(decision, version, _host_of(access.server))
+            if failure is not None and _proxy_unreachable(version):
+                # apiserver.tcp connects to the proxy and reports this very refusal: say it once.
+                return Result.skip(
+                    f"not examined: the proxy {where} could not be reached (apiserver.tcp)", details=details
+                )
             if failure is not None:
                 return Result.fail(failure[0], hint=failure[1], details=details)
         summary = (
@@ -284,6 +291,14 @@ def _fix_for_source(decision: ProxyDecision) -> str:
 
 def _host_of(server: str) -> str:
     return urlsplit(server if "://" in server else f"https://{server}").hostname or server
+
+
+def _proxy_unreachable(response: ApiResponse) -> bool:
+    """The TCP connection to the proxy itself failed (what apiserver.tcp reports)."""
+    connect_failed = response.error_kind in ("refused", "unreachable", "connect-timeout") or (
+        response.error_kind == "error" and (response.error or "").startswith("TCP connect failed")
+    )
+    return connect_failed and response.timings.tls is None
 
 
 def _proxy_failure(
@@ -849,8 +864,9 @@ class ProxyPath(Check):
     - skip: the proxy stopped the connection (proxy.env reports it); the hops known so far are in
       the details.
     - warn: a TLS-intercepting proxy is in the path (trust its CA only if your organisation requires
-      it: `certificate-authority` must then hold it, and kubectl sends credentials through it); or
-      the apiserver did not answer, so only the client side of the path is known.
+      it: `certificate-authority` must then hold it, and kubectl sends credentials through it).
+    - skip: the apiserver did not answer: the check that says why (tls.chain, apiserver.tcp) is
+      named, and the client side of the path is in the details.
     """
 
     id = "proxy.path"
@@ -891,17 +907,29 @@ class ProxyPath(Check):
         if facts.version is not None and facts.version.proxy_fault is not None:
             # The proxy's failure is proxy.env's finding: reported once, there.
             return Result.skip(
-                f"{drawing}: the proxy stopped the connection, so nothing beyond it is known (see proxy.env)",
+                f"not examined beyond {drawing}: the proxy stopped the connection (proxy.env)",
                 details=details,
             )
         if facts.version is not None and not facts.version.answered:
-            return Result.warn(
-                f"{drawing} (only the client side is known: the apiserver did not answer)",
-                hint="Fix the connection first (see the apiserver and tls checks); the path beyond the "
-                "first hop is then examined.",
+            # Only a consequence of the broken link: a skip naming it, not a second finding.
+            return Result.skip(
+                f"not examined beyond {drawing}: {_why_no_answer(facts.version.error_kind)}",
                 details=details,
             )
         return Result.ok(drawing + _short_evidence(hops), details=details)
+
+
+def _why_no_answer(error_kind: str | None) -> str:
+    """Which check reports why the apiserver did not answer, in words."""
+    if error_kind == "tls-verify":
+        return "the server's certificate was not verified (tls.chain, tls.hostname)"
+    if error_kind in ("tls-error", "tls-handshake-timeout", "tls-config"):
+        return "the TLS handshake failed (tls.chain)"
+    if error_kind == "proxy-error":
+        return "the proxy refused the tunnel (proxy.env)"
+    if error_kind in ("refused", "unreachable", "dns", "connect-timeout"):
+        return "the connection failed (apiserver.tcp)"
+    return "the apiserver did not answer (apiserver.version)"
 
 
 def _hop_label(kind: str, facts: PathFacts) -> str:

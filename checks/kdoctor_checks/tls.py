@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.api import Check, Context, Result
+from kdoctor.api import Check, Context, Mode, Result
 
 if TYPE_CHECKING:
     from kdoctor.probes.api import ApiResponse, ApiSession, Interception
@@ -41,6 +41,8 @@ class _Facts:
     now: datetime
     #: The GET /version answer, when there was one (its Date header can explain validity errors).
     version: ApiResponse | None
+    #: The kubeconfig cluster's name, so `kubectl config set-cluster` hints can be pasted as they are.
+    cluster: str = "CLUSTER"
     #: A TLS-intercepting proxy identified in the path: the certificate seen is then its, not the apiserver's.
     interception: Interception | None = None
 
@@ -78,7 +80,27 @@ async def _facts(ctx: Context) -> _Facts | Result:
     tls = await ctx.probe(TLS_HANDSHAKE)
     analysis = await ctx.probe(CHAIN_ANALYSIS)
     interception = await ctx.probe(INTERCEPTION)
-    return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION), interception)
+    return _Facts(
+        session,
+        tls,
+        analysis,
+        ctx.environment.now(),
+        ctx.peek(VERSION),
+        await _cluster_name(ctx),
+        interception,
+    )
+
+
+async def _cluster_name(ctx: Context) -> str:
+    """The selected kubeconfig cluster's name; a placeholder in a pod (there is no kubeconfig)."""
+    if ctx.mode is not Mode.KUBECONFIG:
+        return "CLUSTER"
+    from kdoctor.kubeconfig import SELECTION
+
+    selection = await ctx.probe(SELECTION)
+    if selection.cluster is not None:
+        return selection.cluster.name
+    return selection.context.cluster if selection.context and selection.context.cluster else "CLUSTER"
 
 
 def _describe(cert: CertSummary) -> str:
@@ -253,7 +275,7 @@ class ChainCheck(Check):
             return Result.fail(
                 f"{kubectl_unknown}: no certificate-authority is configured, so the system roots are used, and "
                 f"they do not trust {_chain_words(analysis)} ({tls.verify_message})",
-                hint="Set the cluster CA in the kubeconfig: `kubectl config set-cluster NAME "
+                hint=f"Set the cluster CA in the kubeconfig: `kubectl config set-cluster {facts.cluster} "
                 "--certificate-authority=ca.crt --embed-certs` (the CA is /etc/kubernetes/pki/ca.crt on a kubeadm "
                 "control plane). If the issuer is your company's, a TLS-intercepting proxy is in the path: check "
                 "HTTPS_PROXY and compare fingerprints from inside the network.",
@@ -269,7 +291,7 @@ class ChainCheck(Check):
                 f"(kubectl: crypto/rsa: verification error … candidate authority certificate)",
                 hint="Get the cluster's current CA (the admin kubeconfig of the new cluster, or "
                 "/etc/kubernetes/pki/ca.crt on a control-plane node) and update certificate-authority-data: "
-                "`kubectl config set-cluster NAME --certificate-authority=ca.crt --embed-certs`.",
+                f"`kubectl config set-cluster {facts.cluster} --certificate-authority=ca.crt --embed-certs`.",
                 details=details,
             )
         if finding == "self-signed":
@@ -353,7 +375,7 @@ class ChainCheck(Check):
         return Result.fail(
             f"kubectl cannot verify the server: {problem}. Looked at without a credential, the server presents "
             f"{_chain_words(analysis)} (top {top.subject}, SHA-256 {top.sha256[:23]}…), {origin}",
-            hint="Point the kubeconfig at the cluster's current CA: `kubectl config set-cluster NAME "
+            hint=f"Point the kubeconfig at the cluster's current CA: `kubectl config set-cluster {facts.cluster} "
             "--certificate-authority=ca.crt --embed-certs` (kubeadm: /etc/kubernetes/pki/ca.crt). Compare the "
             f"fingerprint above with it first ({facts.fingerprint_hint()}).",
             details=details,
@@ -373,7 +395,7 @@ class ChainCheck(Check):
                 f"on {_date(expired_ca.not_after)} ({clock}); the server's chain {_chain_words(analysis)} comes from "
                 f"that CA{skew}",
                 hint="The cluster still serves from the expired CA: renew the cluster CA (and every certificate it "
-                "issued), then distribute it: `kubectl config set-cluster NAME --certificate-authority=ca.crt "
+                f"issued), then distribute it: `kubectl config set-cluster {facts.cluster} --certificate-authority=ca.crt "
                 "--embed-certs`. If this machine's clock is wrong, fix it first.",
                 details=details,
             )
@@ -485,7 +507,7 @@ class HostnameCheck(Check):
             return _interceptors_certificate(facts.interception, "names")
         leaf = facts.analysis.leaf
         if leaf is None:
-            return Result.skip("no certificate to check: the handshake did not complete")
+            return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         name = facts.session.server_hostname
         access = facts.session.access
         details = {
@@ -504,7 +526,7 @@ class HostnameCheck(Check):
         options = []
         if dns_choice:
             options.append(
-                f"set `tls-server-name: {dns_choice}` in the cluster entry (`kubectl config set-cluster NAME "
+                f"set `tls-server-name: {dns_choice}` in the cluster entry (`kubectl config set-cluster {facts.cluster} "
                 f"--tls-server-name={dns_choice}`) to keep the address but check that name"
             )
         if leaf.sans:
@@ -544,7 +566,7 @@ class ExpiryCheck(Check):
             return _interceptors_certificate(facts.interception, "dates")
         analysis = facts.analysis
         if not analysis.chain:
-            return Result.skip("no certificate to check: the handshake did not complete")
+            return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         now = facts.now
         first = min(analysis.chain, key=lambda c: c.not_after)
         details: dict[str, Any] = {
@@ -591,7 +613,7 @@ class StrengthCheck(Check):
             return _interceptors_certificate(facts.interception, "keys")
         chain = facts.analysis.chain
         if not chain:
-            return Result.skip("no certificate to check: the handshake did not complete")
+            return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         problems = [f"{c.subject}: {p}" for c in chain for p in strength_problems(c, is_root=c.self_signed)]
         version = facts.tls.tls_version
         if version in ("TLSv1", "TLSv1.1", "SSLv3"):
@@ -674,7 +696,8 @@ class InsecureCheck(Check):
         return Result.warn(
             f"insecure-skip-tls-verify is set: the server is not verified, so a man-in-the-middle can impersonate it; "
             f"{sent}; it presented {chain_words}",
-            hint="Remove insecure-skip-tls-verify and trust the cluster CA instead: `kubectl config set-cluster NAME "
+            hint="Remove insecure-skip-tls-verify and trust the cluster CA instead: "
+            f"`kubectl config set-cluster {await _cluster_name(ctx)} "
             "--insecure-skip-tls-verify=false --certificate-authority=ca.crt --embed-certs` (kubeadm: "
             "/etc/kubernetes/pki/ca.crt). Compare the fingerprint above with that CA's before trusting it.",
             details=details,

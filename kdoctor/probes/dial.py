@@ -207,9 +207,12 @@ async def _proxy_tls(
                 route,
                 "closed",
                 "proxy-tls",
-                "closed the connection at the TLS handshake: the URL says https://, but the proxy does not "
-                "speak TLS (a plain-HTTP proxy behind an https:// URL)",
-                "proxyconnect tcp: EOF",
+                f"{'reset' if isinstance(exc, ConnectionResetError) else 'closed'} the connection at the TLS "
+                "handshake: the URL says https://, but the proxy does not speak TLS (a plain-HTTP proxy behind "
+                "an https:// URL)",
+                "proxyconnect tcp: read: connection reset by peer"
+                if isinstance(exc, ConnectionResetError)
+                else "proxyconnect tcp: EOF",
                 trace,
             ) from None
         raise _fault(
