@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,13 @@ from tests.lab.emulator_fixtures import EmulatorFactory, emulator  # noqa: F401
 from tests.lab.proxies import Tinyproxy
 from tests.lab.tools import plain_kubectl
 from tests.reportvalidation import assert_valid_report
+
+_PYTHON_GET_VERSION = """
+import sys
+from kubernetes import client, config
+config.load_kube_config(sys.argv[1])
+print(client.VersionApi().get_code().git_version)
+"""
 
 
 def results(tmp_path: Path, config: Path, env: dict[str, str], *extra: str) -> dict[str, dict[str, Any]]:
@@ -55,10 +63,21 @@ def test_all_proxy_is_the_python_clients_route_not_kubectls(
         )
         assert done.returncode == 0, done.stderr
         assert proxy.connects() == []
+        # the official Python client next: it takes ALL_PROXY, loopback or not
+        python = subprocess.run(
+            [sys.executable, "-c", _PYTHON_GET_VERSION, str(config)],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert python.returncode == 0 and "v1." in python.stdout, python.stderr[-2000:]
+        assert proxy.connects() == [f"127.0.0.1:{api.port}"]
+        before = len(proxy.connects())
         for_kubectl = results(tmp_path, config, env)
-        assert proxy.connects() == []  # kdoctor took kubectl's route: direct
+        assert len(proxy.connects()) == before  # kdoctor took kubectl's route: direct
         for_python = results(tmp_path, config, env, "--client", "python")
-        tunnels = proxy.connects()
+        tunnels = proxy.connects()[before:]
     assert for_kubectl["proxy.env"]["status"] == "pass", for_kubectl["proxy.env"]
     assert [h["kind"] for h in for_kubectl["proxy.path"]["details"]["hops"]] == ["direct"]
     # judged for the Python tool: its route is through ALL_PROXY, and every network check took it

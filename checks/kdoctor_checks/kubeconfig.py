@@ -1214,23 +1214,11 @@ class PythonClient(_KubeconfigCheck):
 
 
 def _python_bypasses_proxy(host: str, no_proxy: str) -> bool:
-    """The Python client's NO_PROXY test (kubernetes/client/rest.py should_bypass_proxies), loopback unspecial."""
-    entries = [e for e in no_proxy.lower().replace(" ", "").split(",") if e]
-    if not entries:
-        return False
-    if "*" in entries:
-        return True
-    host = host.lower().strip("[]")
-    for entry in entries:
-        try:
-            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            pass
-        name = entry.split(":", 1)[0] if entry.count(":") == 1 else entry
-        if host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
-            return True
-    return False
+    """The Python client's NO_PROXY test for a host (one home: `kdoctor.proxyrules.python_client_bypasses`)."""
+    from kdoctor.proxyrules import python_client_bypasses
+
+    bracketed = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return python_client_bypasses(f"https://{bracketed}", no_proxy)
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

@@ -109,9 +109,10 @@ class ProxyEnv(Check):
     - pass: the decision and the rule that made it (the proxy URL is shown without credentials).
     - pass with a note: a Python tool would take another path on this machine: httpx with trust_env
       (lower case first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the
-      official Python client (`kubernetes`: recent releases apply the cluster's proxy-url, older ones
-      ignore it, and releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
-      load_kube_config, only ALL_PROXY). Judging for kubectl, that is worth knowing, not a warning.
+      official Python client (`kubernetes` 37: the scheme's proxy variable, else ALL_PROXY, lower case
+      first, NO_PROXY with CIDRs but no loopback exception, and NO_PROXY applies to a proxy-url too;
+      older releases ignore proxy-url and HTTPS_PROXY). Judging for kubectl, that is worth knowing,
+      not a warning.
     - warn (`--client python`): the same differences, judged for the Python tool: the decision shown
       and the route every network check takes are the official Python client's, and the hint says
       how to configure that tool's proxy explicitly.
@@ -265,14 +266,16 @@ def _httpx_why(decision: ProxyDecision, httpx_way: str | None) -> str:
 
 
 def _python_why(decision: ProxyDecision, python_way: str | None) -> str:
-    if decision.is_proxied and decision.source != "cluster proxy-url" and not python_way:
-        return (
-            f"its releases so far do not apply {decision.source} to clusters loaded from a kubeconfig, "
-            "kubernetes-client/python#2681"
-        )
+    never = ("loopback is never proxied", "localhost is never proxied")
+    if python_way and any(words in decision.reason for words in never):
+        return "it has no loopback exception"
     if python_way and not decision.is_proxied:
-        return "it applies ALL_PROXY, which client-go ignores, and no loopback or NO_PROXY rules of client-go"
-    return "its proxy rules are not client-go's"
+        return "it also applies ALL_PROXY, which client-go ignores"
+    if decision.source == "cluster proxy-url" and not python_way:
+        return "its NO_PROXY applies to a proxy-url too (client-go ignores NO_PROXY there)"
+    if decision.is_proxied and not python_way:
+        return "its NO_PROXY matching is not client-go's (ports, leading dots)"
+    return "its proxy rules are not client-go's (urllib reads the lower-case variable first)"
 
 
 def _fix_for_source(decision: ProxyDecision) -> str:
