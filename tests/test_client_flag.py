@@ -110,6 +110,14 @@ def test_token_file_with_a_newline_is_a_python_finding_only(
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, done.stderr  # kubectl trims the newline
+    python = subprocess.run(
+        [sys.executable, "-c", _PYTHON_GET_VERSION, str(config)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert python.returncode != 0, python.stdout  # the Python client sends the newline, and fails
     for_kubectl = results(tmp_path, config, {}, "--check", "kubeconfig.python-client")
     for_python = results(tmp_path, config, {}, "--check", "kubeconfig.python-client", "--client", "python")
     noted = for_kubectl["kubeconfig.python-client"]
