@@ -1116,7 +1116,9 @@ class PythonClient(_KubeconfigCheck):
     also: `tls-server-name` (ignored by older releases) and exec plugins (a failing plugin is only
     logged, and the request goes without a credential).
 
-    - pass: no difference applies; or (judging for kubectl, the default) the differences, as a note.
+    - pass: no difference applies; or (judging for kubectl, the default) the differences, as a note;
+      tls-server-name and exec-plugin caveats, which depend on the Python tool's release or on a
+      failure not seen here, are notes even with `--client python`.
     - warn (`--client python`): each difference, with the fix for the Python tool.
     """
 
@@ -1171,34 +1173,41 @@ class PythonClient(_KubeconfigCheck):
                 )
                 fixes.append(f"add {host} to NO_PROXY for Python tools")
         python = ctx.options.client == "python"
+        # Differences that depend on the Python tool's release or on a failure not seen here: notes,
+        # even when judging for it (evidence over suspicion).
+        version_notes: list[str] = []
         if python and cluster is not None and cluster.tls_server_name:
             # kubernetes-client/python base/config/kube_config.py _load_cluster_info copies
             # tls-server-name into Configuration.tls_server_name only in recent releases; older ones
             # check the certificate against the server URL's host.
-            notes.append(
+            version_notes.append(
                 f"tls-server-name {cluster.tls_server_name!r}: older Python client releases ignore it and check "
-                "the certificate against the server URL's host"
-            )
-            fixes.append(
-                "upgrade the kubernetes package (tls-server-name support), or set "
-                "configuration.tls_server_name yourself"
+                "the certificate against the server URL's host (upgrade the kubernetes package)"
             )
         if python and user is not None and user.exec is not None:
             # kube_config.py _load_from_exec_plugin: any plugin error is only logged (logging.error) and
             # the request goes out without a credential, so the server answers 401.
-            notes.append(
+            version_notes.append(
                 "exec plugin: when it fails, the Python client only logs the error and sends requests without a "
-                "credential (the server answers 401), where kubectl stops with the plugin's error"
+                "credential (the server answers 401), where kubectl stops with the plugin's error: look for "
+                "'exec:' in the Python tool's log when it gets 401"
             )
-            fixes.append("check the Python tool's log for 'exec:' errors when it gets 401")
         details: dict[str, Any] = {
             **selection.provenance(),
             "differences": notes,
+            "notes": version_notes,
             "client": ctx.options.client,
         }
+        version_text = "".join(f"; note: {n}" for n in version_notes)
         if notes and python:
             return Result.warn(
-                "; ".join(notes), hint="For the Python tool: " + "; ".join(fixes) + ".", details=details
+                "; ".join(notes) + version_text,
+                hint="For the Python tool: " + "; ".join(fixes) + ".",
+                details=details,
+            )
+        if version_notes:
+            return Result.ok(
+                "no difference the Python client shows for this context" + version_text, details=details
             )
         if notes:
             # Judging for kubectl (the default): a Python tool's different reading is a note.
