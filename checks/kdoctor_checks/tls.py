@@ -343,12 +343,8 @@ class ChainCheck(Check):
             )
         return Result.fail(
             f"{kubectl_unknown}: the chain {_chain_words(analysis)} (SHA-256 {leaf.sha256[:23]}…) {top} {issuer}, "
-            f"not {facts.ca_words} — likely a TLS-intercepting proxy, or a kubeconfig for another cluster",
-            hint="A corporate proxy or security product re-signing TLS is the usual cause: check HTTPS_PROXY and "
-            "the network, and compare the certificate fingerprint seen here with one taken from inside the "
-            f"cluster's network ({facts.fingerprint_hint()}). If the server is right, the kubeconfig's CA is for "
-            f"another cluster: fetch this cluster's CA. If {issuer} is an intermediate of the cluster CA, the "
-            "server must send it along.",
+            f"not {facts.ca_words} — {_likely_cause(facts, issuer)}",
+            hint=_unknown_authority_hint(facts, issuer),
             details=details,
         )
 
@@ -442,6 +438,44 @@ def _interception_hint(interception: Interception, netloc: str) -> str:
         f"administrators to exempt {netloc} from inspection, or reach the apiserver without it if the network "
         "allows. Do not trust the interception CA in the kubeconfig: it would let the proxy read every credential."
     )
+
+
+def _another_clusters_ca(issuer: str) -> bool:
+    from kdoctor.probes.tls import KUBERNETES_CA_WORDS
+
+    return any(word in issuer.lower() for word in KUBERNETES_CA_WORDS)
+
+
+def _likely_cause(facts: _Facts, issuer: str) -> str:
+    if _another_clusters_ca(issuer):
+        return "likely a kubeconfig for another cluster (or a TLS-intercepting proxy)"
+    return "likely a TLS-intercepting proxy, or a kubeconfig for another cluster"
+
+
+def _unknown_authority_hint(facts: _Facts, issuer: str) -> str:
+    """The fix for a chain from an unknown CA (no interception identified): the likelier cause first, and a
+    proxy named only when one is configured."""
+    route = facts.session.route
+    compare = (
+        "compare the certificate fingerprint seen here with one taken from inside the cluster's network "
+        f"({facts.fingerprint_hint()})"
+    )
+    another = (
+        f"the kubeconfig's CA is for another cluster: fetch this cluster's CA (`kubectl config set-cluster "
+        f"{facts.cluster} --certificate-authority=ca.crt --embed-certs`), or check that the server URL is this "
+        "cluster's"
+    )
+    if route.proxied:
+        proxy = f"the proxy {route.proxy_display} ({route.proxy_source}) may re-sign TLS (TLS inspection): {compare}"
+    else:
+        proxy = (
+            "no proxy is configured (no HTTPS_PROXY, no proxy-url), so a re-signing proxy would be transparent "
+            f"(a network appliance): {compare}"
+        )
+    intermediate = f"If {issuer} is an intermediate of the cluster CA, the server must send it along."
+    if _another_clusters_ca(issuer):
+        return f"{issuer} names a Kubernetes CA: most likely {another}. Otherwise {proxy}. {intermediate}"
+    return f"A TLS-intercepting proxy is a common cause: {proxy}. If the server is right, {another}. {intermediate}"
 
 
 def _out_of_date(cert: CertSummary, now: datetime) -> bool:
