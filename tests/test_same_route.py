@@ -197,3 +197,19 @@ def test_evidence_handshake_goes_through_socks5(tmp_path: Path, emulator: Emulat
     assert "certificate signed by unknown authority" in said, said
     assert chain.status is Status.FAIL and chain.details["chain"], dump(chain)
     assert len(connects) >= 2 and set(connects) == {f"127.0.0.1:{api.port}"}, connects
+
+
+def test_a_proxy_that_cannot_reach_the_apiserver_says_so(tmp_path: Path, emulator: EmulatorFactory) -> None:  # noqa: F811
+    """tinyproxy answers CONNECT to a closed port with 500: the proxy reports the apiserver unreachable."""
+    from tests.lab.proxies import free_port
+
+    api = emulator("healthy")
+    closed = free_port()
+    with Tinyproxy(tmp_path, connect_ports=[closed]) as proxy:
+        config = api.write_kubeconfig(tmp_path / "config", server=f"https://127.0.0.1:{closed}", proxy_url=proxy.url)
+        said = kubectl_error(tmp_path, config)
+        assert "Unable to connect" in said, said
+        (env_result,) = run_checks(make_ctx(tmp_path, config), ProxyEnv)
+    assert env_result.status is Status.FAIL, dump(env_result)
+    assert "could not reach the apiserver itself" in env_result.summary
+    assert env_result.details["proxy_fault"]["status"] == 500
