@@ -9,6 +9,7 @@ import typer
 
 from kdoctor import __version__
 from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
+from kdoctor.exit_codes import ExitCode
 
 OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
 
@@ -111,6 +112,7 @@ def run(
     ] = False,
 ) -> None:
     """Check the access path to the cluster and report every link (what bare `kdoctor` does)."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.app import OutputOptions, run_command
 
     options = Options(
@@ -136,6 +138,7 @@ def run(
 @app.command("checks")
 def list_checks() -> None:
     """List every check: id, title, depends_on, and the package it comes from."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.registry import load_registry
 
     registry = load_registry()
@@ -152,6 +155,7 @@ def explain(
     check_id: Annotated[str, typer.Argument(metavar="ID", help="A check id, e.g. tls.chain.")],
 ) -> None:
     """What a check looks at, what each outcome means, how to fix it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.registry import load_registry
 
     registry = load_registry()
@@ -164,7 +168,7 @@ def explain(
         print(
             f"error: unknown check id {check_id!r}.{guess} `kdoctor checks` lists every id.", file=sys.stderr
         )
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     deps = ", ".join(entry.depends_on) or "nothing"
     print(f"{entry.id}: {entry.title}\n(from {entry.origin}; depends on {deps})\n\n{entry.doc}")
 
@@ -180,6 +184,7 @@ def demo(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Every check in full.")] = False,
 ) -> None:
     """Start the built-in demo cluster on loopback and run the doctor against it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor import demo as demo_mod
 
     if list_:
@@ -189,7 +194,7 @@ def demo(
     names = [n for n, _ in demo_mod.list_scenarios()]
     if scenario not in names:
         print(f"error: unknown scenario {scenario!r}; one of: {', '.join(names)}", file=sys.stderr)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     raise typer.Exit(
         demo_mod.run_demo(
             scenario, output=output, stdout=sys.stdout, stderr=sys.stderr, timeout=timeout, verbose=verbose
@@ -209,13 +214,14 @@ def proxy_url(
     server: Annotated[str | None, typer.Option(help="Server URL (instead of the kubeconfig's).")] = None,
 ) -> None:
     """Print the apiserver proxy URL of a service, as the Kubernetes page builds it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.proxyurl import proxy_url_command
 
     try:
         print(proxy_url_command(service, namespace, server, kubeconfig=kubeconfig, context=context))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
 
 
 #: Options that belong to the top-level command, not to `run`.

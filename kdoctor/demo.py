@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from kdoctor.app import OutputOptions, run_command
+from kdoctor.context import Environment, Options
 from kdoctor.emulator.scenarios import SCENARIOS
 from kdoctor.emulator.scenarios import list_scenarios as _list_scenarios
+from kdoctor.exit_codes import ExitCode
 
 DEFAULT_SCENARIO = "healthy"
 
@@ -44,7 +47,8 @@ def run_demo(
     if scenario not in SCENARIOS:
         names = ", ".join(SCENARIOS)
         print(f"error: unknown scenario {scenario!r}; one of: {names}", file=stderr)
-        return 2
+        return ExitCode.USAGE
+    # lazy: the emulator and its PKI load only once a known scenario is chosen
     from kdoctor.emulator import Emulator
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-demo-") as tmp, Emulator(scenario) as cluster:
@@ -107,9 +111,6 @@ def _run_doctor(
     verbose: bool = False,
 ) -> int:
     """The one call into the engine (`kdoctor.app.run_command`), as `kdoctor run` would make it."""
-    from kdoctor.app import OutputOptions, run_command
-    from kdoctor.context import Environment, Options
-
     options = Options(
         kubeconfig=None if kubeconfig == home / ".kube" / "config" else str(kubeconfig),
         in_cluster=False,

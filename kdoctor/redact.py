@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -184,7 +184,3 @@ def _redacted_value(value: Any, registry: SecretRegistry | None) -> str:
     if registry is not None:
         registry.add(text)
     return f"{REDACTED} ({fingerprint(text)})"
-
-
-def scrub_all(texts: Iterable[str], registry: SecretRegistry) -> list[str]:
-    return [registry.scrub(t) for t in texts]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from kdoctor.api import Check
+from kdoctor.core import Check
 
 ENTRY_POINT_GROUP = "kdoctor.checks"
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$")
@@ -39,7 +40,6 @@ class RegisteredCheck:
 
     @property
     def doc(self) -> str:
-        import inspect
 
         return inspect.getdoc(type(self.check)) or self.check.title
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 from kdoctor.rootcause import RootCause, blocked_by, find_root_cause, names_check
 
 SCHEMA_ID = "kdoctor.dev/report/v1"

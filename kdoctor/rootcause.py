@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 
 #: (stage, ids or family prefixes ending in "."), in the order kubectl meets them. A check not
 #: listed (a third-party family) comes after the built-in path.

@@ -14,6 +14,7 @@ from kdoctor_checks.auth import CHECKS, CredentialCheck, TokenCheck
 
 from kdoctor.access import AccessSpec, Credentials
 from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import run_check as run_one_check
 from kdoctor.context import Context
 from kdoctor.emulator import Rule
 from kdoctor.emulator.pki import ServiceAccountKeys, make_ca, make_client_cert
@@ -403,7 +404,7 @@ def test_canaries_never_appear_in_results_from_a_kubeconfig(tmp_path: Path) -> N
 
         async def go(ctx: Context = ctx) -> list[Result]:
             try:
-                return [await check().run(ctx) for check in (CredentialCheck, TokenCheck)]
+                return [await run_one_check(check(), ctx) for check in (CredentialCheck, TokenCheck)]
             finally:
                 ctx.cancel_probes()
 

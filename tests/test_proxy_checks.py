@@ -34,7 +34,7 @@ from kdoctor_checks.proxy import (
     live_leases,
 )
 
-from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import Check, Mode, Result, Status, run_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.emulator import Service, ServicePort, UserInfo
 from kdoctor.emulator.pki import make_ca
@@ -89,7 +89,7 @@ def run_checks(ctx: Context, *classes: type[Check]) -> list[Result]:
 
     async def go() -> list[Result]:
         try:
-            return [await asyncio.wait_for(cls().run(ctx), TIMEOUT * 6) for cls in classes]
+            return [await asyncio.wait_for(run_check(cls(), ctx), TIMEOUT * 6) for cls in classes]
         finally:
             await close_session(ctx)
 

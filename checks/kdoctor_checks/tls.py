@@ -10,13 +10,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from email.utils import parsedate_to_datetime
+from typing import Any
 
-from kdoctor.api import Check, Context, Mode, Result
-
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse, ApiSession, Interception
-    from kdoctor.probes.tls import CertSummary, ChainAnalysis, PeerTls
+from kdoctor.api import (
+    API_SESSION,
+    CHAIN_ANALYSIS,
+    INTERCEPTION,
+    KUBERNETES_CA_WORDS,
+    SELECTION,
+    TLS_HANDSHAKE,
+    VERSION,
+    ApiResponse,
+    ApiSession,
+    CertSummary,
+    ChainAnalysis,
+    Check,
+    Context,
+    Interception,
+    Mode,
+    PeerTls,
+    Result,
+    Unavailable,
+    expires_soon,
+    hostname_matches,
+    phase_timings,
+    strength_problems,
+)
 
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
@@ -24,7 +44,6 @@ _DEPS = ("apiserver.tcp", "kubeconfig.ca", "kubeconfig.tls", "incluster.ca")
 #: tls.chain looks at the server even when the configured CA is expired, not yet valid or unreadable
 #: (kubeconfig.ca / incluster.ca report that): it shows where the served chain comes from.
 _CHAIN_DEPS = ("apiserver.tcp", "kubeconfig.tls")
-EXPIRY_WARNING = timedelta(days=30)
 #: Names that CAs issuing server certificates on behalf of a root usually carry.
 _INTERMEDIATE_NAME = re.compile(r"intermediate|issuing|subordinate|sub[- ]?ca", re.IGNORECASE)
 _HOSTNAME_CODES = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
@@ -71,12 +90,10 @@ class _Facts:
         }
 
 
-async def _facts(ctx: Context) -> _Facts | Result:
-    from kdoctor.probes.api import API_SESSION, CHAIN_ANALYSIS, INTERCEPTION, TLS_HANDSHAKE, VERSION
-
+async def _facts(ctx: Context) -> _Facts:
     session = await ctx.probe(API_SESSION)
     if not session.https:
-        return Result.skip("the server URL is plain http://: there is no TLS to check")
+        raise Unavailable("the server URL is plain http://: there is no TLS to check")
     tls = await ctx.probe(TLS_HANDSHAKE)
     analysis = await ctx.probe(CHAIN_ANALYSIS)
     interception = await ctx.probe(INTERCEPTION)
@@ -95,8 +112,6 @@ async def _cluster_name(ctx: Context) -> str:
     """The selected kubeconfig cluster's name; a placeholder in a pod (there is no kubeconfig)."""
     if ctx.mode is not Mode.KUBECONFIG:
         return "CLUSTER"
-    from kdoctor.kubeconfig import SELECTION
-
     selection = await ctx.probe(SELECTION)
     if selection.cluster is not None:
         return selection.cluster.name
@@ -125,12 +140,15 @@ def _no_handshake(facts: _Facts, ctx: Context, timings: dict[str, float | None])
     tls = facts.tls
     if tls.verification != "none":
         return None
-    details = {
-        **facts.base_details(),
-        "error_kind": tls.error_kind,
-        "error": tls.error,
-        "timings_ms": timings,
-    }
+    details = ctx.details
+    details.update(
+        {
+            **facts.base_details(),
+            "error_kind": tls.error_kind,
+            "error": tls.error,
+            "timings_ms": timings,
+        }
+    )
     if tls.error_kind == "tls-handshake-timeout":
         route = facts.session.route
         return Result.fail(
@@ -139,28 +157,24 @@ def _no_handshake(facts: _Facts, ctx: Context, timings: dict[str, float | None])
             hint="Something accepts connections there but does not speak TLS: the wrong port, a black-holed load "
             "balancer or a firewall. Check the port in the server URL; "
             f"`openssl s_client -connect {route.server.netloc}` shows the same hang.",
-            details=details,
         )
     if tls.error_kind == "tls-error":
         return Result.fail(
             f"the TLS handshake failed: {tls.error}",
             hint="The server (or something in front of it) broke off the handshake: check that the port speaks TLS "
             "and that a proxy in the path does not interfere.",
-            details=details,
         )
     if tls.error_kind == "tls-config":
         return Result.fail(
             f"TLS could not be set up on this side: {tls.error}",
             hint="The CA or client certificate in the kubeconfig could not be loaded: see kubeconfig.ca and "
             "kubeconfig.client-cert.",
-            details=details,
         )
     if tls.error_kind == "proxy-error":
         return Result.skip(
             f"the proxy stopped the connection before any TLS with the apiserver: {tls.error} (see proxy.env)",
-            details=details,
         )
-    return Result.skip(f"no TLS handshake took place: {tls.error}", details=details)
+    return Result.skip(f"no TLS handshake took place: {tls.error}")
 
 
 class ChainCheck(Check):
@@ -202,8 +216,6 @@ class ChainCheck(Check):
     depends_on = _CHAIN_DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import API_SESSION, phase_timings
-
         session = await ctx.probe(API_SESSION)
         if not session.https and session.credentials_allowed:
             # Plain HTTP to loopback (kubectl proxy): no TLS on this hop, and nothing wrong with that;
@@ -213,30 +225,30 @@ class ChainCheck(Check):
                 "speaks TLS to the apiserver"
             )
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         timings = await phase_timings(ctx, facts.version)
         early = _no_handshake(facts, ctx, timings)
         if early is not None:
             return early
         tls, analysis, access = facts.tls, facts.analysis, facts.session.access
-        details = {
-            **facts.base_details(),
-            "finding": analysis.finding,
-            "issuer_is_cluster_ca": analysis.issuer_is_cluster_ca,
-            "ca_source": access.ca_source
-            or ("certificate-authority-data" if access.ca_pem else "system roots"),
-            "configured_ca": [a.to_dict() for a in analysis.anchors],
-            "verify_error": tls.verify_message,
-            "verify_code": tls.verify_code,
-            "timings_ms": timings,
-        }
+        details = ctx.details
+        details.update(
+            {
+                **facts.base_details(),
+                "finding": analysis.finding,
+                "issuer_is_cluster_ca": analysis.issuer_is_cluster_ca,
+                "ca_source": access.ca_source
+                or ("certificate-authority-data" if access.ca_pem else "system roots"),
+                "configured_ca": [a.to_dict() for a in analysis.anchors],
+                "verify_error": tls.verify_message,
+                "verify_code": tls.verify_code,
+                "timings_ms": timings,
+            }
+        )
         if tls.verification == "off":
             # kubectl accepts any chain here and goes on (with its credential): so does the path.
             return Result.ok(
                 "not verified (insecure-skip-tls-verify): kubectl accepts whatever chain the server presents; "
                 "tls.insecure warns about it and shows the chain",
-                details=details,
             )
         # OpenSSL checks the name only after the chain reached a trust anchor, and before the dates.
         name_only = (
@@ -251,9 +263,9 @@ class ChainCheck(Check):
             tail = "; the name check fails: see tls.hostname" if name_only else ""
             if not access.ca_pem:
                 details["issuer_is_cluster_ca"] = None
-                return Result.ok(f"{path}, {verdict} the system roots{tail}", details=details)
+                return Result.ok(f"{path}, {verdict} the system roots{tail}")
             details["issuer_is_cluster_ca"] = True
-            return Result.ok(f"{path}, {verdict} {facts.ca_words}{tail}", details=details)
+            return Result.ok(f"{path}, {verdict} {facts.ca_words}{tail}")
         return self._failed(facts, details)
 
     def _failed(self, facts: _Facts, details: dict[str, Any]) -> Result:
@@ -266,7 +278,6 @@ class ChainCheck(Check):
             return Result.fail(
                 f"verification failed ({tls.verify_message}) and the chain could not be read: {tls.error}",
                 hint=f"Look at the chain yourself: {facts.fingerprint_hint()}",
-                details=details,
             )
         finding = analysis.finding
         if finding == "system-roots" and (analysis.expired or analysis.not_yet_valid):
@@ -279,7 +290,6 @@ class ChainCheck(Check):
                 "--certificate-authority=ca.crt --embed-certs` (the CA is /etc/kubernetes/pki/ca.crt on a kubeadm "
                 "control plane). If the issuer is your company's, a TLS-intercepting proxy is in the path: check "
                 "HTTPS_PROXY and compare fingerprints from inside the network.",
-                details=details,
             )
         if finding == "ca-rotated":
             anchor = analysis.same_name_anchors[0]
@@ -292,7 +302,6 @@ class ChainCheck(Check):
                 hint="Get the cluster's current CA (the admin kubeconfig of the new cluster, or "
                 "/etc/kubernetes/pki/ca.crt on a control-plane node) and update certificate-authority-data: "
                 f"`kubectl config set-cluster {facts.cluster} --certificate-authority=ca.crt --embed-certs`.",
-                details=details,
             )
         if finding == "self-signed":
             return Result.fail(
@@ -301,7 +310,6 @@ class ChainCheck(Check):
                 hint="The apiserver (or whatever answers on that address) serves a self-signed certificate. Serve one "
                 "issued by the cluster CA (kubeadm: `kubeadm init phase certs apiserver`), or, after comparing its "
                 f"fingerprint with the server's own ({facts.fingerprint_hint()}), trust it as the CA.",
-                details=details,
             )
         if finding in ("expired", "not-yet-valid"):
             return self._validity(facts, details)
@@ -312,7 +320,6 @@ class ChainCheck(Check):
                 f"{tls.verify_message}",
                 hint=f"Inspect the chain with `openssl s_client -connect {facts.session.route.server.netloc} "
                 "-showcerts -CAfile ca.crt` and reissue the certificate that breaks the rule named here.",
-                details=details,
             )
         dangling = analysis.dangling or leaf
         issuer = dangling.issuer
@@ -324,7 +331,6 @@ class ChainCheck(Check):
                 "--tls-cert-file, or the load balancer's certificate) must hold the certificate followed by the "
                 f"intermediate {issuer}. Until then, adding the intermediate to certificate-authority-data works "
                 "around it.",
-                details=details,
             )
         top = "ends at the untrusted root" if finding == "untrusted-root" else "is issued by"
         interception = facts.interception
@@ -339,13 +345,11 @@ class ChainCheck(Check):
                 f"{issuer}, not {facts.ca_words}: a TLS-intercepting proxy re-signs the connection, {how}",
                 hint=_interception_hint(interception, facts.session.route.server.netloc)
                 + f" Compare fingerprints from inside the cluster's network: {facts.fingerprint_hint()}",
-                details=details,
             )
         return Result.fail(
             f"{kubectl_unknown}: the chain {_chain_words(analysis)} (SHA-256 {leaf.sha256[:23]}…) {top} {issuer}, "
             f"not {facts.ca_words} — {_likely_cause(facts, issuer)}",
             hint=_unknown_authority_hint(facts, issuer),
-            details=details,
         )
 
     def _unusable_ca(self, facts: _Facts, details: dict[str, Any]) -> Result:
@@ -358,7 +362,6 @@ class ChainCheck(Check):
                 f"kubectl cannot verify the server: {problem}; the server's chain could not be read either "
                 f"({tls.error})",
                 hint="Fix the CA in the kubeconfig (see kubeconfig.ca).",
-                details=details,
             )
         top = analysis.chain[-1]
         if analysis.finding == "system-roots":
@@ -374,7 +377,6 @@ class ChainCheck(Check):
             hint=f"Point the kubeconfig at the cluster's current CA: `kubectl config set-cluster {facts.cluster} "
             "--certificate-authority=ca.crt --embed-certs` (kubeadm: /etc/kubernetes/pki/ca.crt). Compare the "
             f"fingerprint above with it first ({facts.fingerprint_hint()}).",
-            details=details,
         )
 
     def _validity(self, facts: _Facts, details: dict[str, Any]) -> Result:
@@ -393,7 +395,6 @@ class ChainCheck(Check):
                 hint="The cluster still serves from the expired CA: renew the cluster CA (and every certificate it "
                 f"issued), then distribute it: `kubectl config set-cluster {facts.cluster} --certificate-authority=ca.crt "
                 "--embed-certs`. If this machine's clock is wrong, fix it first.",
-                details=details,
             )
         if analysis.expired:
             cert = analysis.expired[0]
@@ -403,7 +404,6 @@ class ChainCheck(Check):
                 hint="Renew the serving certificate (kubeadm: `kubeadm certs renew apiserver`, then restart the "
                 "kube-apiserver; `kubeadm certs check-expiration` lists the rest). If this machine's clock is "
                 "wrong, fix it first.",
-                details=details,
             )
         cert = analysis.not_yet_valid[0]
         return Result.fail(
@@ -412,7 +412,6 @@ class ChainCheck(Check):
             hint="Check this machine's clock first (`timedatectl`; `timedatectl set-ntp true`): a clock that is "
             "behind makes fresh certificates look not yet valid. If the clock is right, the certificate was "
             "issued with a future start date: reissue it.",
-            details=details,
         )
 
 
@@ -441,8 +440,6 @@ def _interception_hint(interception: Interception, netloc: str) -> str:
 
 
 def _another_clusters_ca(issuer: str) -> bool:
-    from kdoctor.probes.tls import KUBERNETES_CA_WORDS
-
     return any(word in issuer.lower() for word in KUBERNETES_CA_WORDS)
 
 
@@ -496,7 +493,6 @@ def _origin_words(analysis: ChainAnalysis) -> str:
 
 
 def _skew_note(facts: _Facts) -> str:
-    from email.utils import parsedate_to_datetime
 
     # Only when an HTTP answer came: a failed handshake carries no Date header.
     response = facts.version
@@ -532,11 +528,7 @@ class HostnameCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import hostname_matches
-
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         if facts.interception is not None:
             return _interceptors_certificate(facts.interception, "names")
         leaf = facts.analysis.leaf
@@ -544,15 +536,18 @@ class HostnameCheck(Check):
             return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         name = facts.session.server_hostname
         access = facts.session.access
-        details = {
-            "checked_name": name,
-            "tls_server_name": access.tls_server_name,
-            "dns_names": list(leaf.dns_names),
-            "ip_addresses": list(leaf.ip_addresses),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "checked_name": name,
+                "tls_server_name": access.tls_server_name,
+                "dns_names": list(leaf.dns_names),
+                "ip_addresses": list(leaf.ip_addresses),
+            }
+        )
         via = " (tls-server-name)" if access.tls_server_name else ""
         if hostname_matches(leaf, name):
-            return Result.ok(f"{name}{via} is among the certificate's SANs", details=details)
+            return Result.ok(f"{name}{via} is among the certificate's SANs")
         sans = ", ".join(leaf.sans) or "no SANs at all"
         summary = f"x509: certificate is valid for {sans}, not {name}{via}"
         port = facts.session.route.server.port
@@ -572,10 +567,8 @@ class HostnameCheck(Check):
         )
         hint = "Either " + "; or ".join(options) + "."
         if access.insecure_skip_tls_verify:
-            return Result.warn(
-                summary + " (not checked: insecure-skip-tls-verify)", hint=hint, details=details
-            )
-        return Result.fail(summary, hint=hint, details=details)
+            return Result.warn(summary + " (not checked: insecure-skip-tls-verify)", hint=hint)
+        return Result.fail(summary, hint=hint)
 
 
 class ExpiryCheck(Check):
@@ -594,8 +587,6 @@ class ExpiryCheck(Check):
 
     async def run(self, ctx: Context) -> Result:
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         if facts.interception is not None:
             return _interceptors_certificate(facts.interception, "dates")
         analysis = facts.analysis
@@ -603,25 +594,25 @@ class ExpiryCheck(Check):
             return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         now = facts.now
         first = min(analysis.chain, key=lambda c: c.not_after)
-        details: dict[str, Any] = {
-            "expires": [{"subject": c.subject, "not_after": c.to_dict()["not_after"]} for c in analysis.chain]
-        }
+        details = ctx.details
+        details.update(
+            {
+                "expires": [
+                    {"subject": c.subject, "not_after": c.to_dict()["not_after"]} for c in analysis.chain
+                ]
+            }
+        )
         if first.not_after < now or any(c.not_before > now for c in analysis.chain):
-            return Result.skip(
-                "the chain is outside its validity period: tls.chain reports it", details=details
-            )
+            return Result.skip("the chain is outside its validity period: tls.chain reports it")
         left = first.not_after - now
         details["days_left"] = round(left.total_seconds() / 86400, 1)
-        if left <= EXPIRY_WARNING:
+        if expires_soon(first.not_after, now):
             return Result.warn(
                 f"{first.subject} expires on {_date(first.not_after)}, in {_days(left)}",
                 hint="Renew it before then (kubeadm: `kubeadm certs check-expiration`, `kubeadm certs renew "
                 "apiserver`, then restart kube-apiserver; managed clusters: the provider's rotation).",
-                details=details,
             )
-        return Result.ok(
-            f"{first.subject} is valid until {_date(first.not_after)} ({_days(left)})", details=details
-        )
+        return Result.ok(f"{first.subject} is valid until {_date(first.not_after)} ({_days(left)})")
 
 
 class StrengthCheck(Check):
@@ -638,11 +629,7 @@ class StrengthCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import strength_problems
-
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         if facts.interception is not None:
             return _interceptors_certificate(facts.interception, "keys")
         chain = facts.analysis.chain
@@ -652,23 +639,25 @@ class StrengthCheck(Check):
         version = facts.tls.tls_version
         if version in ("TLSv1", "TLSv1.1", "SSLv3"):
             problems.append(f"the connection uses {version}")
-        details = {
-            "keys": [
-                {"subject": c.subject, "key": c.key_description, "signature_hash": c.signature_hash}
-                for c in chain
-            ],
-            "tls_version": version,
-            "problems": problems,
-        }
+        details = ctx.details
+        details.update(
+            {
+                "keys": [
+                    {"subject": c.subject, "key": c.key_description, "signature_hash": c.signature_hash}
+                    for c in chain
+                ],
+                "tls_version": version,
+                "problems": problems,
+            }
+        )
         if problems:
             return Result.warn(
                 "weak: " + "; ".join(problems),
                 hint="Reissue the serving certificate with an RSA key of at least 2048 bits (or ECDSA P-256) and a "
                 "SHA-256 signature.",
-                details=details,
             )
         keys = ", ".join(sorted({c.key_description for c in chain}))
-        return Result.ok(f"{keys} keys, {version or 'TLS'}", details=details)
+        return Result.ok(f"{keys} keys, {version or 'TLS'}")
 
 
 class InsecureCheck(Check):
@@ -688,21 +677,21 @@ class InsecureCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import API_SESSION
-
         session = await ctx.probe(API_SESSION)
-        details: dict[str, Any] = {
-            "insecure_skip_tls_verify": session.access.insecure_skip_tls_verify,
-            "credentials_allowed": session.credentials_allowed,
-            "credentials_reason": session.credentials_reason,
-        }
+        details = ctx.details
+        details.update(
+            {
+                "insecure_skip_tls_verify": session.access.insecure_skip_tls_verify,
+                "credentials_allowed": session.credentials_allowed,
+                "credentials_reason": session.credentials_reason,
+            }
+        )
         if not session.https:
             if session.credentials_allowed:
-                return Result.ok("plain HTTP to a loopback address (such as kubectl proxy)", details=details)
+                return Result.ok("plain HTTP to a loopback address (such as kubectl proxy)")
             return Result.warn(
                 f"the server URL is plain http:// to {session.route.server.host}: nothing is encrypted or verified",
                 hint="Use the apiserver's https:// URL with its CA.",
-                details=details,
             )
         if not session.access.insecure_skip_tls_verify:
             source = session.access.ca_source or (
@@ -710,7 +699,6 @@ class InsecureCheck(Check):
             )
             return Result.ok(
                 f"verification is on: the server must present a chain from {source} for its name",
-                details=details,
             )
         facts = await _facts(ctx)
         chain_words = "no chain could be read"
@@ -734,7 +722,6 @@ class InsecureCheck(Check):
             f"`kubectl config set-cluster {await _cluster_name(ctx)} "
             "--insecure-skip-tls-verify=false --certificate-authority=ca.crt --embed-certs` (kubeadm: "
             "/etc/kubernetes/pki/ca.crt). Compare the fingerprint above with that CA's before trusting it.",
-            details=details,
         )
 
 

@@ -21,7 +21,7 @@ import base64
 import contextlib
 import ssl
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -31,6 +31,7 @@ import httpcore
 from anyio.streams.tls import TLSStream
 
 from kdoctor.probes import Endpoint, parse_endpoint
+from kdoctor.probes.route import ProxyFailure, ProxyFault
 
 if TYPE_CHECKING:
     from kdoctor.probes.route import Route
@@ -63,40 +64,6 @@ class DialTrace:
 
     def as_dict(self) -> dict[str, float | None]:
         return {"connect": self.connect, "proxy_tls": self.proxy_tls, "tunnel": self.tunnel}
-
-
-@dataclass(frozen=True)
-class ProxyFault:
-    """What a proxy did that stopped the connection.
-
-    kind: "no-answer" (accepted, never answered), "closed" (closed or reset the connection),
-    "not-tls" (an https:// proxy URL, and the proxy answered the TLS handshake with something else),
-    "tls-verify" (the https:// proxy's own certificate did not verify), "auth" (407, or a SOCKS
-    authentication refusal), "status" (any other non-2xx answer to CONNECT), "socks" (a SOCKS
-    error reply), "protocol" (an answer that is not HTTP / SOCKS).
-    """
-
-    kind: str
-    proxy: str  # display URL, no credentials
-    source: str
-    phase: str  # "proxy-tls", "connect", "socks"
-    what: str  # what the proxy did, in words
-    kubectl: str  # what kubectl prints for the same failure
-    status: int | None = None
-    status_line: str | None = None
-    phases_ms: dict[str, float | None] = field(default_factory=dict)
-
-    @property
-    def message(self) -> str:
-        return f"the proxy {self.proxy} ({self.source}) {self.what}"
-
-
-class ProxyFailure(Exception):
-    """The proxy stopped the connection: `fault` says how."""
-
-    def __init__(self, fault: ProxyFault) -> None:
-        super().__init__(fault.message)
-        self.fault = fault
 
 
 def _ms(started: float) -> float:

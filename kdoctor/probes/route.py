@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kdoctor.access import ACCESS, AccessUnavailable
-from kdoctor.api import Probe
+from kdoctor.keys import PROXY_DECISION, ROUTE
 from kdoctor.probes import Endpoint, parse_endpoint
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
 
-__all__ = ["ROUTE", "Route", "direct_route"]
+__all__ = ["ROUTE", "ProxyFailure", "ProxyFault", "Route", "direct_route"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,41 @@ def direct_route(server: Endpoint) -> Route:
     return Route(server, None, None, "direct", "none", "direct connection", server)
 
 
+@dataclass(frozen=True)
+class ProxyFault:
+    """What a proxy did that stopped the connection.
+
+    kind: "no-answer" (accepted, never answered), "closed" (closed or reset the connection),
+    "not-tls" (an https:// proxy URL, and the proxy answered the TLS handshake with something else),
+    "tls-verify" (the https:// proxy's own certificate did not verify), "auth" (407, or a SOCKS
+    authentication refusal), "status" (any other non-2xx answer to CONNECT), "socks" (a SOCKS
+    error reply), "protocol" (an answer that is not HTTP / SOCKS).
+    """
+
+    kind: str
+    proxy: str  # display URL, no credentials
+    source: str
+    phase: str  # "proxy-tls", "connect", "socks"
+    what: str  # what the proxy did, in words
+    kubectl: str  # what kubectl prints for the same failure
+    status: int | None = None
+    status_line: str | None = None
+    phases_ms: dict[str, float | None] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return f"the proxy {self.proxy} ({self.source}) {self.what}"
+
+
+class ProxyFailure(Exception):
+    """The proxy stopped the connection: `fault` says how."""
+
+    def __init__(self, fault: ProxyFault) -> None:
+        super().__init__(fault.message)
+        self.fault = fault
+
+
 async def _compute_route(ctx: Context) -> Route:
-    from kdoctor.proxyrules import PROXY_DECISION
 
     access = await ctx.probe(ACCESS)
     decision = await ctx.probe(PROXY_DECISION)
@@ -67,6 +100,3 @@ async def _compute_route(ctx: Context) -> Route:
         dial,
         decision.error,
     )
-
-
-ROUTE: Probe[Route] = Probe("route", _compute_route)

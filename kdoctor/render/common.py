@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 from kdoctor.report import STATUSES, CheckResult, Report, TargetReport
 
 MARKS: Mapping[Status, str] = {

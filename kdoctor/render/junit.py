@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 from kdoctor.render.common import headline
 from kdoctor.report import CheckResult, Report, TargetReport
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 from kdoctor.render.common import MARKS, clean, counts_text, format_ms, headline, target_counts
 from kdoctor.report import CheckResult, Report, TargetReport
 
