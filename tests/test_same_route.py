@@ -213,3 +213,47 @@ def test_a_proxy_that_cannot_reach_the_apiserver_says_so(tmp_path: Path, emulato
     assert env_result.status is Status.FAIL, dump(env_result)
     assert "could not reach the apiserver itself" in env_result.summary
     assert env_result.details["proxy_fault"]["status"] == 500
+
+
+def test_an_https_proxy_url_through_a_real_tls_proxy(tmp_path: Path, emulator: EmulatorFactory) -> None:  # noqa: F811
+    """TLS to the proxy itself (an https:// proxy URL), then CONNECT inside it. kubectl verifies the proxy
+    with the cluster's TLS settings (Go clones the cluster's tls.Config for the proxy): asked first, it
+    refuses the proxy even with the proxy's CA in SSL_CERT_FILE, and accepts it once the kubeconfig's
+    certificate-authority bundle holds it. kdoctor must agree on both."""
+    from tests.clirun import kdoctor
+    from tests.lab.badproxies import TlsTerminator
+
+    def ask_kubectl(config: Path, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **extra},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
+        )
+
+    api = emulator("healthy")
+    with Tinyproxy(tmp_path, connect_ports=[api.port]) as proxy, TlsTerminator(
+        tmp_path / "tls", ("127.0.0.1", proxy.port)
+    ) as https_proxy:
+        cluster_ca_only = api.write_kubeconfig(tmp_path / "cluster-ca-only", proxy_url=https_proxy.url)
+        bundle = api.write_kubeconfig(
+            tmp_path / "bundle", proxy_url=https_proxy.url, ca_pem=api.ca_pem + https_proxy.ca_path.read_bytes()
+        )
+        refused = ask_kubectl(cluster_ca_only, {"SSL_CERT_FILE": str(https_proxy.ca_path)})
+        accepted = ask_kubectl(bundle, {})
+        bad = kdoctor("run", "--kubeconfig", str(cluster_ca_only), "-o", "json", "--timeout", "3", home=tmp_path)
+        good = kdoctor("run", "--kubeconfig", str(bundle), "-o", "json", "--timeout", "3", home=tmp_path)
+        tunnels = proxy.connects()
+    assert refused.returncode != 0 and "proxyconnect tcp: tls: failed to verify certificate" in refused.stderr
+    assert accepted.returncode == 0, accepted.stderr
+    bad_results = {r["id"]: r for r in bad.json["targets"][0]["results"]}
+    assert bad_results["proxy.env"]["status"] == "fail", bad_results["proxy.env"]
+    assert "presented a certificate that does not verify against the cluster CA" in bad_results["proxy.env"]["summary"]
+    assert bad_results["tls.chain"]["status"] == "skip"
+    good_results = {r["id"]: r for r in good.json["targets"][0]["results"]}
+    assert good_results["proxy.env"]["status"] == "pass", good_results["proxy.env"]
+    assert good_results["apiserver.version"]["status"] == "pass"
+    assert good_results["proxy.path"]["details"]["hops"][0]["kind"] == "http-proxy"
+    assert tunnels and set(tunnels) == {f"127.0.0.1:{api.port}"}, tunnels

@@ -396,8 +396,10 @@ def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str)
         )
     if fault.kind == "tls-verify":
         return summary, (
-            "The https:// proxy's own certificate must verify against this machine's system roots (Go uses them "
-            "for the proxy): install the proxy's CA there, or use the proxy's http:// port."
+            "kubectl verifies an https:// proxy with the cluster's own TLS settings (Go clones the cluster's "
+            "tls.Config for the proxy): its certificate must chain to the kubeconfig's certificate-authority "
+            "(add the proxy's CA to that bundle), or to the system roots when none is set; or use the proxy's "
+            "http:// port."
         )
     if fault.kind == "no-answer":
         return summary, (

@@ -135,13 +135,15 @@ def _fault(
 async def _proxy_tls(
     stream: anyio.abc.ByteStream, proxy: Endpoint, route: Route, timeout: float, trace: DialTrace
 ) -> anyio.abc.ByteStream:
-    # Go verifies an https:// proxy against the system roots, with the proxy's host as the name.
-    context = ssl.create_default_context()
+    context = proxy_tls_context(route)
     started = time.perf_counter()
     try:
         with anyio.fail_after(timeout):
             wrapped = await TLSStream.wrap(
-                stream, hostname=proxy.host, ssl_context=context, standard_compatible=False
+                stream,
+                hostname=route.proxy_tls_server_name or proxy.host,
+                ssl_context=context,
+                standard_compatible=False,
             )
     except TimeoutError:
         trace.proxy_tls = _ms(started)
@@ -160,7 +162,9 @@ async def _proxy_tls(
             route,
             "tls-verify",
             "proxy-tls",
-            f"presented a certificate that does not verify: {exc.verify_message}",
+            f"presented a certificate that does not verify against "
+            f"{'the cluster CA' if route.proxy_tls_ca_pem else 'the system roots'}: {exc.verify_message} "
+            "(kubectl verifies an https:// proxy with the cluster's TLS settings)",
             f"proxyconnect tcp: tls: failed to verify certificate: {exc.verify_message}",
             trace,
         ) from None
@@ -193,6 +197,23 @@ async def _proxy_tls(
         ) from None
     trace.proxy_tls = _ms(started)
     return wrapped
+
+
+def proxy_tls_context(route: Route) -> ssl.SSLContext:
+    """The context an https:// proxy is verified with: the cluster's roots and settings, as Go's transport
+    uses the cluster's tls.Config for the proxy too (a kubeconfig CA replaces the system roots there)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if route.proxy_tls_insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    if route.proxy_tls_ca_pem:
+        context.load_verify_locations(cadata=route.proxy_tls_ca_pem.decode("ascii", "replace"))
+    else:
+        context.load_default_certs()
+    # Go trusts any certificate in the root pool as an anchor, intermediates included.
+    context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+    return context
 
 
 def _ssl_words(exc: BaseException) -> str:

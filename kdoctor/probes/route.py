@@ -29,6 +29,12 @@ class Route:
     dial: Endpoint  # the server when direct, else the proxy
     #: Set when kubectl would refuse to send the request at all (e.g. an unsupported proxy scheme).
     proxy_error: str | None = None
+    #: The TLS settings an https:// proxy is verified with. Go's transport clones the cluster's
+    #: tls.Config for the proxy (net/http Transport.dialConn → addTLS): the kubeconfig's CA (system
+    #: roots when none), insecure-skip-tls-verify and tls-server-name apply to the proxy too.
+    proxy_tls_ca_pem: bytes | None = field(default=None, repr=False)
+    proxy_tls_insecure: bool = False
+    proxy_tls_server_name: str | None = None
 
     @property
     def proxied(self) -> bool:
@@ -99,4 +105,7 @@ async def _compute_route(ctx: Context) -> Route:
         decision.reason,
         dial,
         decision.error,
+        proxy_tls_ca_pem=access.ca_pem,
+        proxy_tls_insecure=access.insecure_skip_tls_verify,
+        proxy_tls_server_name=access.tls_server_name,
     )
