@@ -30,6 +30,8 @@ def check_budget(timeout: float) -> float:
 
 @dataclass
 class TargetRun:
+    """What running one target's checks produced."""
+
     results: list[CheckResult]
     #: check id → traceback text (unscrubbed; the caller scrubs before showing it)
     tracebacks: dict[str, str] = field(default_factory=dict)
