@@ -13,14 +13,13 @@ import argparse
 import base64
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import alternate, clean_env, kdoctor_cmd, kubectl_cmd
+from _common import Side, alternate, clean_env, header, kdoctor_cmd, kubectl_cmd, peak_rss_kib
 
 
 def write_fleet(path: Path, contexts: int) -> int:
@@ -42,18 +41,6 @@ def write_fleet(path: Path, contexts: int) -> int:
     return path.stat().st_size
 
 
-_RSS_OF_CHILD = (
-    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True, timeout=120); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
-)
-
-
-def peak_rss_mib(cmd: list[str], env: dict[str, str]) -> float:
-    # A fresh parent per measurement: RUSAGE_CHILDREN is the largest child a process ever had.
-    done = subprocess.run([sys.executable, "-c", _RSS_OF_CHILD, *cmd], env=env, capture_output=True, timeout=180)
-    return int(done.stdout.strip() or 0) / 1024
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--contexts", type=int, default=5000)
@@ -63,14 +50,18 @@ def main() -> None:
         home = Path(tmp)
         config = home / "fleet.yaml"
         size = write_fleet(config, args.contexts)
-        print(f"kubeconfig: {size / 1e6:.1f} MB, {args.contexts} contexts")
+        header(f"a {size / 1e6:.1f} MB kubeconfig, {args.contexts} contexts")
         env = clean_env(home)
         kdoctor = [*kdoctor_cmd(), "run", "--kubeconfig", str(config), "--check", "kubeconfig", "-o", "json"]
         kubectl = [*kubectl_cmd(), "--kubeconfig", str(config), "config", "view", "--minify", "-o", "name"]
-        alternate(("kdoctor --check kubeconfig", [kdoctor]), ("kubectl config view --minify", [kubectl]), env,
-                  args.rounds, ok_codes=(0, 1))  # fmt: skip
-        print(f"peak RSS kubectl: {peak_rss_mib(kubectl, env):.0f} MiB")
-        print(f"peak RSS kdoctor: {peak_rss_mib(kdoctor, env):.0f} MiB")
+        alternate(
+            Side("kdoctor run --check kubeconfig", [kdoctor], ok_codes=(0, 1)),
+            Side("kubectl config view --minify", [kubectl]),
+            env,
+            args.rounds,
+        )
+        print(f"  peak RSS kdoctor {peak_rss_kib(kdoctor, env, (0, 1)) / 1024:.0f} MiB")
+        print(f"  peak RSS kubectl {peak_rss_kib(kubectl, env) / 1024:.0f} MiB")
 
 
 if __name__ == "__main__":
