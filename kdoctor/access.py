@@ -85,6 +85,9 @@ class AccessSpec:
     insecure_skip_tls_verify: bool = False
     tls_server_name: str | None = None
     proxy_url: str | None = None  # the cluster's proxy-url field, if any
+    #: Set when a CA is configured but cannot be read: kubectl cannot verify (nor send a credential),
+    #: yet the server can still be looked at without one.
+    ca_error: str | None = None
     credentials: Credentials = field(default_factory=Credentials)
     origin: str = ""  # human words: "context prod in ~/.kube/config", "pod service account"
 

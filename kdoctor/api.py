@@ -84,6 +84,7 @@ from kdoctor.keys import (
     IDENTITY_REVIEW,
     IN_CLUSTER_ACCESS,
     IN_CLUSTER_ENV,
+    INTERCEPTION,
     KUBECONFIG,
     KUBECONFIG_ACCESS,
     KUBECTL_CLIENT,
@@ -120,13 +121,14 @@ from kdoctor.kubeconfig import (
 )
 from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
 from kdoctor.noproxy import no_proxy_notes, no_proxy_value
-from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
+from kdoctor.probes.api import ApiResponse, ApiSession, Interception, phase_timings
 from kdoctor.probes.clusterdns import (
     KUBELET_NDOTS,
     MAX_NAMESERVERS,
     MUSL_MAX_LINE,
     OLD_GLIBC_MAX_SEARCH,
     OLD_GLIBC_MAX_SEARCH_CHARS,
+    DNSUnavailable,
     Lookup,
     NameAnswer,
     ResolvConfFacts,
@@ -136,20 +138,24 @@ from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAM
 from kdoctor.probes.kubectl import KubectlClient
 from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
 from kdoctor.probes.resolve import Resolution, is_ip_literal
-from kdoctor.probes.route import Route
+from kdoctor.probes.route import ProxyFault, Route
 from kdoctor.probes.tcp import TcpConnect
 from kdoctor.probes.tls import (
+    KUBERNETES_CA_WORDS,
     ChainAnalysis,
     PeerTls,
     capture_chain_unverified,
     hostname_matches,
+    interception_issuer,
     strength_problems,
 )
 from kdoctor.proxyrules import (
     HttpxRejected,
     ProxyDecision,
+    decide_proxy,
     display_proxy_url,
     httpx_would_choose,
+    python_client_bypasses,
     python_client_would_choose,
 )
 from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
@@ -181,6 +187,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "FQDN_LOOKUP",
     "IDENTITY_REVIEW",
     "IN_CLUSTER_ACCESS",
+    "INTERCEPTION",
     "IN_CLUSTER_ENV",
     "KUBECONFIG",
     "KUBECONFIG_ACCESS",
@@ -218,8 +225,11 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ExecResult",
     "ExecSpec",
     "IdentityReview",
+    "DNSUnavailable",
     "InClusterEnv",
+    "Interception",
     "JwtClaims",
+    "ProxyFault",
     "LoadedKubeconfig",
     "Lookup",
     "Material",
@@ -243,6 +253,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "HOST_VAR",
     "INTERACTIVE_MODES",
     "KUBELET_NDOTS",
+    "KUBERNETES_CA_WORDS",
     "LEASES_PATH",
     "MAX_NAMESERVERS",
     "MUSL_MAX_LINE",
@@ -278,6 +289,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "client_cert_facts",
     "credential_details",
     "decode_jwt",
+    "decide_proxy",
     "describe",
     "display_proxy_url",
     "effective_server",
@@ -289,6 +301,8 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "hostname_matches",
     "human_utc",
     "httpx_would_choose",
+    "interception_issuer",
+    "python_client_bypasses",
     "is_dns1123_label",
     "is_ip_literal",
     "is_loopback",

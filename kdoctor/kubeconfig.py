@@ -991,8 +991,13 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
         raise AccessUnavailable(
             "insecure-skip-tls-verify is set together with a CA; kubectl refuses the cluster"
         )
-    if material.ca is not None and material.ca.data is None:
-        raise AccessUnavailable(f"{material.ca.setting} {material.ca.source} {material.ca.error}")
+    # An unreadable CA does not stop kdoctor looking at the server (kubeconfig.ca reports it; the
+    # session then connects only to read the chain, without a credential).
+    ca_error = (
+        f"{material.ca.setting} {material.ca.source} {material.ca.error}"
+        if material.ca is not None and material.ca.data is None
+        else None
+    )
     credentials = Credentials()
     if user is not None:
         token = user.token
@@ -1035,6 +1040,7 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
         proxy_url=cluster.proxy_url,
         credentials=credentials,
         origin=f"context {context.name} in {context.origin}",
+        ca_error=ca_error,
     )
 
 

@@ -275,10 +275,9 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
             "balancer's backends.",
         )
     if kind == "proxy-error":
-        return Result.fail(
-            f"{what}: {response.error}",
-            hint="The proxy refused to open the tunnel (403: policy, 407: it needs credentials): check the proxy "
-            "URL and its credentials, or add the server to NO_PROXY if it should be reached directly.",
+        # The proxy's failure is proxy.env's finding; the apiserver was never reached.
+        return Result.skip(
+            f"the proxy stopped the connection before the apiserver: {response.error} (see proxy.env)",
         )
     return Result.fail(f"{what}: {response.error}")
 
@@ -295,7 +294,8 @@ class VersionCheck(Check):
       server on the wrong port (kubectl: "invalid character '<' looking for beginning of value"),
       other JSON, or 404.
     - warn: the server is an apiserver (it answered a metav1.Status) but refused /version.
-    - skip: the TLS handshake failed; the tls.* checks say why.
+    - skip: the TLS handshake failed (the tls.* checks say why), or the proxy in the path stopped
+      the connection (proxy.env says how): the apiserver was never reached.
     """
 
     id = "apiserver.version"
@@ -352,6 +352,13 @@ class VersionCheck(Check):
         )
 
 
+def _status_message(response: ApiResponse) -> str:
+    body = response.json
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:200]
+    return response.preview(80) or "no message"
+
+
 def _failed_checks(body: bytes) -> list[str]:
     """The "[-]name failed: reason" lines of a ?verbose health answer."""
     lines = body.decode("utf-8", "replace").splitlines()
@@ -390,6 +397,16 @@ class _HealthCheck(Check):
         details["failed_checks"] = failed
         if response.status == 200:
             return Result.ok(f"{self.path}: ok")
+        if response.status in (401, 403):
+            # The apiserver answered, so it is up; RBAC (or anonymous access off) hides its health
+            # from this identity. That is not a health failure.
+            who = "anonymous requests" if not response.credentials_sent else "this identity"
+            return Result.skip(
+                f"{self.path} answered {response.status} {response.reason}: {who} may not see it "
+                f"({_status_message(response)}); the apiserver answered, its health is not visible here",
+                hint=f"To see it, grant `get` on the non-resource URL {self.path} (the system:public-info-viewer "
+                "ClusterRole does, by default), or run as a user who has it.",
+            )
         if response.status == 404:
             return Result.warn(
                 f"{self.path} is not served (404): an apiserver older than 1.16, or not an apiserver",
@@ -432,7 +449,8 @@ class LivezCheck(_HealthCheck):
     """Asks the apiserver whether it is live: GET /livez?verbose.
 
     A 500 names the failing sub-checks ("[-]etcd failed: reason withheld"); a process that fails
-    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn).
+    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn). 401/403 means this
+    identity may not see /livez (anonymous access off, RBAC), never a health failure: skip, saying so.
     """
 
     id = "apiserver.livez"
@@ -450,8 +468,9 @@ class ReadyzCheck(_HealthCheck):
     An apiserver can be up yet not ready (etcd unreachable, informers not synced, shutting down):
     load balancers then stop sending it traffic and requests fail with 500/503. A failure names
     the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
-    When /livez fails on the same sub-checks, that is one finding: apiserver.livez reports it
-    (and says /readyz fails too) and this check skips, naming it.
+    401/403 means this identity may not see /readyz (anonymous access off, RBAC), never a health
+    failure: skip, saying so. When /livez fails on the same sub-checks, that is one finding:
+    apiserver.livez reports it (and says /readyz fails too) and this check skips, naming it.
     """
 
     id = "apiserver.readyz"

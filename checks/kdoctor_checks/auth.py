@@ -132,7 +132,9 @@ class CredentialCheck(Check):
     exec plugin returns exists only here, so it is judged here.
 
     pass: a credential was obtained (method, source and fingerprint in the summary).
-    warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
+    pass: also a context without any credential (normal against kubectl proxy): auth.identity then
+          asks the server and reports whom it takes the requests for, or the 401 that asks for one.
+    warn: no service-account token in a pod; basic-auth (removed from kube-apiserver in
           1.19); an exec credential that is already expired; an exec plugin's client certificate
           expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
@@ -391,11 +393,12 @@ class CredentialCheck(Check):
                 hint="Mount a token: set automountServiceAccountToken: true on the pod or its service "
                 "account, or project one with a serviceAccountToken volume.",
             )
-        kube_user, _ = await _kube_user(ctx)
-        return Result.warn(
-            "no credential configured for this user: requests are anonymous (system:anonymous)",
-            hint=f"Give the context's user a credential: `kubectl config set-credentials {kube_user} --token=…` "
-            "(or a client certificate, or an exec plugin).",
+        # Evidence over suspicion: a context without a user is how kubectl proxy (or another endpoint
+        # that adds its own credential) is used. auth.identity asks the server and judges what it says:
+        # 401 is a finding, a named user is fine.
+        return Result.ok(
+            "no credential configured for this user: requests go without one (normal for kubectl proxy); "
+            "auth.identity shows whom the server takes them for",
         )
 
 
@@ -641,7 +644,8 @@ class IdentityCheck(Check):
     credential and reports the username, groups and the credential that produced them. The
     credential is only sent on a verified TLS connection (or plain HTTP to loopback).
 
-    pass: the server named the identity. Beside it, the identity the credential claims (a client
+    pass: the server named the identity; also for a context without a user whose server (kubectl
+          proxy, or another endpoint that adds its own credential) answers as a named user. Beside it, the identity the credential claims (a client
           certificate's CN and O, a JWT's subject, the ARN an EKS token maps from) when the server
           reports a different name or fewer groups: RBAC must bind the server's name.
     A 403 for system:anonymous although a credential is configured says which: a token that was
@@ -656,8 +660,9 @@ class IdentityCheck(Check):
           using what kdoctor can see: an expired token (its exp claim) or client certificate; a token
           for another cluster (its issuer); a deleted (revoked) service account; a client certificate
           from another CA. The server's own message is shown.
-    skip: the connection is not safe for credentials (insecure-skip-tls-verify, plain HTTP to a
-          remote host), so the question is not asked.
+    skip: the connection is not safe for credentials (plain HTTP to a remote host), so the question
+          is not asked. With insecure-skip-tls-verify the credential is sent, as kubectl sends it
+          (tls.insecure says so), and the identity is reported.
     """
 
     id = "auth.identity"
@@ -673,8 +678,8 @@ class IdentityCheck(Check):
         if cred.usable and not session.credentials_allowed:
             return Result.skip(
                 f"credential not sent: {session.credentials_reason}",
-                hint="Configure the cluster's CA (certificate-authority-data) instead of "
-                "insecure-skip-tls-verify, and use https, so the credential can be checked safely.",
+                hint="Use the apiserver's https:// URL with its CA (certificate-authority-data), so the "
+                "credential can be checked safely.",
             )
         review = await ctx.probe(IDENTITY_REVIEW)
         response, api_version = review.response, review.api_version
@@ -724,6 +729,13 @@ class IdentityCheck(Check):
             identity["extra"] = {str(k): [str(x) for x in v] for k, v in extra.items() if isinstance(v, list)}
         details["identity"] = identity
         group_text = f" (groups: {', '.join(groups)})" if groups else ""
+        if not cred.usable and username != "system:anonymous":
+            # No credential of ours, yet the server names a user: something in front of it (kubectl
+            # proxy) adds its own credential. That is the normal way to use kubectl proxy.
+            return Result.ok(
+                f"no credential configured; the server acts as {username}{group_text}: the endpoint (such as "
+                "kubectl proxy) authenticates with its own credential",
+            )
         if username == "system:anonymous" or not cred.usable:
             return Result.warn(
                 f"requests are anonymous: the apiserver treats them as {username}{group_text}",
@@ -787,7 +799,12 @@ class IdentityCheck(Check):
         message = _server_message(response)
         if not cred.usable:
             return Result.fail(
-                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message})",
+                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message}"
+                + (
+                    "; kubectl then prompts 'Please enter Username:', and fails without a terminal)"
+                    if ctx.mode is Mode.KUBECONFIG
+                    else ")"
+                ),
                 hint="Configure a credential for the context's user (see auth.credential).",
             )
         certain = [c for c in causes if c["certain"]]
