@@ -489,6 +489,7 @@ def run_family(
     mode: Mode = Mode.KUBECONFIG,
     serviceaccount_dir: Path | None = None,
     extra: tuple[type[Check], ...] = (),
+    context: str | None = None,
 ) -> dict[str, CheckResult]:
     """The auth family (and `extra` checks) through the real runner, ACCESS from a real kubeconfig
     (or a pod's files)."""
@@ -507,7 +508,7 @@ def run_family(
         in_cluster=mode is Mode.IN_CLUSTER,
         **({"serviceaccount_dir": str(serviceaccount_dir)} if serviceaccount_dir else {}),
     )
-    ctx = Context(options=options, environment=Environment(env=full_env, home=tmp_path), target=Target(mode))
+    ctx = Context(options=options, environment=Environment(env=full_env, home=tmp_path), target=Target(mode, context))
 
     async def go() -> list[CheckResult]:
         try:
@@ -569,6 +570,11 @@ def test_identity_and_permissions_limited_user(emulator: EmulatorFactory, tmp_pa
     assert nothing.status is Status.WARN, nothing
     assert "nothing is allowed in namespace team-x" in nothing.summary
     assert nothing.details["namespace_source"] == "context emulator"
+    # the fix names the user the apiserver reported, not a placeholder
+    assert (
+        "`kubectl create rolebinding jane-view --clusterrole=view --user=jane -n team-x`" in nothing.hint
+    ), nothing.hint
+    assert "`kubectl config set-context --current --namespace=NAMESPACE`" in nothing.hint
     body = json.loads([r for r in api.requests if r.path.endswith("selfsubjectrulesreviews")][-1].body)
     assert body["spec"] == {"namespace": "team-x"}
 
@@ -587,6 +593,19 @@ def test_identity_service_account_jwt(emulator: EmulatorFactory, tmp_path: Path)
     assert identity.details["identity"]["extra"]["authentication.kubernetes.io/pod-name"] == ["runner-0"]
     assert "create deployments.apps" in results["auth.permissions"].summary
     assert token not in _dump_all(results)
+    # one that may do nothing: the fix binds the service account (not a --user), by its name
+    bare = api.mint_sa_token("ci", "deployer-2")
+    elsewhere = run_family(
+        api.write_kubeconfig(tmp_path / "other", token=bare, namespace="prod"), tmp_path, context="emulator"
+    )
+    nothing = elsewhere["auth.permissions"]
+    assert nothing.status is Status.WARN, nothing
+    assert (
+        "`kubectl create rolebinding deployer-2-view --clusterrole=view --serviceaccount=ci:deployer-2 -n prod`"
+        in nothing.hint
+    ), nothing.hint
+    # the context was named with --context: the namespace fix edits that one, not the current context
+    assert "`kubectl config set-context emulator --namespace=NAMESPACE`" in nothing.hint
 
 
 def test_identity_client_certificate(emulator: EmulatorFactory, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from kdoctor.api import (
     Selection,
     Unavailable,
     certificate_facts,
+    client_cert_facts,
     describe,
     effective_server,
     expires_soon,
@@ -901,7 +902,7 @@ class ClientCertificate(Check):
             return Result.fail(
                 f"{described} {state}; the apiserver rejects it (TLS alert 'expired certificate' or 401 Unauthorized)",
                 hint="Get a new certificate from your cluster admin or provider (kubeadm: "
-                "`kubeadm kubeconfig user --client-name NAME`), or fix this machine's clock.",
+                f"`{client_cert_facts(cert_blob.data, None).kubeadm_command}`), or fix this machine's clock.",
             )
         if expires_soon(leaf.not_after, now):
             return Result.warn(
