@@ -295,6 +295,62 @@ def test_expired_kubeconfig_certificate_fails_once(emulator: EmulatorFactory, tm
     assert not [r for r in api.requests if r.path.endswith("selfsubjectreviews")]
 
 
+def _with_token(path: Path, token: str) -> Path:
+    """The kubeconfig at `path` with `token` added to its (only) user, next to its client certificate."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    data["users"][0]["user"]["token"] = token
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("good_token", [True, False], ids=["good-token", "refused-token"])
+def test_expired_certificate_next_to_a_token_is_kubectls_verdict(
+    emulator: EmulatorFactory, tmp_path: Path, good_token: bool
+) -> None:
+    """kubectl sends both (the certificate in TLS, the token as Bearer); kube-apiserver's union
+    authenticator passes over the certificate it cannot verify and tries the token. Asked first."""
+    import subprocess
+
+    from tests.lab.tools import plain_kubectl
+
+    api = emulator("healthy")
+    cert = api.mint_client_cert("old-admin", ("system:masters",), expired=True)
+    token = api.limited_token if good_token else "not-a-token-the-server-knows"
+    path = _with_token(api.write_kubeconfig(tmp_path / "config", user="cert", client_cert=cert), token)
+    proc = subprocess.run(
+        [plain_kubectl(), "--kubeconfig", str(path), "auth", "whoami", "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)},
+    )
+    kubectl_got_in = proc.returncode == 0
+    assert kubectl_got_in is good_token, proc.stderr
+    results = run_family(path, tmp_path, extra=KUBECONFIG_CHECKS)
+    cert_result = results["kubeconfig.client-cert"]
+    # The dead certificate is a warning either way: it is never what decides access here.
+    assert cert_result.status is Status.WARN, cert_result
+    assert "the apiserver ignores it and authenticates the token" in cert_result.summary
+    assert "kubectl config unset users.emulator.client-certificate-data" in cert_result.hint
+    assert "kubeadm kubeconfig user --client-name old-admin --org system:masters" in cert_result.hint
+    identity = results["auth.identity"]
+    if good_token:
+        assert json.loads(proc.stdout)["status"]["userInfo"]["username"] == "jane"
+        assert identity.status is Status.PASS, identity
+        assert identity.details["identity"]["username"] == "jane"
+        assert results["auth.permissions"].status is Status.PASS
+    else:
+        assert "Unauthorized" in proc.stderr
+        assert identity.status is Status.FAIL, identity
+        # the refused token is the cause to fix first; the dead certificate alone does not explain the 401
+        assert "Likely, in order: 1) the token expired or was revoked" in identity.summary, identity.summary
+        assert "kubectl config set-credentials emulator --token=" in identity.hint
+    assert token not in _dump_all(results)
+
+
 def test_credential_basic_none_and_auth_provider(tmp_path: Path) -> None:
     basic = run_check(
         CredentialCheck,

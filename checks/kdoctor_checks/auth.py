@@ -283,13 +283,14 @@ class CredentialCheck(Check):
         """
         now = ctx.environment.now()
         who = _cert_identity(facts)
-        broken = (
-            facts.error is not None
-            or facts.key_matches is False
-            or (facts.not_after is not None and facts.not_after <= now)
-            or (facts.not_before is not None and facts.not_before > now)
+        out_of_date = (facts.not_after is not None and facts.not_after <= now) or (
+            facts.not_before is not None and facts.not_before > now
         )
-        if broken:
+        if out_of_date and facts.error is None and facts.key_matches is not False and cred.bearer is not None:
+            # The apiserver passes over a certificate it cannot verify and authenticates the bearer
+            # token sent with it: the token is the credential to judge (kubeconfig.client-cert warns).
+            return None
+        if facts.error is not None or facts.key_matches is False or out_of_date:
             # client-go refuses to build a transport with a key that does not fit, and the apiserver
             # rejects an expired certificate: nothing can be sent with it.
             raise Unavailable(
@@ -958,7 +959,9 @@ def unauthorized_causes(
             f"notAfter {iso_utc(cert.not_after)}" if cert.not_after else "unreadable certificate",
             f"Get a new client certificate (`{cert.kubeadm_command}`, or from the provider).",
             expired,
-            certain=expired,
+            # With a token next to it, the apiserver tried the token after the certificate: the
+            # expired certificate alone does not explain the 401, the refused token does too.
+            certain=expired and cred.bearer is None,
         )
         ca_subject, signed_by_ca = facts.client_ca_subject, facts.signed_by_cluster_ca
         if signed_by_ca:
