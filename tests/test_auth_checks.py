@@ -311,22 +311,13 @@ def test_expired_certificate_next_to_a_token_is_kubectls_verdict(
 ) -> None:
     """kubectl sends both (the certificate in TLS, the token as Bearer); kube-apiserver's union
     authenticator passes over the certificate it cannot verify and tries the token. Asked first."""
-    import subprocess
-
-    from tests.lab.tools import plain_kubectl
+    from tests.lab.tools import ask_kubectl
 
     api = emulator("healthy")
     cert = api.mint_client_cert("old-admin", ("system:masters",), expired=True)
     token = api.limited_token if good_token else "not-a-token-the-server-knows"
     path = _with_token(api.write_kubeconfig(tmp_path / "config", user="cert", client_cert=cert), token)
-    proc = subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(path), "auth", "whoami", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)},
-    )
+    proc = ask_kubectl(path, tmp_path, "auth", "whoami", "-o", "json")
     kubectl_got_in = proc.returncode == 0
     assert kubectl_got_in is good_token, proc.stderr
     results = run_family(path, tmp_path, extra=KUBECONFIG_CHECKS)
@@ -564,7 +555,9 @@ def run_family(
         in_cluster=mode is Mode.IN_CLUSTER,
         **({"serviceaccount_dir": str(serviceaccount_dir)} if serviceaccount_dir else {}),
     )
-    ctx = Context(options=options, environment=Environment(env=full_env, home=tmp_path), target=Target(mode, context))
+    ctx = Context(
+        options=options, environment=Environment(env=full_env, home=tmp_path), target=Target(mode, context)
+    )
 
     async def go() -> list[CheckResult]:
         try:
@@ -837,9 +830,7 @@ def test_in_cluster_uses_the_pod_namespace(emulator: EmulatorFactory, tmp_path: 
 
 @pytest.mark.parametrize("user", ["token", "cert", "sa"])
 def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: str) -> None:
-    import subprocess
-
-    from tests.lab.tools import plain_kubectl
+    from tests.lab.tools import ask_kubectl, plain_kubectl
 
     kubectl = plain_kubectl()
     api = emulator("healthy")
@@ -851,14 +842,7 @@ def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: 
         path = api.write_kubeconfig(tmp_path / "config", token=api.mint_sa_token("ci", "bot"))
     else:
         path = api.write_kubeconfig(tmp_path / "config")
-    proc = subprocess.run(
-        [kubectl, "--kubeconfig", str(path), "auth", "whoami", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)},
-    )
+    proc = ask_kubectl(path, tmp_path, "auth", "whoami", "-o", "json", binary=kubectl)
     if proc.returncode != 0 and "unknown command" in proc.stderr:
         pytest.skip(f"{kubectl} has no auth whoami")
     assert proc.returncode == 0, proc.stderr
@@ -869,20 +853,11 @@ def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: 
 
 
 def test_kubectl_and_kdoctor_agree_on_unauthorized(emulator: EmulatorFactory, tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.lab.tools import plain_kubectl
+    from tests.lab.tools import ask_kubectl
 
     api = emulator("unauthorized")
     path = api.write_kubeconfig(tmp_path / "config")
-    proc = subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(path), "auth", "whoami"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)},
-    )
+    proc = ask_kubectl(path, tmp_path, "auth", "whoami")
     assert proc.returncode != 0
     assert "Unauthorized" in proc.stderr
     assert run_family(path, tmp_path)["auth.identity"].status is Status.FAIL

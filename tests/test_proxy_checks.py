@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -54,7 +52,7 @@ from tests.lab.proxies import (
     TlsInterceptor,
     free_port,
 )
-from tests.lab.tools import missing, plain_kubectl
+from tests.lab.tools import ask_kubectl, missing, plain_kubectl
 from tests.reportvalidation import assert_valid_report
 
 TIMEOUT = 3.0
@@ -418,14 +416,7 @@ def test_socks5_proxy_url(tmp_path: Path, emulator: EmulatorFactory, kubectl_bin
         config = api.write_kubeconfig(tmp_path / "config", proxy_url=socks.url)
         env_result, path_result = run_checks(make_ctx(tmp_path, config), ProxyEnv, ProxyPath)
         kdoctor_connects = list(socks.connects)
-        done = subprocess.run(
-            [kubectl_binary, "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_kubectl(config, tmp_path, binary=kubectl_binary)
         kubectl_connects = socks.connects[len(kdoctor_connects) :]
     assert env_result.status is Status.PASS, dump(env_result)
     assert kinds(path_result) == ["socks-proxy"]
@@ -461,8 +452,9 @@ def test_proxy_authentication_required(tmp_path: Path, emulator: EmulatorFactory
     assert "the cluster's proxy-url needs credentials" in missing.summary
     # the names kdoctor knows (cluster, proxy host) are filled in; only the credentials are placeholders
     cluster = "emulator"  # the emulator's kubeconfig names its cluster after the context
-    assert f"kubectl config set clusters.{cluster}.proxy-url http://<user>:<password>@127.0.0.1:{proxy.port}" in (
-        missing.hint
+    assert (
+        f"kubectl config set clusters.{cluster}.proxy-url http://<user>:<password>@127.0.0.1:{proxy.port}"
+        in (missing.hint)
     ), missing.hint
 
     assert refused.status is Status.FAIL
@@ -762,14 +754,7 @@ def test_real_kubectl_takes_the_predicted_path(
                                       proxy_url=proxy.url if use_proxy_url else None)  # fmt: skip
         env = {k: v.format(proxy=proxy.url, alias=name) for k, v in env_template.items()}
         predicted = decide_proxy(server, env, proxy.url if use_proxy_url else None)
-        done = subprocess.run(
-            [kubectl_binary, "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **env},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_kubectl(config, tmp_path, env=env, binary=kubectl_binary)
         tunnels = proxy.connects()
         tunnelled = bool(tunnels)
     assert done.returncode == 0, done.stderr
