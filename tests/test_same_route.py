@@ -214,7 +214,7 @@ def test_an_https_proxy_url_through_a_real_tls_proxy(tmp_path: Path, emulator: E
     refuses the proxy even with the proxy's CA in SSL_CERT_FILE, and accepts it once the kubeconfig's
     certificate-authority bundle holds it. kdoctor must agree on both."""
     from tests.clirun import kdoctor
-    from tests.lab.badproxies import TlsTerminator
+    from tests.lab.proxies import TlsTerminator
 
     api = emulator("healthy")
     with (
