@@ -237,32 +237,18 @@ def test_sha1_signed_serving_cert_is_refused_in_gos_words(tmp_path: Path) -> Non
 def _small_rsa_leaf(ca: Any, bits: int) -> tuple[bytes, bytes]:
     """A serving certificate for 127.0.0.1 with an RSA key of `bits` (< 1024: cryptography will not make
     one, openssl will), issued by `ca`."""
-    import ipaddress
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
-    from cryptography.x509.oid import NameOID
+    from tests.fixtures.kubeconfigs.factory import issue
 
     key_pem = subprocess.run(
         [require_tool("openssl"), "genrsa", str(bits)], capture_output=True, check=True, timeout=30
     ).stdout
     key = load_pem_private_key(key_pem, None)
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .sign(ca.key, hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.PEM), key_pem
+    assert isinstance(key, rsa.RSAPrivateKey)
+    leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",), key=key)
+    return leaf.cert_pem, key_pem
 
 
 def _kubectl_release(minor: int) -> str:
