@@ -415,9 +415,7 @@ async def _kube_user(ctx: Context) -> tuple[str, ExecEntry | None]:
     if ctx.mode is Mode.IN_CLUSTER:
         return "USER", None
     selection = await ctx.probe(SELECTION)
-    if selection.user is not None:
-        return selection.user.name, selection.user.exec
-    return (selection.context.user if selection.context and selection.context.user else "USER"), None
+    return selection.user_name or "USER", selection.user.exec if selection.user is not None else None
 
 
 def _exec_login_hint(entry: ExecEntry | None) -> str:

@@ -278,10 +278,7 @@ async def _cluster_name(ctx: Context, decision: ProxyDecision) -> str:
     """The kubeconfig cluster whose proxy-url a hint edits (only a proxy-url hint needs it)."""
     if decision.source != "cluster proxy-url" or ctx.mode is not Mode.KUBECONFIG:
         return "CLUSTER"
-    selection = await ctx.probe(SELECTION)
-    if selection.cluster is not None:
-        return selection.cluster.name
-    return selection.context.cluster if selection.context and selection.context.cluster else "CLUSTER"
+    return (await ctx.probe(SELECTION)).cluster_name or "CLUSTER"
 
 
 def _set_proxy(decision: ProxyDecision, cluster: str, url: str) -> str:
