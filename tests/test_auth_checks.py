@@ -827,6 +827,21 @@ def test_in_cluster_uses_the_pod_namespace(emulator: EmulatorFactory, tmp_path: 
     assert perms.details["namespace"] == "apps" and perms.details["namespace_source"].endswith("namespace")
     assert "in namespace apps can: get secrets" in perms.summary
 
+    # a pod whose service account may do nothing: the fix binds that service account, by name
+    bare = api.mint_sa_token("apps", "batch", pod="batch-0")
+    nothing = run_family(
+        None,
+        tmp_path,
+        mode=Mode.IN_CLUSTER,
+        serviceaccount_dir=api.serviceaccount_dir(tmp_path / "sa2", token=bare, namespace="apps"),
+        env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port)},
+    )["auth.permissions"]
+    assert nothing.status is Status.WARN, nothing
+    assert (
+        "`kubectl create rolebinding batch-view --clusterrole=view --serviceaccount=apps:batch -n apps`"
+        in nothing.hint
+    ), nothing.hint
+
 
 @pytest.mark.parametrize("user", ["token", "cert", "sa"])
 def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: str) -> None:

@@ -1071,6 +1071,9 @@ async def _no_permissions_hint(ctx: Context, namespace: str) -> str:
         # A service account is bound by --serviceaccount, not as a --user.
         sa_namespace, sa_name = username[len(prefix) :].split(":")
         subject, binding = f"--serviceaccount={sa_namespace}:{sa_name}", sa_name
+    elif username is None and ctx.mode is Mode.IN_CLUSTER:
+        # No review answer to name it: a pod acts as its service account, whose name kdoctor lacks here.
+        subject, binding = f"--serviceaccount={namespace}:SERVICEACCOUNT", "SERVICEACCOUNT"
     else:
         user = username or "USERNAME"
         subject, binding = f"--user={user}", user
