@@ -22,6 +22,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # -h as well as --help, on every command (`kdoctor -h`, `kdoctor run -h`), like most CLIs.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -43,6 +45,12 @@ def main_callback(
 def _output_choice(value: str | None) -> str | None:
     if value is not None and value not in OUTPUT_FORMATS:
         raise typer.BadParameter(f"must be one of {', '.join(OUTPUT_FORMATS)}")
+    return value
+
+
+def _client_choice(value: str) -> str:
+    if value not in ("kubectl", "python"):
+        raise typer.BadParameter("must be kubectl or python")
     return value
 
 
@@ -91,6 +99,13 @@ def run(
     fail_on: Annotated[
         str, typer.Option(callback=_fail_on_choice, help="Exit 1 on fail (default) or on warn too.")
     ] = "fail",
+    client: Annotated[
+        str,
+        typer.Option(
+            callback=_client_choice,
+            help="Whose behaviour to judge: kubectl (default) or python (the official Python client and httpx).",
+        ),
+    ] = "kubectl",
     no_exec: Annotated[bool, typer.Option("--no-exec", help="Never run exec credential plugins.")] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Tracebacks of checks that ended in error, to stderr.")
@@ -118,6 +133,7 @@ def run(
             "skip": skip,
             "timeout": timeout,
             "fail_on": fail_on,
+            "client": client,
             "no_exec": no_exec,
             "debug": debug,
             "verbose": verbose,
