@@ -30,113 +30,233 @@ the fact types, and the pure helpers checks judge facts with.
 
 from __future__ import annotations
 
-from kdoctor.access import AccessSpec, Credentials, ExecSpec
-from kdoctor.certs import (
-    EXPIRY_WARNING,
-    CertSummary,
-    certificate_facts,
-    describe,
-    expires_soon,
-    issued_by,
-    key_problem,
-    parse_pem_certificates,
-)
-from kdoctor.context import Context, Environment, Options, Target
-from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
-from kdoctor.credentials import (
-    REMOVED_AUTH_PROVIDERS,
-    ClientCertFacts,
-    ResolvedCredential,
-    client_cert_facts,
-    credential_details,
-)
-from kdoctor.execplugin import ExecResult
-from kdoctor.incluster import (
-    REFRESH_GRACE,
-    InClusterEnv,
-    ServiceAccountFacts,
-    expected_refresh,
-    is_dns1123_label,
-)
-from kdoctor.jwt import JwtClaims
-from kdoctor.jwt import decode as decode_jwt
-from kdoctor.keys import (
-    ACCESS,
-    API_SESSION,
-    CHAIN_ANALYSIS,
-    CREDENTIALS,
-    FQDN_LOOKUP,
-    IDENTITY_REVIEW,
-    IN_CLUSTER_ACCESS,
-    IN_CLUSTER_ENV,
-    KUBECONFIG,
-    KUBECONFIG_ACCESS,
-    LIVEZ,
-    MATERIAL,
-    NAMESERVERS,
-    PATH_FACTS,
-    PROXY_DECISION,
-    READYZ,
-    RESOLUTION,
-    RESOLV_CONF,
-    ROUTE,
-    SELECTION,
-    SERVICE_ACCOUNT,
-    SERVICE_LOOKUP,
-    TCP_CONNECT,
-    TLS_HANDSHAKE,
-    UNAUTHORIZED_FACTS,
-    VERSION,
-    WILDCARD_LOOKUP,
-)
-from kdoctor.kubeconfig import (
-    EXEC_API_VERSIONS,
-    INTERACTIVE_MODES,
-    ClusterEntry,
-    ExecEntry,
-    LoadedKubeconfig,
-    Material,
-    Selection,
-    UserEntry,
-    effective_server,
-    files_summary,
-    has_tls_settings,
-)
-from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
-from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
-from kdoctor.probes.clusterdns import (
-    KUBELET_NDOTS,
-    MAX_NAMESERVERS,
-    MUSL_MAX_LINE,
-    OLD_GLIBC_MAX_SEARCH,
-    OLD_GLIBC_MAX_SEARCH_CHARS,
-    Lookup,
-    NameAnswer,
-    ResolvConfFacts,
-)
-from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
-from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
-from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
-from kdoctor.probes.resolve import Resolution, is_ip_literal
-from kdoctor.probes.route import Route
-from kdoctor.probes.tcp import TcpConnect
-from kdoctor.probes.tls import (
-    ChainAnalysis,
-    PeerTls,
-    capture_chain_unverified,
-    hostname_matches,
-    strength_problems,
-)
-from kdoctor.proxyrules import (
-    HttpxRejected,
-    ProxyDecision,
-    display_proxy_url,
-    httpx_would_choose,
-    python_client_would_choose,
-)
-from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
-from kdoctor.redact import fingerprint
-from kdoctor.timefmt import human_utc, iso_utc
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # What mypy sees; at run time each name is imported from its home on first use (below).
+    from kdoctor.access import AccessSpec, Credentials, ExecSpec
+    from kdoctor.certs import (
+        EXPIRY_WARNING,
+        CertSummary,
+        certificate_facts,
+        describe,
+        expires_soon,
+        issued_by,
+        key_problem,
+        parse_pem_certificates,
+    )
+    from kdoctor.context import Context, Environment, Options, Target
+    from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
+    from kdoctor.credentials import (
+        REMOVED_AUTH_PROVIDERS,
+        ClientCertFacts,
+        ResolvedCredential,
+        client_cert_facts,
+        credential_details,
+    )
+    from kdoctor.execplugin import ExecResult
+    from kdoctor.incluster import (
+        REFRESH_GRACE,
+        InClusterEnv,
+        ServiceAccountFacts,
+        expected_refresh,
+        is_dns1123_label,
+    )
+    from kdoctor.jwt import JwtClaims
+    from kdoctor.jwt import decode as decode_jwt
+    from kdoctor.keys import (
+        ACCESS,
+        API_SESSION,
+        CHAIN_ANALYSIS,
+        CREDENTIALS,
+        FQDN_LOOKUP,
+        IDENTITY_REVIEW,
+        IN_CLUSTER_ACCESS,
+        IN_CLUSTER_ENV,
+        KUBECONFIG,
+        KUBECONFIG_ACCESS,
+        LIVEZ,
+        MATERIAL,
+        NAMESERVERS,
+        PATH_FACTS,
+        PROXY_DECISION,
+        READYZ,
+        RESOLUTION,
+        RESOLV_CONF,
+        ROUTE,
+        SELECTION,
+        SERVICE_ACCOUNT,
+        SERVICE_LOOKUP,
+        TCP_CONNECT,
+        TLS_HANDSHAKE,
+        UNAUTHORIZED_FACTS,
+        VERSION,
+        WILDCARD_LOOKUP,
+    )
+    from kdoctor.kubeconfig import (
+        EXEC_API_VERSIONS,
+        INTERACTIVE_MODES,
+        ClusterEntry,
+        ExecEntry,
+        LoadedKubeconfig,
+        Material,
+        Selection,
+        UserEntry,
+        effective_server,
+        files_summary,
+        has_tls_settings,
+    )
+    from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
+    from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
+    from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
+    from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
+    from kdoctor.probes.inpod import (
+        HOST_VAR,
+        KUBELET_NDOTS,
+        MAX_NAMESERVERS,
+        MUSL_MAX_LINE,
+        OLD_GLIBC_MAX_SEARCH,
+        OLD_GLIBC_MAX_SEARCH_CHARS,
+        PORT_HTTPS_VAR,
+        PORT_VAR,
+        SERVICE_NAME,
+    )
+    from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
+    from kdoctor.probes.resolve import Resolution, is_ip_literal
+    from kdoctor.probes.route import Route
+    from kdoctor.probes.tcp import TcpConnect
+    from kdoctor.probes.tls import (
+        ChainAnalysis,
+        PeerTls,
+        capture_chain_unverified,
+        hostname_matches,
+        strength_problems,
+    )
+    from kdoctor.proxyrules import (
+        HttpxRejected,
+        ProxyDecision,
+        display_proxy_url,
+        httpx_would_choose,
+        python_client_would_choose,
+    )
+    from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
+    from kdoctor.redact import fingerprint
+    from kdoctor.timefmt import human_utc, iso_utc
+
+#: Each exported name's home module ("name=attribute" where the facade renames it). A family
+#: imports only the modules behind the names it uses, when it uses them (PEP 562): a kubeconfig
+#: check never pays for the in-pod DNS probes. Keep in step with the block above and __all__
+#: (tests/test_public_api.py checks all three agree).
+_HOMES: dict[str, tuple[str, ...]] = {
+    "kdoctor.access": ("AccessSpec", "Credentials", "ExecSpec"),
+    "kdoctor.certs": (
+        "EXPIRY_WARNING",
+        "CertSummary",
+        "certificate_facts",
+        "describe",
+        "expires_soon",
+        "issued_by",
+        "key_problem",
+        "parse_pem_certificates",
+    ),
+    "kdoctor.context": ("Context", "Environment", "Options", "Target"),
+    "kdoctor.core": ("Check", "Mode", "Probe", "Result", "Status", "Unavailable", "run_check"),
+    "kdoctor.credentials": (
+        "REMOVED_AUTH_PROVIDERS",
+        "ClientCertFacts",
+        "ResolvedCredential",
+        "client_cert_facts",
+        "credential_details",
+    ),
+    "kdoctor.execplugin": ("ExecResult",),
+    "kdoctor.incluster": (
+        "REFRESH_GRACE",
+        "InClusterEnv",
+        "ServiceAccountFacts",
+        "expected_refresh",
+        "is_dns1123_label",
+    ),
+    "kdoctor.jwt": ("JwtClaims", "decode_jwt=decode"),
+    "kdoctor.keys": (
+        "ACCESS",
+        "API_SESSION",
+        "CHAIN_ANALYSIS",
+        "CREDENTIALS",
+        "FQDN_LOOKUP",
+        "IDENTITY_REVIEW",
+        "IN_CLUSTER_ACCESS",
+        "IN_CLUSTER_ENV",
+        "KUBECONFIG",
+        "KUBECONFIG_ACCESS",
+        "LIVEZ",
+        "MATERIAL",
+        "NAMESERVERS",
+        "PATH_FACTS",
+        "PROXY_DECISION",
+        "READYZ",
+        "RESOLUTION",
+        "RESOLV_CONF",
+        "ROUTE",
+        "SELECTION",
+        "SERVICE_ACCOUNT",
+        "SERVICE_LOOKUP",
+        "TCP_CONNECT",
+        "TLS_HANDSHAKE",
+        "UNAUTHORIZED_FACTS",
+        "VERSION",
+        "WILDCARD_LOOKUP",
+    ),
+    "kdoctor.kubeconfig": (
+        "EXEC_API_VERSIONS",
+        "INTERACTIVE_MODES",
+        "ClusterEntry",
+        "ExecEntry",
+        "LoadedKubeconfig",
+        "Material",
+        "Selection",
+        "UserEntry",
+        "effective_server",
+        "files_summary",
+        "has_tls_settings",
+    ),
+    "kdoctor.netaddr": ("is_loopback", "normal_ip", "parse_ip"),
+    "kdoctor.probes.api": ("ApiResponse", "ApiSession", "phase_timings"),
+    "kdoctor.probes.clusterdns": ("Lookup", "NameAnswer", "ResolvConfFacts"),
+    "kdoctor.probes.identity": ("IdentityReview", "UnauthorizedFacts"),
+    "kdoctor.probes.inpod": (
+        "HOST_VAR",
+        "KUBELET_NDOTS",
+        "MAX_NAMESERVERS",
+        "MUSL_MAX_LINE",
+        "OLD_GLIBC_MAX_SEARCH",
+        "OLD_GLIBC_MAX_SEARCH_CHARS",
+        "PORT_HTTPS_VAR",
+        "PORT_VAR",
+        "SERVICE_NAME",
+    ),
+    "kdoctor.probes.path": ("LEASES_PATH", "PathFacts", "live_leases", "status_words"),
+    "kdoctor.probes.resolve": ("Resolution", "is_ip_literal"),
+    "kdoctor.probes.route": ("Route",),
+    "kdoctor.probes.tcp": ("TcpConnect",),
+    "kdoctor.probes.tls": (
+        "ChainAnalysis",
+        "PeerTls",
+        "capture_chain_unverified",
+        "hostname_matches",
+        "strength_problems",
+    ),
+    "kdoctor.proxyrules": (
+        "HttpxRejected",
+        "ProxyDecision",
+        "display_proxy_url",
+        "httpx_would_choose",
+        "python_client_would_choose",
+    ),
+    "kdoctor.proxyurl": ("ServiceRef", "apiserver_proxy_path", "split_proxy_path"),
+    "kdoctor.redact": ("fingerprint",),
+    "kdoctor.timefmt": ("human_utc", "iso_utc"),
+}
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # the check API
@@ -261,3 +381,25 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "status_words",
     "strength_problems",
 ]
+
+
+_WHERE: dict[str, tuple[str, str]] = {
+    exported.partition("=")[0]: (module, exported.partition("=")[2] or exported)
+    for module, names in _HOMES.items()
+    for exported in names
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name from its home on first use; later lookups find it in the module."""
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import (
     API_SESSION,
@@ -25,12 +25,10 @@ from kdoctor.api import (
     ClientCertFacts,
     Context,
     ExecEntry,
-    ExecResult,
     JwtClaims,
     Mode,
     ResolvedCredential,
     Result,
-    UnauthorizedFacts,
     Unavailable,
     client_cert_facts,
     credential_details,
@@ -38,6 +36,10 @@ from kdoctor.api import (
     expires_soon,
     iso_utc,
 )
+
+if TYPE_CHECKING:
+    # annotations only: importing them would load their probes with the family
+    from kdoctor.api import ExecResult, UnauthorizedFacts
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
 # are skipped (the connection failed first) never needs them.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import (
     FQDN_LOOKUP,
@@ -26,14 +26,15 @@ from kdoctor.api import (
     WILDCARD_LOOKUP,
     Check,
     Context,
-    Lookup,
     Mode,
-    NameAnswer,
-    ResolvConfFacts,
     Result,
     is_loopback,
     normal_ip,
 )
+
+if TYPE_CHECKING:
+    # annotations only: importing them would load their probes with the family
+    from kdoctor.api import Lookup, NameAnswer, ResolvConfFacts
 
 # kdoctor.probes.clusterdns is imported where it is used: outside a pod these checks do not apply,
 # and its resolver model would only cost start-up time.
