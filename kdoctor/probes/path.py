@@ -104,24 +104,33 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
         apiserver_proxy=split_proxy_path(parts.path),
     )
     session = await ctx.probe(API_SESSION)
-    version = await ctx.probe(VERSION)
-    facts.version = version
-    peer: PeerTls | None = None
-    if session.https:
-        peer = await ctx.probe(TLS_HANDSHAKE)
-    # The side lookups (below) are independent round trips: started before the chain analysis, the
-    # network and the server work while this process parses certificates.
+    # The extra handshakes need only the route and the name sent: started now, they run while the
+    # session makes its own handshake and GET /version, instead of after them. Their leaves count
+    # only when the session's own handshake gave a leaf to compare with (below).
+    extra: asyncio.Future[tuple[str, ...]] | None = None
+    if session.https and facts.apiserver_proxy is None and await _resolvable(ctx, route):
+        extra = asyncio.ensure_future(_extra_leaf_fingerprints(ctx, session, route))
     side: asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]] | None = None
-    if version.answered and peer is not None and facts.apiserver_proxy is None:
-        side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, facts))
     try:
+        version = await ctx.probe(VERSION)
+        facts.version = version
+        peer: PeerTls | None = None
+        if session.https:
+            peer = await ctx.probe(TLS_HANDSHAKE)
+        # The side lookups (below) are independent round trips: started before the chain analysis,
+        # the network and the server work while this process parses certificates.
+        if version.answered and peer is not None and extra is not None:
+            side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, extra, facts))
         if peer is not None:
             # Also after a failed verification: the chain captured as evidence shows who signed it.
             facts.chain = await _analyse(ctx, access, peer)
     except BaseException:
-        if side is not None:
-            side.cancel()
+        for pending in (side, extra):
+            if pending is not None:
+                pending.cancel()
         raise
+    if side is None and extra is not None:
+        extra.cancel()  # no answer, or no leaf: nothing to compare the extra leaves with
     if not version.answered:
         facts.unavailable.append(
             f"the apiserver did not answer GET /version: {version.error_kind}: {version.error}"
@@ -140,7 +149,12 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
 
 
 def _side_lookups(
-    ctx: Context, session: ApiSession, route: Route, peer: PeerTls, facts: PathFacts
+    ctx: Context,
+    session: ApiSession,
+    route: Route,
+    peer: PeerTls,
+    extra: asyncio.Future[tuple[str, ...]],
+    facts: PathFacts,
 ) -> asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]]:
     """The server's addresses, the extra handshakes' leaves, the endpoints and leases (and the
     Service in a pod), all at once: proxy.path adds one round trip, not four."""
@@ -149,7 +163,7 @@ def _side_lookups(
         side_lookups.append(_service(session, facts))
     return asyncio.gather(
         _server_addresses(ctx, route),
-        _leaf_fingerprints(ctx, session, route, peer),
+        _leaf_fingerprints(route, peer, extra),
         asyncio.gather(*side_lookups),
     )
 
@@ -274,14 +288,32 @@ def _parse_time(value: Any) -> datetime | None:
 
 
 async def _leaf_fingerprints(
-    ctx: Context, session: ApiSession, route: Route, peer: PeerTls
+    route: Route, peer: PeerTls, extra: asyncio.Future[tuple[str, ...]]
 ) -> tuple[str, ...]:
+    """The session's leaf, then each extra handshake's (none through a proxy that is not an HTTP one)."""
     if not peer.chain_der:
+        extra.cancel()
         return ()
+    own = _sha256(peer.chain_der[0])
+    if route.proxied and route.proxy_kind != "http-proxy":
+        extra.cancel()
+        return (own,)
+    return (own, *await extra)
 
+
+async def _resolvable(ctx: Context, route: Route) -> bool:
+    """Whether the extra handshakes may start before the session's answer: a name that does not
+    resolve here is not looked up three more times."""
+    if route.proxied or parse_ip(route.server.host) is not None:
+        return True
+    return (await ctx.probe(RESOLUTION)).ok
+
+
+async def _extra_leaf_fingerprints(ctx: Context, session: ApiSession, route: Route) -> tuple[str, ...]:
+    """EXTRA_HANDSHAKES unauthenticated handshakes at once, each leaf's fingerprint."""
     proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
     if route.proxied and proxy is None:
-        return (_sha256(peer.chain_der[0]),)
+        return ()
     attempts = [
         capture_chain_unverified(
             route.server, server_hostname=session.server_hostname, proxy_url=proxy, timeout=ctx.timeout
@@ -292,8 +324,7 @@ async def _leaf_fingerprints(
         results = await asyncio.wait_for(asyncio.gather(*attempts), ctx.timeout * 1.5)
     except asyncio.TimeoutError:
         results = []  # each attempt has its own timeout; this only guards against a stuck one
-    extra = tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
-    return (_sha256(peer.chain_der[0]), *extra)
+    return tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
 
 
 def _sha256(der: bytes) -> str:
