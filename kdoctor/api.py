@@ -46,6 +46,15 @@ if TYPE_CHECKING:
         key_problem,
         parse_pem_certificates,
     )
+    from kdoctor.cloudcreds import (
+        decode_eks_token,
+        eks_cluster_argument,
+        eks_server_region,
+        judge_eks_token,
+        judge_token_against_server_clock,
+        oidc_claim_problems,
+        removed_provider_migration,
+    )
     from kdoctor.context import Context, Environment, Options, Target
     from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
     from kdoctor.credentials import (
@@ -55,7 +64,11 @@ if TYPE_CHECKING:
         client_cert_facts,
         credential_details,
     )
+    from kdoctor.dialplan import describe_dial, go_dial_plan
+    from kdoctor.discovery import DiscoveryFacts, judge_discovery
     from kdoctor.execplugin import ExecResult
+    from kdoctor.gotls import go_rejections, go_version
+    from kdoctor.identity import ClaimedIdentity, anonymous_403_words, identity_note
     from kdoctor.incluster import (
         REFRESH_GRACE,
         InClusterEnv,
@@ -67,15 +80,19 @@ if TYPE_CHECKING:
     from kdoctor.jwt import decode as decode_jwt
     from kdoctor.keys import (
         ACCESS,
+        ADDRESS_SURVEY,
         API_SESSION,
         CHAIN_ANALYSIS,
         CREDENTIALS,
+        DISCOVERY,
         FQDN_LOOKUP,
         IDENTITY_REVIEW,
         IN_CLUSTER_ACCESS,
         IN_CLUSTER_ENV,
+        INTERCEPTION,
         KUBECONFIG,
         KUBECONFIG_ACCESS,
+        KUBECTL_CLIENT,
         LIVEZ,
         MATERIAL,
         NAMESERVERS,
@@ -108,8 +125,14 @@ if TYPE_CHECKING:
         has_tls_settings,
     )
     from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
-    from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
-    from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
+    from kdoctor.noproxy import no_proxy_notes, no_proxy_value
+    from kdoctor.probes.api import ApiResponse, ApiSession, Interception, phase_timings
+    from kdoctor.probes.clusterdns import (
+        DNSUnavailable,
+        Lookup,
+        NameAnswer,
+        ResolvConfFacts,
+    )
     from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
     from kdoctor.probes.inpod import (
         HOST_VAR,
@@ -122,26 +145,33 @@ if TYPE_CHECKING:
         PORT_VAR,
         SERVICE_NAME,
     )
+    from kdoctor.probes.kubectl import KubectlClient
     from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
     from kdoctor.probes.resolve import Resolution, is_ip_literal
-    from kdoctor.probes.route import Route
+    from kdoctor.probes.route import ProxyFault, Route
     from kdoctor.probes.tcp import TcpConnect
     from kdoctor.probes.tls import (
+        KUBERNETES_CA_WORDS,
         ChainAnalysis,
         PeerTls,
         capture_chain_unverified,
         hostname_matches,
+        interception_issuer,
         strength_problems,
     )
     from kdoctor.proxyrules import (
         HttpxRejected,
         ProxyDecision,
+        decide_proxy,
         display_proxy_url,
         httpx_would_choose,
+        python_client_bypasses,
         python_client_would_choose,
     )
     from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
     from kdoctor.redact import fingerprint
+    from kdoctor.shadowing import shadowed_definitions
+    from kdoctor.skew import judge_skew
     from kdoctor.timefmt import human_utc, iso_utc
 
 #: Each exported name's home module ("name=attribute" where the facade renames it). A family
@@ -160,6 +190,15 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "key_problem",
         "parse_pem_certificates",
     ),
+    "kdoctor.cloudcreds": (
+        "decode_eks_token",
+        "eks_cluster_argument",
+        "eks_server_region",
+        "judge_eks_token",
+        "judge_token_against_server_clock",
+        "oidc_claim_problems",
+        "removed_provider_migration",
+    ),
     "kdoctor.context": ("Context", "Environment", "Options", "Target"),
     "kdoctor.core": ("Check", "Mode", "Probe", "Result", "Status", "Unavailable", "run_check"),
     "kdoctor.credentials": (
@@ -169,7 +208,11 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "client_cert_facts",
         "credential_details",
     ),
+    "kdoctor.dialplan": ("describe_dial", "go_dial_plan"),
+    "kdoctor.discovery": ("DiscoveryFacts", "judge_discovery"),
     "kdoctor.execplugin": ("ExecResult",),
+    "kdoctor.gotls": ("go_rejections", "go_version"),
+    "kdoctor.identity": ("ClaimedIdentity", "anonymous_403_words", "identity_note"),
     "kdoctor.incluster": (
         "REFRESH_GRACE",
         "InClusterEnv",
@@ -180,15 +223,19 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "kdoctor.jwt": ("JwtClaims", "decode_jwt=decode"),
     "kdoctor.keys": (
         "ACCESS",
+        "ADDRESS_SURVEY",
         "API_SESSION",
         "CHAIN_ANALYSIS",
         "CREDENTIALS",
+        "DISCOVERY",
         "FQDN_LOOKUP",
         "IDENTITY_REVIEW",
         "IN_CLUSTER_ACCESS",
         "IN_CLUSTER_ENV",
+        "INTERCEPTION",
         "KUBECONFIG",
         "KUBECONFIG_ACCESS",
+        "KUBECTL_CLIENT",
         "LIVEZ",
         "MATERIAL",
         "NAMESERVERS",
@@ -221,8 +268,9 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "has_tls_settings",
     ),
     "kdoctor.netaddr": ("is_loopback", "normal_ip", "parse_ip"),
-    "kdoctor.probes.api": ("ApiResponse", "ApiSession", "phase_timings"),
-    "kdoctor.probes.clusterdns": ("Lookup", "NameAnswer", "ResolvConfFacts"),
+    "kdoctor.noproxy": ("no_proxy_notes", "no_proxy_value"),
+    "kdoctor.probes.api": ("ApiResponse", "ApiSession", "Interception", "phase_timings"),
+    "kdoctor.probes.clusterdns": ("DNSUnavailable", "Lookup", "NameAnswer", "ResolvConfFacts"),
     "kdoctor.probes.identity": ("IdentityReview", "UnauthorizedFacts"),
     "kdoctor.probes.inpod": (
         "HOST_VAR",
@@ -235,26 +283,33 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "PORT_VAR",
         "SERVICE_NAME",
     ),
+    "kdoctor.probes.kubectl": ("KubectlClient",),
     "kdoctor.probes.path": ("LEASES_PATH", "PathFacts", "live_leases", "status_words"),
     "kdoctor.probes.resolve": ("Resolution", "is_ip_literal"),
-    "kdoctor.probes.route": ("Route",),
+    "kdoctor.probes.route": ("ProxyFault", "Route"),
     "kdoctor.probes.tcp": ("TcpConnect",),
     "kdoctor.probes.tls": (
+        "KUBERNETES_CA_WORDS",
         "ChainAnalysis",
         "PeerTls",
         "capture_chain_unverified",
         "hostname_matches",
+        "interception_issuer",
         "strength_problems",
     ),
     "kdoctor.proxyrules": (
         "HttpxRejected",
         "ProxyDecision",
+        "decide_proxy",
         "display_proxy_url",
         "httpx_would_choose",
+        "python_client_bypasses",
         "python_client_would_choose",
     ),
     "kdoctor.proxyurl": ("ServiceRef", "apiserver_proxy_path", "split_proxy_path"),
     "kdoctor.redact": ("fingerprint",),
+    "kdoctor.shadowing": ("shadowed_definitions",),
+    "kdoctor.skew": ("judge_skew",),
     "kdoctor.timefmt": ("human_utc", "iso_utc"),
 }
 
@@ -273,15 +328,19 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "run_check",
     # probe keys
     "ACCESS",
+    "ADDRESS_SURVEY",
     "API_SESSION",
     "CHAIN_ANALYSIS",
     "CREDENTIALS",
+    "DISCOVERY",
     "FQDN_LOOKUP",
     "IDENTITY_REVIEW",
     "IN_CLUSTER_ACCESS",
+    "INTERCEPTION",
     "IN_CLUSTER_ENV",
     "KUBECONFIG",
     "KUBECONFIG_ACCESS",
+    "KUBECTL_CLIENT",
     "LIVEZ",
     "MATERIAL",
     "NAMESERVERS",
@@ -301,6 +360,9 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "WILDCARD_LOOKUP",
     # fact types
     "AccessSpec",
+    "ClaimedIdentity",
+    "DiscoveryFacts",
+    "KubectlClient",
     "ApiResponse",
     "ApiSession",
     "CertSummary",
@@ -312,8 +374,11 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ExecResult",
     "ExecSpec",
     "IdentityReview",
+    "DNSUnavailable",
     "InClusterEnv",
+    "Interception",
     "JwtClaims",
+    "ProxyFault",
     "LoadedKubeconfig",
     "Lookup",
     "Material",
@@ -337,6 +402,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "HOST_VAR",
     "INTERACTIVE_MODES",
     "KUBELET_NDOTS",
+    "KUBERNETES_CA_WORDS",
     "LEASES_PATH",
     "MAX_NAMESERVERS",
     "MUSL_MAX_LINE",
@@ -348,12 +414,31 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "REMOVED_AUTH_PROVIDERS",
     "SERVICE_NAME",
     "HttpxRejected",
+    "anonymous_403_words",
+    "decode_eks_token",
+    "describe_dial",
+    "eks_cluster_argument",
+    "eks_server_region",
+    "go_dial_plan",
+    "go_rejections",
+    "go_version",
+    "identity_note",
+    "judge_discovery",
+    "judge_eks_token",
+    "judge_skew",
+    "judge_token_against_server_clock",
+    "no_proxy_notes",
+    "no_proxy_value",
+    "oidc_claim_problems",
+    "removed_provider_migration",
+    "shadowed_definitions",
     "apiserver_proxy_path",
     "capture_chain_unverified",
     "certificate_facts",
     "client_cert_facts",
     "credential_details",
     "decode_jwt",
+    "decide_proxy",
     "describe",
     "display_proxy_url",
     "effective_server",
@@ -365,6 +450,8 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "hostname_matches",
     "human_utc",
     "httpx_would_choose",
+    "interception_issuer",
+    "python_client_bypasses",
     "is_dns1123_label",
     "is_ip_literal",
     "is_loopback",

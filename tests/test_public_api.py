@@ -105,7 +105,6 @@ def test_the_facade_imports_only_what_a_family_names() -> None:
         "kdoctor.probes.identity",
         "kdoctor.incluster",
         "kdoctor.execplugin",
-        "kdoctor.proxyrules",
         "httpx",
         "dns",
         "cryptography.x509",

@@ -163,7 +163,7 @@ def _side_lookups(
         side_lookups.append(_service(session, facts))
     return asyncio.gather(
         _server_addresses(ctx, route),
-        _leaf_fingerprints(route, peer, extra),
+        _leaf_fingerprints(peer, extra),
         asyncio.gather(*side_lookups),
     )
 
@@ -287,18 +287,12 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-async def _leaf_fingerprints(
-    route: Route, peer: PeerTls, extra: asyncio.Future[tuple[str, ...]]
-) -> tuple[str, ...]:
-    """The session's leaf, then each extra handshake's (none through a proxy that is not an HTTP one)."""
+async def _leaf_fingerprints(peer: PeerTls, extra: asyncio.Future[tuple[str, ...]]) -> tuple[str, ...]:
+    """The session's leaf, then each extra handshake's."""
     if not peer.chain_der:
         extra.cancel()
         return ()
-    own = _sha256(peer.chain_der[0])
-    if route.proxied and route.proxy_kind != "http-proxy":
-        extra.cancel()
-        return (own,)
-    return (own, *await extra)
+    return (_sha256(peer.chain_der[0]), *await extra)
 
 
 async def _resolvable(ctx: Context, route: Route) -> bool:
@@ -311,12 +305,10 @@ async def _resolvable(ctx: Context, route: Route) -> bool:
 
 async def _extra_leaf_fingerprints(ctx: Context, session: ApiSession, route: Route) -> tuple[str, ...]:
     """EXTRA_HANDSHAKES unauthenticated handshakes at once, each leaf's fingerprint."""
-    proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
-    if route.proxied and proxy is None:
-        return ()
+    # The same route as kubectl's (and the API session's): through the proxy when there is one.
     attempts = [
         capture_chain_unverified(
-            route.server, server_hostname=session.server_hostname, proxy_url=proxy, timeout=ctx.timeout
+            route.server, server_hostname=session.server_hostname, route=route, timeout=ctx.timeout
         )
         for _ in range(EXTRA_HANDSHAKES)
     ]
