@@ -104,33 +104,24 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
         apiserver_proxy=split_proxy_path(parts.path),
     )
     session = await ctx.probe(API_SESSION)
-    # The extra handshakes need only the route and the name sent: started now, they run while the
-    # session makes its own handshake and GET /version, instead of after them. Their leaves count
-    # only when the session's own handshake gave a leaf to compare with (below).
-    extra: asyncio.Future[tuple[str, ...]] | None = None
-    if session.https and facts.apiserver_proxy is None and await _resolvable(ctx, route):
-        extra = asyncio.ensure_future(_extra_leaf_fingerprints(ctx, session, route))
+    version = await ctx.probe(VERSION)
+    facts.version = version
+    peer: PeerTls | None = None
+    if session.https:
+        peer = await ctx.probe(TLS_HANDSHAKE)
+    # The side lookups (below) are independent round trips: started before the chain analysis, the
+    # network and the server work while this process parses certificates.
     side: asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]] | None = None
+    if version.answered and peer is not None and facts.apiserver_proxy is None:
+        side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, facts))
     try:
-        version = await ctx.probe(VERSION)
-        facts.version = version
-        peer: PeerTls | None = None
-        if session.https:
-            peer = await ctx.probe(TLS_HANDSHAKE)
-        # The side lookups (below) are independent round trips: started before the chain analysis,
-        # the network and the server work while this process parses certificates.
-        if version.answered and peer is not None and extra is not None:
-            side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, extra, facts))
         if peer is not None:
             # Also after a failed verification: the chain captured as evidence shows who signed it.
             facts.chain = await _analyse(ctx, access, peer)
     except BaseException:
-        for pending in (side, extra):
-            if pending is not None:
-                pending.cancel()
+        if side is not None:
+            side.cancel()
         raise
-    if side is None and extra is not None:
-        extra.cancel()  # no answer, or no leaf: nothing to compare the extra leaves with
     if not version.answered:
         facts.unavailable.append(
             f"the apiserver did not answer GET /version: {version.error_kind}: {version.error}"
@@ -149,12 +140,7 @@ async def gather_path_facts(ctx: Context) -> PathFacts:
 
 
 def _side_lookups(
-    ctx: Context,
-    session: ApiSession,
-    route: Route,
-    peer: PeerTls,
-    extra: asyncio.Future[tuple[str, ...]],
-    facts: PathFacts,
+    ctx: Context, session: ApiSession, route: Route, peer: PeerTls, facts: PathFacts
 ) -> asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]]:
     """The server's addresses, the extra handshakes' leaves, the endpoints and leases (and the
     Service in a pod), all at once: proxy.path adds one round trip, not four."""
@@ -163,7 +149,7 @@ def _side_lookups(
         side_lookups.append(_service(session, facts))
     return asyncio.gather(
         _server_addresses(ctx, route),
-        _leaf_fingerprints(peer, extra),
+        _leaf_fingerprints(ctx, session, route, peer),
         asyncio.gather(*side_lookups),
     )
 
@@ -287,24 +273,12 @@ def _parse_time(value: Any) -> datetime | None:
         return None
 
 
-async def _leaf_fingerprints(peer: PeerTls, extra: asyncio.Future[tuple[str, ...]]) -> tuple[str, ...]:
-    """The session's leaf, then each extra handshake's."""
+async def _leaf_fingerprints(
+    ctx: Context, session: ApiSession, route: Route, peer: PeerTls
+) -> tuple[str, ...]:
     if not peer.chain_der:
-        extra.cancel()
         return ()
-    return (_sha256(peer.chain_der[0]), *await extra)
 
-
-async def _resolvable(ctx: Context, route: Route) -> bool:
-    """Whether the extra handshakes may start before the session's answer: a name that does not
-    resolve here is not looked up three more times."""
-    if route.proxied or parse_ip(route.server.host) is not None:
-        return True
-    return (await ctx.probe(RESOLUTION)).ok
-
-
-async def _extra_leaf_fingerprints(ctx: Context, session: ApiSession, route: Route) -> tuple[str, ...]:
-    """EXTRA_HANDSHAKES unauthenticated handshakes at once, each leaf's fingerprint."""
     # The same route as kubectl's (and the API session's): through the proxy when there is one.
     attempts = [
         capture_chain_unverified(
@@ -316,7 +290,8 @@ async def _extra_leaf_fingerprints(ctx: Context, session: ApiSession, route: Rou
         results = await asyncio.wait_for(asyncio.gather(*attempts), ctx.timeout * 1.5)
     except asyncio.TimeoutError:
         results = []  # each attempt has its own timeout; this only guards against a stuck one
-    return tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
+    extra = tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
+    return (_sha256(peer.chain_der[0]), *extra)
 
 
 def _sha256(der: bytes) -> str:
