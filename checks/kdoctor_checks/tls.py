@@ -343,7 +343,7 @@ class HostnameCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import hostname_matches
+        from kdoctor.probes.tls import go_hostname_error, hostname_matches
 
         facts = await _facts(ctx)
         if isinstance(facts, Result):
@@ -362,8 +362,7 @@ class HostnameCheck(Check):
         via = " (tls-server-name)" if access.tls_server_name else ""
         if hostname_matches(leaf, name):
             return Result.ok(f"{name}{via} is among the certificate's SANs", details=details)
-        sans = ", ".join(leaf.sans) or "no SANs at all"
-        summary = f"x509: certificate is valid for {sans}, not {name}{via}"
+        summary = go_hostname_error(leaf, name) + via
         port = facts.session.route.server.port
         dns_choice = next((d for d in leaf.dns_names if not d.startswith("*")), None)
         options = []
