@@ -174,7 +174,10 @@ def test_not_ready_names_the_failing_subcheck(emulator: EmulatorFactory, tmp_pat
     readyz = run["apiserver.readyz"]
     assert readyz.status is Status.FAIL
     assert "[-]etcd failed" in readyz.summary
-    assert readyz.details["failed_checks"] == ["[-]etcd failed: reason withheld"]
+    assert readyz.details["failed_checks"] == [
+        "[-]etcd failed: reason withheld",
+        "[-]etcd-readiness failed: reason withheld",
+    ]
     assert "etcd" in readyz.hint
     assert run["apiserver.livez"].status is Status.FAIL
     assert run["apiserver.version"].status is Status.PASS

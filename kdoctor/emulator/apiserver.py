@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
+#: A subset of a real kube-apiserver's health checks, in the real listing's order (kept so by
+#: tests/realcluster/test_emulator_parity.py against the pinned release).
 HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
     "livez": (
         "ping",
@@ -62,9 +64,9 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "poststarthook/start-apiextensions-informers",
         "poststarthook/crd-informer-synced",
         "poststarthook/start-system-namespaces-controller",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
         "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/bootstrap-controller",
         "poststarthook/apiservice-registration-controller",
         "autoregister-completion",
     ),
@@ -80,9 +82,9 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "poststarthook/start-apiextensions-informers",
         "poststarthook/crd-informer-synced",
         "poststarthook/start-system-namespaces-controller",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
         "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/bootstrap-controller",
         "poststarthook/apiservice-registration-controller",
         "autoregister-completion",
         "shutdown",
@@ -93,8 +95,8 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "etcd",
         "poststarthook/start-apiserver-admission-initializer",
         "poststarthook/generic-apiserver-start-informers",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
+        "poststarthook/bootstrap-controller",
         "autoregister-completion",
     ),
 }

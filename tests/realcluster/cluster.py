@@ -344,6 +344,17 @@ class ApiServer:
         except urllib.error.HTTPError as exc:
             return int(exc.code), bytes(exc.read())
 
+    def get_full(self, path: str, token: str | None, timeout: float = 5) -> tuple[int, str, bytes]:
+        """GET `path` with `token`: (status, Content-Type, body); never raises for HTTP errors."""
+        request = urllib.request.Request(self.url + path)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=self.context()) as answer:
+                return int(answer.status), answer.headers.get("Content-Type", ""), bytes(answer.read())
+        except urllib.error.HTTPError as exc:
+            return int(exc.code), exc.headers.get("Content-Type", ""), bytes(exc.read())
+
     def wait_ready(self, admin_token: str, timeout: float = START_TIMEOUT) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + timeout

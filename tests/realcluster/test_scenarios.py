@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kdoctor.emulator import Emulator
 from tests.clirun import kdoctor
 from tests.lab.proxies import KubectlProxy, NginxStream, Tinyproxy
 from tests.lab.tools import missing
@@ -533,6 +534,8 @@ def test_zz_etcd_stopped(real_cluster: RealCluster, home: Path, tmp_path: Path) 
             readyz = _kubectl(real_cluster, config, "get", "--raw", "/readyz?verbose")
         livez = _kubectl(real_cluster, config, "get", "--raw", "/livez?verbose")
         code, report = _doctor(home, config)
+        health_paths = ("/readyz", "/readyz?verbose", "/livez", "/livez?verbose", "/healthz")
+        real_health = {p: real_cluster.a.get_full(p, real_cluster.tokens.admin) for p in health_paths}
     finally:
         real_cluster.etcd.start()
         real_cluster.a.wait_ready(real_cluster.tokens.admin)
@@ -559,3 +562,27 @@ def test_zz_etcd_stopped(real_cluster: RealCluster, home: Path, tmp_path: Path) 
         shown = result["summary"] + json.dumps(result["details"])
         for name in names:
             assert name in shown, (check, name, result)
+
+    # emulator parity: the demo's not-ready scenario answers these as the real apiserver without etcd did
+    with Emulator("not-ready") as api:
+        for path, (status, content_type, body) in real_health.items():
+            emu_status, emu_type, emu_body = _emulator_get(api, path)
+            assert (emu_status, emu_type) == (status, content_type), (path, body, emu_body)
+            real_lines = body.decode().splitlines()
+            emu_lines = emu_body.decode().splitlines()
+            assert real_lines[-1] == emu_lines[-1], path
+            real_failed = [x for x in real_lines if x.startswith("[-]")]
+            assert [x for x in emu_lines if x.startswith("[-]")] == real_failed, path
+
+
+def _emulator_get(api: Emulator, path: str) -> tuple[int, str, bytes]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(api.url + path)
+    request.add_header("Authorization", f"Bearer {api.admin_token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10, context=api.client_ssl_context()) as answer:
+            return int(answer.status), answer.headers.get("Content-Type", ""), bytes(answer.read())
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.headers.get("Content-Type", ""), bytes(exc.read())

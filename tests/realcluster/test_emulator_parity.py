@@ -1,0 +1,296 @@
+"""The emulator answers like the real kube-apiserver to the requests kdoctor (and `kdoctor demo`) make.
+
+The same request, with the same kind of credential, goes to the session's real apiserver and to an
+emulator configured with the same users (an admin in system:masters, a user with no bindings, a token
+neither knows, no credential). Status codes, content types, the JSON fields kdoctor reads, Status error
+bodies, /readyz?verbose lines and the self-review answers must match; a difference that is deliberate
+is listed in DELIBERATE with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from kdoctor.emulator import Emulator, UserInfo
+from tests.realcluster.cluster import ADMIN_USER, NOBODY_USER, RealCluster
+
+WRONG_TOKEN = "parity-unknown-token-" + "7" * 20
+ACCEPT = "application/json, */*"  # what kdoctor's session sends (kdoctor/probes/api.py)
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def media_type(self) -> str:
+        return self.content_type.split(";")[0].strip()
+
+
+@dataclass(frozen=True)
+class Side:
+    url: str
+    ssl: ssl.SSLContext
+    tokens: dict[str, str | None]  # "admin" / "nobody" / "wrong" / "none" -> bearer token
+
+    def ask(self, method: str, path: str, who: str, body: dict[str, Any] | None = None) -> Answer:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("Accept", ACCEPT)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        token = self.tokens[who]
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=self.ssl) as answer:
+                return Answer(
+                    int(answer.status), answer.headers.get("Content-Type", ""), bytes(answer.read())
+                )
+        except urllib.error.HTTPError as exc:
+            return Answer(int(exc.code), exc.headers.get("Content-Type", ""), bytes(exc.read()))
+
+
+@dataclass(frozen=True)
+class Pair:
+    real: Side
+    emulator: Side
+
+    def ask(
+        self, method: str, path: str, who: str, body: dict[str, Any] | None = None
+    ) -> tuple[Answer, Answer]:
+        return self.real.ask(method, path, who, body), self.emulator.ask(method, path, who, body)
+
+
+@pytest.fixture(scope="module")
+def pair(real_cluster: RealCluster) -> Iterator[Pair]:
+    api = Emulator(
+        "healthy",
+        tokens={
+            real_cluster.tokens.admin: UserInfo(ADMIN_USER, ("system:masters",), uid="uid-admin"),
+            real_cluster.tokens.nobody: UserInfo(NOBODY_USER, (), uid="uid-nobody"),
+        },
+    )
+    api.start()
+    try:
+        real_ctx = ssl.create_default_context(cafile=str(real_cluster.pki.files["ca.crt"]))
+        emu_ctx = api.client_ssl_context()
+        names = {"admin": real_cluster.tokens.admin, "nobody": real_cluster.tokens.nobody,
+                 "wrong": WRONG_TOKEN, "none": None}  # fmt: skip
+        yield Pair(Side(real_cluster.a.url, real_ctx, names), Side(api.url, emu_ctx, names))
+    finally:
+        api.stop()
+
+
+def _same_status(real: Answer, emu: Answer, what: str) -> None:
+    assert (real.status, real.media_type) == (emu.status, emu.media_type), (
+        f"{what}: real {real.status} {real.content_type} {real.body[:300]!r} / "
+        f"emulator {emu.status} {emu.content_type} {emu.body[:300]!r}"
+    )
+
+
+def _status_fields(answer: Answer) -> dict[str, Any]:
+    """The metav1.Status fields kdoctor reads (and shows): kind, status, reason, code, message."""
+    body = answer.json
+    return {k: body.get(k) for k in ("kind", "apiVersion", "status", "reason", "code", "message")}
+
+
+# --- public endpoints ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["none", "admin"])
+def test_version(pair: Pair, who: str) -> None:
+    real, emu = pair.ask("GET", "/version", who)
+    _same_status(real, emu, "/version")
+    # the fields apiserver.version and the skew checks read
+    fields = ("major", "minor", "gitVersion", "gitCommit", "gitTreeState", "buildDate", "goVersion",
+              "compiler", "platform")  # fmt: skip
+    for field in fields:
+        assert isinstance(real.json.get(field), str), (field, real.json)
+        assert isinstance(emu.json.get(field), str), (field, emu.json)
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", real.json["gitVersion"])
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz"])
+def test_health_short(pair: Pair, path: str) -> None:
+    real, emu = pair.ask("GET", path, "none")
+    _same_status(real, emu, path)
+    assert real.body == emu.body == b"ok"
+
+
+# The post-start hooks and checks a v1.37 apiserver lists that the emulator (which plays v1.31 by
+# default) does not: the emulator models the checks kdoctor's verdicts name, not every hook.
+DELIBERATE_HEALTH_EXTRAS = "names in the real listing the emulator does not model"
+
+
+@pytest.mark.parametrize("kind", ["livez", "readyz", "healthz"])
+def test_health_verbose(pair: Pair, kind: str) -> None:
+    real, emu = pair.ask("GET", f"/{kind}?verbose", "none")
+    _same_status(real, emu, f"/{kind}?verbose")
+    line = re.compile(r"^\[\+\](\S+) ok$")
+    real_lines = real.body.decode().splitlines()
+    emu_lines = emu.body.decode().splitlines()
+    assert real_lines[-1] == emu_lines[-1] == f"{kind} check passed"
+    real_names = [m.group(1) for m in map(line.match, real_lines[:-1]) if m]
+    emu_names = [m.group(1) for m in map(line.match, emu_lines[:-1]) if m]
+    assert len(real_names) == len(real_lines) - 1, real_lines  # every line has the [+]name ok shape
+    assert len(emu_names) == len(emu_lines) - 1, emu_lines
+    # every check the emulator names is a real one, in the real order
+    missing = [n for n in emu_names if n not in real_names]
+    assert not missing, f"emulator lists checks the real {kind} does not: {missing}"
+    assert emu_names == [n for n in real_names if n in emu_names]
+    print(f"{kind}: {DELIBERATE_HEALTH_EXTRAS}: {[n for n in real_names if n not in emu_names]}")
+
+
+def test_unknown_health_check_is_404(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/readyz/no-such-check", "none")
+    _same_status(real, emu, "/readyz/no-such-check")
+
+
+# --- discovery ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["admin", "none"])
+def test_api_versions(pair: Pair, who: str) -> None:
+    real, emu = pair.ask("GET", "/api", who)
+    _same_status(real, emu, "/api")
+    if real.status >= 400:  # anonymous: discovery is for system:authenticated only
+        assert _status_fields(real) == _status_fields(emu)
+        return
+    for answer in (real, emu):
+        body = answer.json
+        assert body["kind"] == "APIVersions" and body["versions"] == ["v1"]
+        (entry,) = body["serverAddressByClientCIDRs"]
+        assert entry["clientCIDR"] == "0.0.0.0/0" and re.fullmatch(r"[\d.]+:\d+", entry["serverAddress"])
+
+
+def test_api_groups(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/apis", "admin")
+    _same_status(real, emu, "/apis")
+    assert real.json["kind"] == emu.json["kind"] == "APIGroupList"
+    real_groups = {g["name"] for g in real.json["groups"]}
+    emu_groups = {g["name"] for g in emu.json["groups"]}
+    assert emu_groups <= real_groups, emu_groups - real_groups
+
+
+# --- credentials ----------------------------------------------------------------------------------------
+
+SSR_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+SSR = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+
+
+@pytest.mark.parametrize("who", ["admin", "nobody", "none"])
+def test_self_subject_review(pair: Pair, who: str) -> None:
+    real, emu = pair.ask("POST", SSR_PATH, who, SSR)
+    _same_status(real, emu, f"SelfSubjectReview as {who}")
+    if real.status >= 400:  # anonymous: system:basic-user is bound to system:authenticated only
+        assert _status_fields(real) == _status_fields(emu)
+        return
+    real_info = real.json["status"]["userInfo"]
+    emu_info = emu.json["status"]["userInfo"]
+    assert real.json["kind"] == emu.json["kind"] == "SelfSubjectReview"
+    assert real_info["username"] == emu_info["username"]
+    assert sorted(real_info.get("groups", [])) == sorted(emu_info.get("groups", []))
+    assert real_info.get("uid", "") == emu_info.get("uid", "")
+
+
+def test_wrong_token_status_body(pair: Pair) -> None:
+    real, emu = pair.ask("POST", SSR_PATH, "wrong", SSR)
+    _same_status(real, emu, "SelfSubjectReview with an unknown token")
+    assert real.status == 401
+    assert _status_fields(real) == _status_fields(emu)
+
+
+def test_wrong_token_on_a_read(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/api/v1/namespaces/default/pods", "wrong")
+    _same_status(real, emu, "GET pods with an unknown token")
+    assert _status_fields(real) == _status_fields(emu)
+
+
+# --- RBAC -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/namespaces/default/pods",
+        "/api/v1/namespaces/default/endpoints/kubernetes",
+        "/api/v1/namespaces/default/services/kubernetes",
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector="
+        + quote("apiserver.kubernetes.io/identity=kube-apiserver", safe=""),
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector="
+        + quote("kubernetes.io/service-name=kubernetes", safe=""),
+    ],
+)
+def test_forbidden_read_status_body(pair: Pair, path: str) -> None:
+    real, emu = pair.ask("GET", path, "nobody")
+    _same_status(real, emu, f"GET {path} as a user without bindings")
+    assert real.status == 403
+    assert _status_fields(real) == _status_fields(emu)
+    assert real.json.get("details") == emu.json.get("details")
+
+
+def test_anonymous_read_is_forbidden_as_system_anonymous(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/api/v1/namespaces/default/pods", "none")
+    _same_status(real, emu, "GET pods anonymously")
+    assert _status_fields(real) == _status_fields(emu)
+
+
+@pytest.mark.parametrize(("who", "verb", "resource"), [("admin", "list", "pods"), ("nobody", "list", "pods"),
+                                                        ("nobody", "create", "selfsubjectreviews")])  # fmt: skip
+def test_self_subject_access_review(pair: Pair, who: str, verb: str, resource: str) -> None:
+    group = "authentication.k8s.io" if resource == "selfsubjectreviews" else ""
+    review = {
+        "apiVersion": "authorization.k8s.io/v1",
+        "kind": "SelfSubjectAccessReview",
+        "spec": {
+            "resourceAttributes": {"namespace": "default", "verb": verb, "resource": resource, "group": group}
+        },
+    }
+    real, emu = pair.ask("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", who, review)
+    _same_status(real, emu, f"SelfSubjectAccessReview {who} {verb} {resource}")
+    assert real.json["status"]["allowed"] == emu.json["status"]["allowed"]
+    assert bool(real.json["status"].get("denied")) == bool(emu.json["status"].get("denied"))
+
+
+@pytest.mark.parametrize("who", ["admin", "nobody"])
+def test_self_subject_rules_review(pair: Pair, who: str) -> None:
+    review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview",
+              "spec": {"namespace": "default"}}  # fmt: skip
+    real, emu = pair.ask("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", who, review)
+    _same_status(real, emu, f"SelfSubjectRulesReview as {who}")
+
+    def rules(answer: Answer) -> set[tuple[str, ...]]:
+        found: set[tuple[str, ...]] = set()
+        for r in answer.json["status"]["resourceRules"]:
+            for group in r.get("apiGroups") or [""]:
+                for resource in r.get("resources") or []:
+                    for verb in r["verbs"]:
+                        found.add((verb, group, resource))
+        return found
+
+    assert rules(real) == rules(emu), rules(real) ^ rules(emu)
+    assert bool(real.json["status"].get("incomplete")) == bool(emu.json["status"].get("incomplete"))
+
+
+def test_not_found_status_body(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/api/v1/namespaces/default/services/no-such-service", "admin")
+    _same_status(real, emu, "GET a missing service")
+    assert _status_fields(real) == _status_fields(emu)
+    assert real.json.get("details") == emu.json.get("details")
