@@ -294,3 +294,91 @@ def test_not_found_status_body(pair: Pair) -> None:
     _same_status(real, emu, "GET a missing service")
     assert _status_fields(real) == _status_fields(emu)
     assert real.json.get("details") == emu.json.get("details")
+
+
+# --- what proxy.path reads as an admin --------------------------------------------------------------------
+
+
+def test_endpoints_fields(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/api/v1/namespaces/default/endpoints/kubernetes", "admin")
+    _same_status(real, emu, "GET endpoints/kubernetes")
+    for answer in (real, emu):
+        (subset,) = answer.json["subsets"]
+        assert all(isinstance(a["ip"], str) for a in subset["addresses"])
+        (port,) = subset["ports"]
+        assert port["name"] == "https" and isinstance(port["port"], int) and port["protocol"] == "TCP"
+        assert answer.json["metadata"]["name"] == "kubernetes"
+
+
+def test_endpointslices_fields(pair: Pair) -> None:
+    path = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=" + quote(
+        "kubernetes.io/service-name=kubernetes", safe=""
+    )
+    real, emu = pair.ask("GET", path, "admin")
+    _same_status(real, emu, "GET endpointslices")
+    for answer in (real, emu):
+        assert answer.json["kind"] == "EndpointSliceList"
+        (item,) = answer.json["items"]
+        assert item["addressType"] == "IPv4"
+        assert all(isinstance(a, str) for e in item["endpoints"] for a in e["addresses"])
+        assert item["ports"][0]["name"] == "https" and isinstance(item["ports"][0]["port"], int)
+
+
+def test_identity_leases_fields(pair: Pair) -> None:
+    path = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=" + quote(
+        "apiserver.kubernetes.io/identity=kube-apiserver", safe=""
+    )
+    real, emu = pair.ask("GET", path, "admin")
+    _same_status(real, emu, "GET identity leases")
+    for answer in (real, emu):
+        assert answer.json["kind"] == "LeaseList"
+        assert answer.json["items"], answer.json
+        for item in answer.json["items"]:
+            assert item["metadata"]["name"].startswith("apiserver-")
+            assert item["metadata"]["labels"]["apiserver.kubernetes.io/identity"] == "kube-apiserver"
+            spec = item["spec"]
+            assert isinstance(spec["holderIdentity"], str) and isinstance(spec["leaseDurationSeconds"], int)
+            assert isinstance(spec["renewTime"], str)
+
+
+def test_kubernetes_service_fields(pair: Pair) -> None:
+    real, emu = pair.ask("GET", "/api/v1/namespaces/default/services/kubernetes", "admin")
+    _same_status(real, emu, "GET services/kubernetes")
+    for answer in (real, emu):
+        spec = answer.json["spec"]
+        assert isinstance(spec["clusterIP"], str) and spec["type"] == "ClusterIP"
+        (port,) = spec["ports"]
+        assert (port["name"], port["port"], port["protocol"]) == ("https", 443, "TCP")
+        assert isinstance(port["targetPort"], int)
+        assert answer.json["metadata"]["labels"] == {"component": "apiserver", "provider": "kubernetes"}
+
+
+# --- the demo's credential scenarios --------------------------------------------------------------------
+
+
+def test_unauthorized_scenario_answers_like_an_unknown_token(pair: Pair) -> None:
+    """`kdoctor demo unauthorized` refuses every credential: the body must be the real 401's."""
+    real = pair.real.ask("POST", SSR_PATH, "wrong", SSR)
+    with Emulator("unauthorized") as api:
+        side = Side(api.url, api.client_ssl_context(), {"admin": api.admin_token})
+        emu = side.ask("POST", SSR_PATH, "admin", SSR)
+    _same_status(real, emu, "401 from the unauthorized scenario")
+    assert _status_fields(real) == _status_fields(emu)
+
+
+def test_service_account_token_claims(real_cluster: RealCluster, pair: Pair) -> None:
+    """auth.token reads a bound token's claims: the emulator's tokens must have the real shape."""
+    from kdoctor.emulator.pki import jwt_claims_unverified
+
+    minted = real_cluster.kubectl_run(
+        "create", "token", "kdoctor", "-n", "kdoctor", kubeconfig=real_cluster.admin_kubeconfig()
+    )
+    assert minted.returncode == 0, minted.stderr
+    real = jwt_claims_unverified(minted.stdout.strip())
+    with Emulator("healthy") as api:
+        emu = jwt_claims_unverified(api.mint_sa_token("kdoctor", "kdoctor"))
+    assert set(real) == set(emu), set(real) ^ set(emu)
+    assert set(real["kubernetes.io"]) == set(emu["kubernetes.io"])
+    assert set(real["kubernetes.io"]["serviceaccount"]) == set(emu["kubernetes.io"]["serviceaccount"])
+    assert real["iss"] == emu["iss"] and real["aud"] == emu["aud"]
+    assert real["sub"] == emu["sub"] == "system:serviceaccount:kdoctor:kdoctor"
