@@ -76,10 +76,15 @@ def bin_dir() -> Path:
     return root / f"k8s-{pinned['KUBERNETES_VERSION']}-etcd-{pinned['ETCD_VERSION']}" / "bin"
 
 
+def binaries_present() -> bool:
+    directory = bin_dir()
+    return all((directory / name).is_file() for name in ("kube-apiserver", "etcd", "BUILT"))
+
+
 def require_binaries() -> Path:
     """The directory holding kube-apiserver and etcd; skips (locally) or fails (CI=true) without them."""
     directory = bin_dir()
-    if not all((directory / name).is_file() for name in ("kube-apiserver", "etcd", "BUILT")):
+    if not binaries_present():
         missing(f"real-cluster binaries ({directory}); build them with `{BUILD_COMMAND}`")
     return directory
 
