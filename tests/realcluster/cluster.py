@@ -223,6 +223,7 @@ class Etcd:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.client_port = free_port()
         self.peer_port = free_port()
+        self.started = False
         self.proc: Process | None = None
 
     @property
@@ -230,6 +231,18 @@ class Etcd:
         return f"http://127.0.0.1:{self.client_port}"
 
     def start(self) -> Etcd:
+        """Start (or restart, on the same data and ports); a first start that lost its ports to
+        another process meanwhile tries fresh ones."""
+        for _attempt in range(3):
+            try:
+                return self._start_once()
+            except RuntimeError as exc:
+                if self.started or "address already in use" not in str(exc):
+                    raise
+                self.client_port, self.peer_port = free_port(), free_port()
+        raise RuntimeError("etcd could not find free ports in 3 attempts")
+
+    def _start_once(self) -> Etcd:
         peer = f"http://127.0.0.1:{self.peer_port}"
         argv = [
             str(self.binary),
@@ -251,6 +264,7 @@ class Etcd:
             try:
                 with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
                     if json.loads(answer.read()).get("health") == "true":
+                        self.started = True
                         return self
             except (OSError, ValueError):
                 pass

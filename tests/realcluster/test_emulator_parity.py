@@ -382,3 +382,19 @@ def test_service_account_token_claims(real_cluster: RealCluster, pair: Pair) -> 
     assert set(real["kubernetes.io"]["serviceaccount"]) == set(emu["kubernetes.io"]["serviceaccount"])
     assert real["iss"] == emu["iss"] and real["aud"] == emu["aud"]
     assert real["sub"] == emu["sub"] == "system:serviceaccount:kdoctor:kdoctor"
+
+
+def test_forbidden_reviews_scenario_answers_like_rbac(pair: Pair) -> None:
+    """`kdoctor demo forbidden-reviews`: the 403 for a SelfSubjectReview reads like the real RBAC denial
+    (the real one is asked anonymously: system:basic-user is bound to authenticated users only)."""
+    real = pair.real.ask("POST", SSR_PATH, "none", SSR)
+    with Emulator("forbidden-reviews") as api:
+        side = Side(api.url, api.client_ssl_context(), {"admin": api.admin_token})
+        emu = side.ask("POST", SSR_PATH, "admin", SSR)
+        emu_user = api.tokens[api.admin_token].username
+    _same_status(real, emu, "403 from the forbidden-reviews scenario")
+    real_fields = _status_fields(real)
+    emu_fields = _status_fields(emu)
+    emu_fields["message"] = str(emu_fields["message"]).replace(f'"{emu_user}"', '"system:anonymous"')
+    assert real_fields == emu_fields
+    assert real.json.get("details") == emu.json.get("details")
