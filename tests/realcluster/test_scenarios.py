@@ -56,6 +56,9 @@ def _doctor(
         argv += ["--kubeconfig", str(kubeconfig)]
     done = kdoctor(*argv, home=home, env=dict(env or {}), timeout=90)
     assert "Traceback" not in done.stderr, done.stderr
+    for secret in SECRETS:  # no credential in any output
+        assert secret not in done.stdout and secret not in done.stderr
+    assert "PRIVATE KEY" not in done.stdout + done.stderr
     report = done.json
     return done.code, report
 
@@ -84,6 +87,8 @@ def _statuses(report: dict[str, Any]) -> dict[str, str]:
 
 
 SCENARIO_LOG: list[tuple[str, str, str]] = []
+#: Every credential of the session's cluster and the tokens tests mint: none may appear in kdoctor's output.
+SECRETS: set[str] = set()
 
 
 def _record(name: str, kubectl_words: str, report: dict[str, Any]) -> None:
@@ -105,7 +110,9 @@ def _no_errors(report: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def home(tmp_path_factory: pytest.TempPathFactory, real_cluster: RealCluster) -> Path:
+    tokens = real_cluster.tokens
+    SECRETS.update({tokens.admin, tokens.limited, tokens.nobody})
     return tmp_path_factory.mktemp("rc-home")
 
 
@@ -176,6 +183,7 @@ def test_service_account_token_from_kubectl_create_token(
     )
     assert minted.returncode == 0, minted.stderr
     token = minted.stdout.strip()
+    SECRETS.add(token)
     config = real_cluster.kubeconfig(tmp_path / "config", token=token, namespace=NAMESPACE)
     whoami = _kubectl(real_cluster, config, "auth", "whoami", "-o", "json")
     assert whoami.returncode == 0, whoami.stderr
@@ -488,6 +496,7 @@ def test_in_cluster_with_a_real_service_account_token(
         real_cluster, real_cluster.admin_kubeconfig(), "create", "token", "kdoctor", "-n", NAMESPACE
     )
     assert minted.returncode == 0, minted.stderr
+    SECRETS.add(minted.stdout.strip())
     sa_dir = tmp_path / "serviceaccount"
     sa_dir.mkdir()
     (sa_dir / "token").write_text(minted.stdout.strip(), encoding="utf-8")
