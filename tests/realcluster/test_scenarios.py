@@ -547,7 +547,8 @@ def test_zz_etcd_stopped(real_cluster: RealCluster, home: Path, tmp_path: Path) 
         real_health = {p: real_cluster.a.get_full(p, real_cluster.tokens.admin) for p in health_paths}
     finally:
         real_cluster.etcd.start()
-        real_cluster.a.wait_ready(real_cluster.tokens.admin)
+        for server in (real_cluster.a, real_cluster.b, real_cluster.strict):
+            server.wait_ready(real_cluster.tokens.admin)
 
     def failing_lines(proc: subprocess.CompletedProcess[str]) -> list[str]:
         text = (proc.stdout + proc.stderr).replace("\\n", "\n")
