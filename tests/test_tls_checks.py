@@ -58,6 +58,8 @@ def test_rotated_ca(emulator: EmulatorFactory, tmp_path: Path) -> None:
     assert chain.details["finding"] == "ca-rotated"
     assert "has the name of the configured CA but another key" in chain.summary
     assert "rotated" in chain.summary
+    # the scenario's CAs are RSA: kubectl's reason is crypto/rsa's
+    assert "(kubectl: crypto/rsa: verification error … candidate authority certificate)" in chain.summary
     assert "certificate-authority-data" in chain.hint
 
 

@@ -75,6 +75,14 @@ async def _facts(ctx: Context) -> _Facts | Result:
     return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION))
 
 
+def _go_signature_error(key_type: str) -> str:
+    """Go's words when a signature does not verify with a candidate CA's key of `key_type`
+    (crypto/x509 checkSignature): what kubectl quotes for a CA with the right name and another key."""
+    return {"EC": "x509: ECDSA verification failure", "Ed25519": "x509: Ed25519 verification failure"}.get(
+        key_type, "crypto/rsa: verification error"
+    )
+
+
 def _describe(cert: CertSummary) -> str:
     return f"{cert.subject} (issuer {cert.issuer}, SHA-256 {cert.sha256[:23]}…)"
 
@@ -232,7 +240,7 @@ class ChainCheck(Check):
             return Result.fail(
                 f"{kubectl_unknown}: the issuer {anchor.subject} has the name of the configured CA but another key "
                 f"(configured CA SHA-256 {anchor.sha256[:23]}…): the cluster CA was rotated or the cluster rebuilt "
-                f"(kubectl: crypto/rsa: verification error … candidate authority certificate)",
+                f"(kubectl: {_go_signature_error(anchor.key_type)} … candidate authority certificate)",
                 hint="Get the cluster's current CA (the admin kubeconfig of the new cluster, or "
                 "/etc/kubernetes/pki/ca.crt on a control-plane node) and update certificate-authority-data: "
                 "`kubectl config set-cluster NAME --certificate-authority=ca.crt --embed-certs`.",

@@ -339,6 +339,9 @@ def test_ca_from_another_cluster(real_cluster: RealCluster, home: Path, tmp_path
     _no_errors(report)
     assert code == 1
     assert _failing(report) == "tls.chain"
+    # kdoctor quotes kubectl's reason (the CAs here are ECDSA)
+    assert "x509: ECDSA verification failure" in words
+    assert "(kubectl: x509: ECDSA verification failure" in _results(report)["tls.chain"]["summary"]
     # the token never went to a server whose chain did not verify
     assert _results(report)["auth.identity"]["status"] == "skip"
 
