@@ -26,6 +26,8 @@ from tests.realcluster.cluster import ADMIN_USER, NOBODY_USER, RealCluster
 
 WRONG_TOKEN = "parity-unknown-token-" + "7" * 20
 ACCEPT = "application/json, */*"  # what kdoctor's session sends (kdoctor/probes/api.py)
+SSR_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+SSR = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class Answer:
     status: int
     content_type: str
     body: bytes
+    date: str = ""
 
     @property
     def json(self) -> Any:
@@ -60,11 +63,18 @@ class Side:
             request.add_header("Authorization", f"Bearer {token}")
         try:
             with urllib.request.urlopen(request, timeout=10, context=self.ssl) as answer:
+                headers = answer.headers
                 return Answer(
-                    int(answer.status), answer.headers.get("Content-Type", ""), bytes(answer.read())
+                    int(answer.status),
+                    headers.get("Content-Type", ""),
+                    bytes(answer.read()),
+                    headers.get("Date", ""),
                 )
         except urllib.error.HTTPError as exc:
-            return Answer(int(exc.code), exc.headers.get("Content-Type", ""), bytes(exc.read()))
+            headers = exc.headers
+            return Answer(
+                int(exc.code), headers.get("Content-Type", ""), bytes(exc.read()), headers.get("Date", "")
+            )
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,7 @@ def pair(real_cluster: RealCluster) -> Iterator[Pair]:
 
 
 def _same_status(real: Answer, emu: Answer, what: str) -> None:
-    assert (real.status, real.media_type) == (emu.status, emu.media_type), (
+    assert (real.status, real.content_type) == (emu.status, emu.content_type), (
         f"{what}: real {real.status} {real.content_type} {real.body[:300]!r} / "
         f"emulator {emu.status} {emu.content_type} {emu.body[:300]!r}"
     )
@@ -125,6 +135,19 @@ def test_version(pair: Pair, who: str) -> None:
         assert isinstance(real.json.get(field), str), (field, real.json)
         assert isinstance(emu.json.get(field), str), (field, emu.json)
     assert re.fullmatch(r"v\d+\.\d+\.\d+", real.json["gitVersion"])
+
+
+@pytest.mark.parametrize("path", ["/version", "/readyz?verbose", SSR_PATH])
+def test_date_header(pair: Pair, path: str) -> None:
+    """apiserver.clock and the TLS validity checks read the Date header: same format on both."""
+    from email.utils import parsedate_to_datetime
+
+    body = SSR if path == SSR_PATH else None
+    method = "POST" if body else "GET"
+    real, emu = pair.ask(method, path, "admin", body)
+    for answer in (real, emu):
+        assert answer.date.endswith(" GMT") and parsedate_to_datetime(answer.date).tzinfo is not None, answer
+    assert abs((parsedate_to_datetime(real.date) - parsedate_to_datetime(emu.date)).total_seconds()) < 30
 
 
 @pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz"])
@@ -190,9 +213,6 @@ def test_api_groups(pair: Pair) -> None:
 
 
 # --- credentials ----------------------------------------------------------------------------------------
-
-SSR_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
-SSR = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
 
 
 @pytest.mark.parametrize("who", ["admin", "nobody", "none"])
