@@ -58,6 +58,11 @@ NOBODY_USER = "rc-nobody"  # authenticated, no binding at all
 NAMESPACE = "kdoctor"
 
 
+#: (scenario, kubectl's words, kdoctor's failing check and summary), filled by test_scenarios.py and
+#: printed side by side at the end of the run (conftest.py).
+SCENARIO_LOG: list[tuple[str, str, str]] = []
+
+
 def versions() -> dict[str, str]:
     """The pinned versions (KUBERNETES_VERSION, STAGING_VERSION, ETCD_VERSION) from versions.env."""
     pinned: dict[str, str] = {}

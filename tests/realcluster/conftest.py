@@ -14,6 +14,7 @@ import pytest
 from tests.lab.tools import in_ci, plain_kubectl
 from tests.realcluster.cluster import (
     BUILD_COMMAND,
+    SCENARIO_LOG,
     RealCluster,
     bin_dir,
     binaries_present,
@@ -36,6 +37,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if SCENARIO_LOG:
+        terminalreporter.section("real cluster: kubectl's words | kdoctor's failing check")
+        for name, kubectl_words, doctor in SCENARIO_LOG:
+            terminalreporter.write_line(
+                f"{name}\n    kubectl: {kubectl_words[:300]}\n    kdoctor: {doctor[:300]}"
+            )
     if _LEFT_OUT:
         terminalreporter.write_line(
             f"real-cluster tests skipped ({_LEFT_OUT[0]}): no kube-apiserver/etcd in {bin_dir()}; "
