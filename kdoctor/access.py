@@ -10,11 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Mode, Probe
+from kdoctor.core import Mode, Unavailable
+from kdoctor.keys import ACCESS as ACCESS  # re-exported: its home before kdoctor.keys
+from kdoctor.keys import IN_CLUSTER_ACCESS, KUBECONFIG_ACCESS
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
+
+
+#: The ways to authenticate, in client-go's words: kubectl's own message reads
+#: "more than one authentication method found for NAME; found [token basicAuth], only one is allowed"
+#: (k8s.io/client-go/tools/clientcmd/validation.go). Used for a kubeconfig user and for any target.
+TOKEN, CLIENT_CERT, BASIC_AUTH, EXEC, AUTH_PROVIDER = (
+    "token",
+    "clientCert",
+    "basicAuth",
+    "exec",
+    "authProvider",
+)
 
 
 @dataclass(frozen=True)
@@ -47,15 +61,15 @@ class Credentials:
     def methods(self) -> list[str]:
         found = []
         if self.token is not None or self.token_file:
-            found.append("token")
-        if self.client_cert_pem is not None or self.client_key_pem is not None:
-            found.append("client-certificate")
+            found.append(TOKEN)
         if self.username or self.password is not None:
-            found.append("basic-auth")
+            found.append(BASIC_AUTH)
+        if self.client_cert_pem is not None or self.client_key_pem is not None:
+            found.append(CLIENT_CERT)
         if self.exec is not None:
-            found.append("exec")
+            found.append(EXEC)
         if self.auth_provider:
-            found.append("auth-provider")
+            found.append(AUTH_PROVIDER)
         return found
 
 
@@ -73,22 +87,18 @@ class AccessSpec:
     origin: str = ""  # human words: "context prod in ~/.kube/config", "pod service account"
 
 
-class AccessUnavailable(Exception):
+class AccessUnavailable(Unavailable):
     """Raised by `ACCESS` when the target's description is too broken to name a server.
 
     Checks need not catch it: the runner turns it into `skip` ("no server to check: ..."), while
     the kubeconfig or in-cluster checks report the cause.
     """
 
+    @property
+    def summary(self) -> str:
+        return f"no server to check: {super().summary}"
+
 
 async def _compute_access(ctx: Context) -> AccessSpec:
-    if ctx.mode is Mode.IN_CLUSTER:
-        from kdoctor.incluster import IN_CLUSTER_ACCESS
-
-        return await ctx.probe(IN_CLUSTER_ACCESS)
-    from kdoctor.kubeconfig import KUBECONFIG_ACCESS
-
-    return await ctx.probe(KUBECONFIG_ACCESS)
-
-
-ACCESS: Probe[AccessSpec] = Probe("access", _compute_access)
+    key = IN_CLUSTER_ACCESS if ctx.mode is Mode.IN_CLUSTER else KUBECONFIG_ACCESS
+    return await ctx.probe(key)

@@ -1,141 +1,261 @@
-"""The public check API: everything a check family (built-in or third-party) may use.
+"""The public check API: everything a check family, built-in or third-party, may use. Nothing else.
 
-A check is a small class::
+A check is a small class; its docstring is the text of ``kdoctor explain``::
 
-    class ServerURL(Check):
-        \"\"\"What `kdoctor explain kubeconfig.server` prints: what it looks at, outcomes, fixes.\"\"\"
+    from kdoctor.api import SELECTION, Check, Context, Mode, Result
 
-        id = "kubeconfig.server"
-        title = "The cluster's server URL is usable"
+    class Namespace(Check):
+        \"\"\"What `kdoctor explain example.namespace` prints: what it looks at, outcomes, fixes.\"\"\"
+
+        id = "example.namespace"
+        title = "The context names a namespace"
         depends_on = ("kubeconfig.context",)
-
-        def applies(self, ctx: Context) -> str | None:
-            return None if ctx.mode is Mode.KUBECONFIG else "only for kubeconfig targets"
+        modes = (Mode.KUBECONFIG,)
 
         async def run(self, ctx: Context) -> Result:
-            config = await ctx.probe(SELECTED)
-            ...
-            return Result.fail("no server in cluster 'prod'", hint="Set clusters[].cluster.server ...")
+            selection = await ctx.probe(SELECTION)  # a probe: computed once, shared by every check
+            ctx.details["context"] = selection.context_name  # reported whatever the verdict
+            if selection.context is None or not selection.context.namespace:
+                return Result.warn("no namespace: kubectl uses 'default'", hint="Set contexts[].context.namespace.")
+            return Result.ok(f"namespace {selection.context.namespace!r}")
 
-and a family module exposes ``CHECKS = (ServerURL, ...)`` registered under the entry-point group
-``kdoctor.checks``. Only the runner produces status ``error``; a check that raises is a bug.
+A family module exposes ``CHECKS = (Namespace, ...)``, registered under the entry-point group
+``kdoctor.checks``. A probe whose inputs are missing raises `Unavailable`; the runner makes every
+check that awaits it a `skip` naming the cause, so a check does not guard against it. Only the
+runner produces status ``error``: a check that raises is a bug.
+
+The names below are grouped: the API itself, the probe keys (each with the fact type it yields),
+the fact types, and the pure helpers checks judge facts with.
 """
 
 from __future__ import annotations
 
-import asyncio
-import enum
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from kdoctor.access import AccessSpec, Credentials, ExecSpec
+from kdoctor.certs import (
+    EXPIRY_WARNING,
+    CertSummary,
+    certificate_facts,
+    describe,
+    expires_soon,
+    issued_by,
+    key_problem,
+    parse_pem_certificates,
+)
+from kdoctor.context import Context, Environment, Options, Target
+from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
+from kdoctor.credentials import (
+    REMOVED_AUTH_PROVIDERS,
+    ClientCertFacts,
+    ResolvedCredential,
+    client_cert_facts,
+    credential_details,
+)
+from kdoctor.execplugin import ExecResult
+from kdoctor.incluster import (
+    REFRESH_GRACE,
+    InClusterEnv,
+    ServiceAccountFacts,
+    expected_refresh,
+    is_dns1123_label,
+)
+from kdoctor.jwt import JwtClaims
+from kdoctor.jwt import decode as decode_jwt
+from kdoctor.keys import (
+    ACCESS,
+    API_SESSION,
+    CHAIN_ANALYSIS,
+    CREDENTIALS,
+    FQDN_LOOKUP,
+    IDENTITY_REVIEW,
+    IN_CLUSTER_ACCESS,
+    IN_CLUSTER_ENV,
+    KUBECONFIG,
+    KUBECONFIG_ACCESS,
+    LIVEZ,
+    MATERIAL,
+    NAMESERVERS,
+    PATH_FACTS,
+    PROXY_DECISION,
+    READYZ,
+    RESOLUTION,
+    RESOLV_CONF,
+    ROUTE,
+    SELECTION,
+    SERVICE_ACCOUNT,
+    SERVICE_LOOKUP,
+    TCP_CONNECT,
+    TLS_HANDSHAKE,
+    VERSION,
+    WILDCARD_LOOKUP,
+)
+from kdoctor.kubeconfig import (
+    EXEC_API_VERSIONS,
+    INTERACTIVE_MODES,
+    ClusterEntry,
+    ExecEntry,
+    LoadedKubeconfig,
+    Material,
+    Selection,
+    UserEntry,
+    effective_server,
+    files_summary,
+    has_tls_settings,
+)
+from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
+from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
+from kdoctor.probes.clusterdns import (
+    KUBELET_NDOTS,
+    MAX_NAMESERVERS,
+    MUSL_MAX_LINE,
+    OLD_GLIBC_MAX_SEARCH,
+    OLD_GLIBC_MAX_SEARCH_CHARS,
+    Lookup,
+    NameAnswer,
+    ResolvConfFacts,
+)
+from kdoctor.probes.identity import IdentityReview
+from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
+from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
+from kdoctor.probes.resolve import Resolution, is_ip_literal
+from kdoctor.probes.route import Route
+from kdoctor.probes.tcp import TcpConnect
+from kdoctor.probes.tls import (
+    ChainAnalysis,
+    PeerTls,
+    capture_chain_unverified,
+    go_hostname_error,
+    hostname_matches,
+    strength_problems,
+)
+from kdoctor.proxyrules import (
+    HttpxRejected,
+    ProxyDecision,
+    display_proxy_url,
+    httpx_would_choose,
+    python_client_would_choose,
+)
+from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
+from kdoctor.redact import fingerprint
+from kdoctor.timefmt import iso_utc
 
-if TYPE_CHECKING:
-    from kdoctor.context import Context
-
-__all__ = [
+__all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
+    # the check API
     "Check",
     "Context",
+    "Environment",
     "Mode",
+    "Options",
     "Probe",
     "Result",
     "Status",
+    "Target",
+    "Unavailable",
+    "run_check",
+    # probe keys
+    "ACCESS",
+    "API_SESSION",
+    "CHAIN_ANALYSIS",
+    "CREDENTIALS",
+    "FQDN_LOOKUP",
+    "IDENTITY_REVIEW",
+    "IN_CLUSTER_ACCESS",
+    "IN_CLUSTER_ENV",
+    "KUBECONFIG",
+    "KUBECONFIG_ACCESS",
+    "LIVEZ",
+    "MATERIAL",
+    "NAMESERVERS",
+    "PATH_FACTS",
+    "PROXY_DECISION",
+    "READYZ",
+    "RESOLUTION",
+    "RESOLV_CONF",
+    "ROUTE",
+    "SELECTION",
+    "SERVICE_ACCOUNT",
+    "SERVICE_LOOKUP",
+    "TCP_CONNECT",
+    "TLS_HANDSHAKE",
+    "VERSION",
+    "WILDCARD_LOOKUP",
+    # fact types
+    "AccessSpec",
+    "ApiResponse",
+    "ApiSession",
+    "CertSummary",
+    "ClusterEntry",
+    "ChainAnalysis",
+    "ClientCertFacts",
+    "Credentials",
+    "ExecEntry",
+    "ExecResult",
+    "ExecSpec",
+    "IdentityReview",
+    "InClusterEnv",
+    "JwtClaims",
+    "LoadedKubeconfig",
+    "Lookup",
+    "Material",
+    "NameAnswer",
+    "PathFacts",
+    "PeerTls",
+    "ProxyDecision",
+    "ResolvConfFacts",
+    "Resolution",
+    "ResolvedCredential",
+    "Route",
+    "Selection",
+    "ServiceAccountFacts",
+    "ServiceRef",
+    "TcpConnect",
+    "UserEntry",
+    # helpers and constants checks judge with
+    "EXEC_API_VERSIONS",
+    "EXPIRY_WARNING",
+    "HOST_VAR",
+    "INTERACTIVE_MODES",
+    "KUBELET_NDOTS",
+    "LEASES_PATH",
+    "MAX_NAMESERVERS",
+    "MUSL_MAX_LINE",
+    "OLD_GLIBC_MAX_SEARCH",
+    "OLD_GLIBC_MAX_SEARCH_CHARS",
+    "PORT_HTTPS_VAR",
+    "PORT_VAR",
+    "REFRESH_GRACE",
+    "REMOVED_AUTH_PROVIDERS",
+    "SERVICE_NAME",
+    "HttpxRejected",
+    "apiserver_proxy_path",
+    "capture_chain_unverified",
+    "certificate_facts",
+    "client_cert_facts",
+    "credential_details",
+    "decode_jwt",
+    "describe",
+    "display_proxy_url",
+    "effective_server",
+    "expires_soon",
+    "expected_refresh",
+    "files_summary",
+    "fingerprint",
+    "go_hostname_error",
+    "has_tls_settings",
+    "hostname_matches",
+    "httpx_would_choose",
+    "is_dns1123_label",
+    "is_ip_literal",
+    "is_loopback",
+    "normal_ip",
+    "iso_utc",
+    "parse_ip",
+    "issued_by",
+    "key_problem",
+    "live_leases",
+    "parse_pem_certificates",
+    "phase_timings",
+    "python_client_would_choose",
+    "split_proxy_path",
+    "status_words",
+    "strength_problems",
 ]
-
-T = TypeVar("T")
-
-
-class Status(str, enum.Enum):
-    PASS = "pass"
-    WARN = "warn"
-    FAIL = "fail"
-    SKIP = "skip"
-    ERROR = "error"
-
-    @property
-    def severity(self) -> int:
-        """Rank for "worst of": error and fail rank alike in a target's status (DESIGN)."""
-        return _SEVERITY[self]
-
-
-_SEVERITY = {Status.PASS: 0, Status.SKIP: 0, Status.WARN: 1, Status.FAIL: 2, Status.ERROR: 2}
-
-
-class Mode(str, enum.Enum):
-    KUBECONFIG = "kubeconfig"
-    IN_CLUSTER = "in-cluster"
-
-
-@dataclass(frozen=True)
-class Result:
-    """What a check returns: a status, the evidence (summary), the fix (hint), and details."""
-
-    status: Status
-    summary: str
-    hint: str = ""
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def ok(cls, summary: str, *, hint: str = "", details: Mapping[str, Any] | None = None) -> Result:
-        return cls(Status.PASS, summary, hint, dict(details or {}))
-
-    @classmethod
-    def warn(cls, summary: str, *, hint: str = "", details: Mapping[str, Any] | None = None) -> Result:
-        return cls(Status.WARN, summary, hint, dict(details or {}))
-
-    @classmethod
-    def fail(cls, summary: str, *, hint: str = "", details: Mapping[str, Any] | None = None) -> Result:
-        return cls(Status.FAIL, summary, hint, dict(details or {}))
-
-    @classmethod
-    def skip(cls, summary: str, *, hint: str = "", details: Mapping[str, Any] | None = None) -> Result:
-        return cls(Status.SKIP, summary, hint, dict(details or {}))
-
-
-class Check:
-    """Base class of every check. Subclasses set the class attributes and implement `run`.
-
-    The class docstring is the text of `kdoctor explain ID`.
-    """
-
-    id: ClassVar[str]
-    title: ClassVar[str]
-    depends_on: ClassVar[tuple[str, ...]] = ()
-    #: Opt-in checks run only when named by --check (e.g. ones that probe many services).
-    opt_in: ClassVar[bool] = False
-
-    def applies(self, ctx: Context) -> str | None:
-        """None when the check applies to this target, else the reason it does not (shown as skip)."""
-        return None
-
-    async def run(self, ctx: Context) -> Result:
-        raise NotImplementedError
-
-
-class Probe(Generic[T]):
-    """A typed key for a fact computed once per target and shared by every check that awaits it.
-
-    ``compute`` gathers facts (files, DNS answers, a TLS handshake); it never judges them. It may
-    await other probes through the context it is given.
-    """
-
-    def __init__(self, name: str, compute: Callable[[Context], Awaitable[T]]) -> None:
-        self.name = name
-        self.compute = compute
-
-    def __repr__(self) -> str:
-        return f"Probe({self.name!r})"
-
-
-async def gather_probes(ctx: Context, *probes: Probe[Any]) -> list[Any]:
-    """Await several probes concurrently."""
-    return list(await asyncio.gather(*(ctx.probe(p) for p in probes)))
-
-
-def __getattr__(name: str) -> Any:
-    # Context lives in its own module (it needs the options model); re-exported lazily so that
-    # `from kdoctor.api import Context` works without an import cycle.
-    if name == "Context":
-        from kdoctor.context import Context
-
-        return Context
-    raise AttributeError(name)

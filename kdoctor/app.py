@@ -5,29 +5,30 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, TextIO
 
 from kdoctor import __version__
-from kdoctor.api import Mode
 from kdoctor.context import Context, Environment, Options, Target
+from kdoctor.core import Mode
 from kdoctor.exit_codes import ExitCode, exit_code_for
+from kdoctor.kubeconfig import list_contexts
 from kdoctor.observer import NullObserver, RunObserver
+from kdoctor.probes.inpod import detect
 from kdoctor.redact import SecretRegistry
-from kdoctor.registry import RegisteredCheck, Registry, load_registry, select
+from kdoctor.registry import RegisteredCheck, Registry, closest_ids, load_registry, select
 from kdoctor.report import Report, TargetReport
+from kdoctor.rootcause import retarget_skips
 from kdoctor.runner import run_target
+from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
+    # lazy: Rich only for a person at a terminal
     from kdoctor.render.live import LiveProgress
 
 #: How many targets of --all-contexts are checked at once.
 TARGET_CONCURRENCY = 8
-
-
-class UsageError(Exception):
-    """Bad input on the command line (exit 2): unknown check id and the like."""
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,12 @@ class OutputOptions:
     report_file: str | None = None
     fail_on: str = "fail"
     width: int | None = None
+    verbose: bool = False
 
 
 @dataclass
 class RunOutcome:
     report: Report
-    exit_code: ExitCode
     tracebacks: dict[str, str]
 
 
@@ -54,13 +55,9 @@ def choose_format(requested: str | None, stdout: TextIO, env: dict[str, str] | N
 
 
 def plan_targets(options: Options, environment: Environment) -> list[Target]:
-    from kdoctor.probes.inpod import detect
-
     if detect(options, environment):
         return [Target(Mode.IN_CLUSTER)]
     if options.all_contexts:
-        from kdoctor.kubeconfig import list_contexts
-
         names = list_contexts(options, environment)
         if names:
             return [Target(Mode.KUBECONFIG, name) for name in names]
@@ -104,14 +101,15 @@ async def collect(
 
     done = await asyncio.gather(*(one(t) for t in targets))
     tracebacks = {k: secrets.scrub(v) for _, tb in done for k, v in tb.items()}
+    graph = {c.id: c.depends_on for c in checks}
     report = Report(
         kdoctor_version=__version__,
-        started_at=started_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        started_at=iso_utc(started_at),
         duration_ms=(time.perf_counter() - started) * 1000,
-        targets=[scrub_target(t, secrets) for t, _ in done],
+        targets=[with_root_cause(scrub_target(t, secrets), graph) for t, _ in done],
         plugin_errors=dict(registry_errors or {}),
     )
-    return RunOutcome(report=report, exit_code=ExitCode.OK, tracebacks=tracebacks)
+    return RunOutcome(report=report, tracebacks=tracebacks)
 
 
 def scrub_target(target: TargetReport, secrets: SecretRegistry) -> TargetReport:
@@ -126,6 +124,12 @@ def scrub_target(target: TargetReport, secrets: SecretRegistry) -> TargetReport:
         for r in target.results
     ]
     return replace(target, results=results, config=secrets.scrub_data(dict(target.config)))
+
+
+def with_root_cause(target: TargetReport, depends_on: Mapping[str, Sequence[str]]) -> TargetReport:
+    """`target` with its root cause, and skip reasons that name it rather than a skipped neighbour."""
+    results = retarget_skips(target.results, depends_on, lambda r, text: replace(r, summary=text))
+    return replace(target, results=results, depends_on=dict(depends_on))
 
 
 def run_command(
@@ -147,15 +151,20 @@ def run_command(
         checks = select(registry, options.selected, options.skipped)
     except ValueError as exc:
         registry = load_registry()  # the message lists every valid id, not just the loaded families
+        close = closest_ids(registry, exc.args[0])
+        guess = f" Did you mean {' or '.join(close)}?" if close else ""
         print(
-            f"error: unknown check id or family {exc.args[0]!r}.\n"
+            f"error: unknown check id or family {exc.args[0]!r}.{guess}\n"
             f"Valid families: {', '.join(registry.families())}\nValid ids: {', '.join(registry.ids)}",
             file=stderr,
         )
         return ExitCode.USAGE
+    if not checks and (options.selected or options.skipped):
+        named = [*(f"--check {n}" for n in options.selected), *(f"--skip {n}" for n in options.skipped)]
+        print(f"error: {' '.join(named)} leaves no check to run.", file=stderr)
+        return ExitCode.USAGE
     fmt = choose_format(output.format, stdout, dict(environment.env))
-    # With --all-contexts the number of targets is known only once the kubeconfig is read.
-    observer = _observer(fmt, stdout, None if options.all_contexts else len(checks))
+    observer = _observer(fmt, stdout, _reporting_total(options, environment, checks))
     try:
         with observer:
             outcome = asyncio.run(
@@ -165,11 +174,13 @@ def run_command(
         # The message itself may quote a credential; the name of the error is enough without --debug.
         print(f"kdoctor: internal error ({type(exc).__name__}); --debug shows the traceback", file=stderr)
         if options.debug:
+            # lazy: needed only for an internal error under --debug
             import traceback
 
             traceback.print_exc(file=stderr)
         return ExitCode.INTERNAL
     report = outcome.report
+    # lazy: the renderers (and Rich) load only once there is a report to show
     from kdoctor.render import render
 
     code = ExitCode.OK
@@ -180,7 +191,7 @@ def run_command(
         except OSError as exc:
             print(f"error: cannot write the report to {output.report_file}: {exc.strerror}", file=stderr)
             code = ExitCode.USAGE
-    render(report, fmt, stdout, width=output.width)
+    render(report, fmt, stdout, width=output.width, verbose=output.verbose)
     for name, error in registry.errors.items():
         print(f"warning: check plugin {name} failed to load and was left out: {error}", file=stderr)
     if options.debug:
@@ -190,6 +201,29 @@ def run_command(
         return code
     statuses = [r.status for r in report.results]
     return exit_code_for(statuses, output.fail_on)
+
+
+def _reporting_total(
+    options: Options, environment: Environment, checks: Sequence[RegisteredCheck]
+) -> int | None:
+    """How many checks will report on the one target: those that apply to it (the spinner's total).
+
+    None with --all-contexts: the number of targets is known only once the kubeconfig is read.
+    """
+    if options.all_contexts:
+        return None
+    targets = plan_targets(options, environment)
+    if len(targets) != 1:
+        return None
+    ctx = Context(options=options, environment=environment, target=targets[0])
+    return sum(1 for c in checks if _applies(c, ctx))
+
+
+def _applies(entry: RegisteredCheck, ctx: Context) -> bool:
+    try:
+        return entry.check.applies(ctx) is None
+    except Exception:
+        return True  # the runner reports the crash as an `error`: it counts
 
 
 def _observer(fmt: str, stdout: TextIO, total: int | None) -> NullObserver | LiveProgress:

@@ -20,10 +20,13 @@ for it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from kdoctor.timefmt import iso_utc
+
 if TYPE_CHECKING:
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
 __all__ = [
@@ -69,8 +72,8 @@ class CertSummary:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        data["not_before"] = _iso(self.not_before)
-        data["not_after"] = _iso(self.not_after)
+        data["not_before"] = iso_utc(self.not_before)
+        data["not_after"] = iso_utc(self.not_after)
         data["dns_names"] = list(self.dns_names)
         data["ip_addresses"] = list(self.ip_addresses)
         data["organizations"] = list(self.organizations)
@@ -89,15 +92,12 @@ class CertSummary:
         return self.dns_names + self.ip_addresses
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 # --- reading --------------------------------------------------------------------------------------
 
 
 def parse_pem_certificates(data: bytes) -> tuple[list[x509.Certificate], str | None]:
     """The PEM certificates in `data`, or why there are none (a predicate: "is not PEM (...)")."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
     if b"-----BEGIN" not in data:
@@ -114,6 +114,7 @@ def parse_pem_certificates(data: bytes) -> tuple[list[x509.Certificate], str | N
 
 def load_pem_bundle(pem: bytes) -> list[bytes]:
     """The certificates of a PEM bundle as DER (an unparsable bundle yields none)."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography.hazmat.primitives.serialization import Encoding
 
     certs, _ = parse_pem_certificates(pem)
@@ -122,6 +123,7 @@ def load_pem_bundle(pem: bytes) -> list[bytes]:
 
 def load_der(der: bytes) -> x509.Certificate:
     """One DER certificate (ValueError when it is not one)."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
     return x509.load_der_x509_certificate(der)
@@ -133,6 +135,7 @@ def key_problem(key_pem: bytes, cert: x509.Certificate) -> str | None:
     The reason is a predicate ("is encrypted with a passphrase; ..."); a readable key of another
     certificate gives `KEY_MISMATCH`.
     """
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography.hazmat.primitives import serialization
 
     if b"-----BEGIN" not in key_pem:
@@ -156,6 +159,7 @@ def key_problem(key_pem: bytes, cert: x509.Certificate) -> str | None:
 
 def is_ca(cert: x509.Certificate) -> bool:
     """Whether Go's crypto/x509 lets `cert` sign others: basicConstraints CA:TRUE, or a v1 certificate."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
 
     try:
@@ -188,6 +192,7 @@ def describe_certificate(der: bytes) -> CertSummary:
 
 def describe(cert: x509.Certificate) -> CertSummary:
     """The summary of one parsed certificate."""
+    # lazy: cryptography costs start-up time and only certificates need it
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
@@ -250,13 +255,24 @@ def describe(cert: x509.Certificate) -> CertSummary:
     )
 
 
+#: One threshold for every certificate kdoctor judges (serving chain, cluster CA, client certificate,
+#: service-account CA): within it, an expiry is a warning. 30 days leaves a renewal cycle (cert-manager
+#: renews at 2/3 of a 90-day life, kubeadm users are told to renew within the last month).
+EXPIRY_WARNING = timedelta(days=30)
+
+
+def expires_soon(not_after: datetime, now: datetime) -> bool:
+    """The one judgement of "expiring": still valid, but within EXPIRY_WARNING of its end."""
+    return now <= not_after and not_after - now <= EXPIRY_WARNING
+
+
 def certificate_facts(cert: CertSummary, now: datetime) -> dict[str, Any]:
     """JSON-ready facts about one certificate, judged against `now` (the kubeconfig checks' details)."""
     return {
         "subject": cert.subject,
         "issuer": cert.issuer,
-        "not_before": _iso(cert.not_before),
-        "not_after": _iso(cert.not_after),
+        "not_before": iso_utc(cert.not_before),
+        "not_after": iso_utc(cert.not_after),
         "expired": now > cert.not_after,
         "not_yet_valid": now < cert.not_before,
         "expires_in_days": (cert.not_after - now).days,

@@ -9,13 +9,14 @@ import typer
 
 from kdoctor import __version__
 from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
+from kdoctor.exit_codes import ExitCode
 
 OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
 
 app = typer.Typer(
     name="kdoctor",
     help="Why can't I (or this pod) talk to this Kubernetes cluster, and what do I do about it?",
-    no_args_is_help=True,
+    no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -92,8 +93,13 @@ def run(
     debug: Annotated[
         bool, typer.Option("--debug", help="Tracebacks of checks that ended in error, to stderr.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("-v", "--verbose", help="Every check in full (default: passing families on one line)."),
+    ] = False,
 ) -> None:
-    """Check the access path to the cluster and report every link."""
+    """Check the access path to the cluster and report every link (what bare `kdoctor` does)."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.app import OutputOptions, run_command
 
     options = Options(
@@ -109,13 +115,16 @@ def run(
         selected=tuple(check or ()),
         skipped=tuple(skip or ()),
     )
-    code = run_command(options, OutputOptions(format=output, report_file=report, fail_on=fail_on))
+    code = run_command(
+        options, OutputOptions(format=output, report_file=report, fail_on=fail_on, verbose=verbose)
+    )
     raise typer.Exit(code)
 
 
 @app.command("checks")
 def list_checks() -> None:
     """List every check: id, title, depends_on, and the package it comes from."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.registry import load_registry
 
     registry = load_registry()
@@ -132,13 +141,20 @@ def explain(
     check_id: Annotated[str, typer.Argument(metavar="ID", help="A check id, e.g. tls.chain.")],
 ) -> None:
     """What a check looks at, what each outcome means, how to fix it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.registry import load_registry
 
     registry = load_registry()
     entry = registry.get(check_id)
     if entry is None:
-        print(f"error: unknown check id {check_id!r}. Valid ids: {', '.join(registry.ids)}", file=sys.stderr)
-        raise typer.Exit(2)
+        from kdoctor.registry import closest_ids
+
+        close = closest_ids(registry, check_id)
+        guess = f" Did you mean {' or '.join(close)}?" if close else ""
+        print(
+            f"error: unknown check id {check_id!r}.{guess} `kdoctor checks` lists every id.", file=sys.stderr
+        )
+        raise typer.Exit(ExitCode.USAGE)
     deps = ", ".join(entry.depends_on) or "nothing"
     print(f"{entry.id}: {entry.title}\n(from {entry.origin}; depends on {deps})\n\n{entry.doc}")
 
@@ -151,8 +167,10 @@ def demo(
         str | None, typer.Option("-o", "--output", callback=_output_choice, help="Output format.")
     ] = None,
     timeout: Annotated[float, typer.Option(min=0.1, max=60, help="Seconds per network operation.")] = 5.0,
+    verbose: Annotated[bool, typer.Option("-v", "--verbose", help="Every check in full.")] = False,
 ) -> None:
     """Start the built-in demo cluster on loopback and run the doctor against it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor import demo as demo_mod
 
     if list_:
@@ -162,9 +180,11 @@ def demo(
     names = [n for n, _ in demo_mod.list_scenarios()]
     if scenario not in names:
         print(f"error: unknown scenario {scenario!r}; one of: {', '.join(names)}", file=sys.stderr)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USAGE)
     raise typer.Exit(
-        demo_mod.run_demo(scenario, output=output, stdout=sys.stdout, stderr=sys.stderr, timeout=timeout)
+        demo_mod.run_demo(
+            scenario, output=output, stdout=sys.stdout, stderr=sys.stderr, timeout=timeout, verbose=verbose
+        )
     )
 
 
@@ -180,15 +200,30 @@ def proxy_url(
     server: Annotated[str | None, typer.Option(help="Server URL (instead of the kubeconfig's).")] = None,
 ) -> None:
     """Print the apiserver proxy URL of a service, as the Kubernetes page builds it."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
     from kdoctor.proxyurl import proxy_url_command
 
     try:
         print(proxy_url_command(service, namespace, server, kubeconfig=kubeconfig, context=context))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
+#: Options that belong to the top-level command, not to `run`.
+_TOP_LEVEL_OPTIONS = ("--help", "--version")
+
+
+def default_to_run(args: list[str]) -> list[str]:
+    """Bare `kdoctor` (and `kubectl doctor`) is `kdoctor run`, like `flutter doctor`; so is a
+    command line that starts with an option of `run` (`kdoctor --context prod`). `--help` and
+    `--version` stay the top-level ones."""
+    if not args or (args[0].startswith("-") and args[0] not in _TOP_LEVEL_OPTIONS):
+        return ["run", *args]
+    return args
 
 
 def main() -> None:
     """Run the Typer app (`kdoctor` and `kubectl-doctor`)."""
-    app(prog_name="kubectl doctor" if sys.argv[0].endswith("kubectl-doctor") else "kdoctor")
+    prog = "kubectl doctor" if sys.argv[0].endswith("kubectl-doctor") else "kdoctor"
+    app(args=default_to_run(sys.argv[1:]), prog_name=prog)

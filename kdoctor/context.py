@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from kdoctor.api import Mode, Probe
+from kdoctor.core import CHECK_DETAILS, Mode, Probe
 from kdoctor.redact import SecretRegistry
 
 T = TypeVar("T")
@@ -75,7 +75,7 @@ class Context:
     #: What the report says this target is (context, cluster, user, server, config); filled in by
     #: the probes that learn it (the kubeconfig selection, the in-cluster environment).
     identity: dict[str, Any] = field(default_factory=dict)
-    _probes: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
+    _probes: dict[Probe[Any], asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list, repr=False)
 
     @property
@@ -91,22 +91,40 @@ class Context:
     def env(self) -> Mapping[str, str]:
         return self.environment.env
 
+    @property
+    def details(self) -> dict[str, Any]:
+        """The running check's details: fill it as facts are learnt; the runner puts it in the report.
+
+        One mapping per check (it lives in the check's asyncio task), even when checks share this context.
+        """
+        details = CHECK_DETAILS.get()
+        if details is None:
+            details = {}
+            CHECK_DETAILS.set(details)
+        return details
+
     def identify(self, **facts: Any) -> None:
         """Record what this target is, for the report header (context=, cluster=, user=, server=, config=)."""
         self.identity.update({k: v for k, v in facts.items() if v is not None})
 
     async def probe(self, key: Probe[T]) -> T:
         """The value of `key` for this target, computed on first use; concurrent callers share it."""
-        future = self._probes.get(key.name)
+        future = self._probes.get(key)
         if future is None:
             future = asyncio.ensure_future(key.compute(self))
-            self._probes[key.name] = future
+            self._probes[key] = future
         # shield: one check timing out must not cancel a probe other checks are awaiting.
         return cast(T, await asyncio.shield(future))
 
+    def provide(self, key: Probe[T], value: T) -> None:
+        """Give `key` its value without computing it (tests inject facts this way). Needs a running loop."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result(value)
+        self._probes[key] = future
+
     def peek(self, key: Probe[T]) -> T | None:
         """The value of `key` if it was computed successfully, without computing it."""
-        future = self._probes.get(key.name)
+        future = self._probes.get(key)
         if future is None or not future.done() or future.cancelled() or future.exception():
             return None
         return cast(T, future.result())

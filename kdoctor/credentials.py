@@ -8,12 +8,13 @@ it meets is registered with `ctx.secrets` before anything else happens to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.access import ACCESS, AccessSpec, Credentials
-from kdoctor.api import Probe
+from kdoctor.certs import KEY_MISMATCH, credential_fingerprint, describe, key_problem, parse_pem_certificates
+from kdoctor.keys import CREDENTIALS
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
@@ -270,9 +271,6 @@ async def _compute(ctx: Context) -> ResolvedCredential:
     return await resolve_credentials(ctx, access)
 
 
-CREDENTIALS: Probe[ResolvedCredential] = Probe("credentials", _compute)
-
-
 def credential_details(cred: ResolvedCredential) -> dict[str, Any]:
     """JSON-safe facts about `cred` for a report: never a value, only fingerprints."""
     out: dict[str, Any] = {"kind": cred.kind, "source": cred.source, "configured": list(cred.configured)}
@@ -328,13 +326,6 @@ def client_cert_facts(cert_pem: bytes, key_pem: Secret | None) -> ClientCertFact
 
     Errors name what is wrong, never the key material.
     """
-    from kdoctor.certs import (
-        KEY_MISMATCH,
-        credential_fingerprint,
-        describe,
-        key_problem,
-        parse_pem_certificates,
-    )
 
     certs, error = parse_pem_certificates(cert_pem)
     if error is not None:
@@ -358,6 +349,5 @@ def client_cert_facts(cert_pem: bytes, key_pem: Secret | None) -> ClientCertFact
 
 
 def _with(facts: ClientCertFacts, **changes: Any) -> ClientCertFacts:
-    from dataclasses import replace
 
     return replace(facts, **changes)

@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from kdoctor.app import OutputOptions, run_command
+from kdoctor.context import Environment, Options
 from kdoctor.emulator.scenarios import SCENARIOS
 from kdoctor.emulator.scenarios import list_scenarios as _list_scenarios
+from kdoctor.exit_codes import ExitCode
 
 DEFAULT_SCENARIO = "healthy"
 
@@ -38,17 +41,24 @@ def run_demo(
     debug: bool = False,
     width: int | None = None,
     user: str = "token",
+    verbose: bool = False,
 ) -> int:
     """Run the doctor against the emulator started with `scenario`; returns the exit code."""
     if scenario not in SCENARIOS:
         names = ", ".join(SCENARIOS)
         print(f"error: unknown scenario {scenario!r}; one of: {names}", file=stderr)
-        return 2
+        return ExitCode.USAGE
+    # lazy: the emulator and its PKI load only once a known scenario is chosen
     from kdoctor.emulator import Emulator
 
     with tempfile.TemporaryDirectory(prefix="kdoctor-demo-") as tmp, Emulator(scenario) as cluster:
         home = Path(tmp)
-        kubeconfig = cluster.write_kubeconfig(home / "kubeconfig", user=user, context_name="kdoctor-demo")
+        # The default location under the demo's own HOME: the doctor finds it as kubectl would, and
+        # the report does not speak of a --kubeconfig flag the user never gave.
+        (home / ".kube").mkdir()
+        kubeconfig = cluster.write_kubeconfig(
+            home / ".kube" / "config", user=user, context_name="kdoctor-demo"
+        )
         print(
             f"kdoctor demo: scenario {scenario!r}: {cluster.description}\n"
             f"  demo cluster {cluster.url}, kubeconfig {kubeconfig}",
@@ -68,6 +78,7 @@ def run_demo(
             skipped=tuple(skipped),
             debug=debug,
             width=width,
+            verbose=verbose,
         )
 
 
@@ -97,13 +108,11 @@ def _run_doctor(
     skipped: tuple[str, ...],
     debug: bool,
     width: int | None,
+    verbose: bool = False,
 ) -> int:
     """The one call into the engine (`kdoctor.app.run_command`), as `kdoctor run` would make it."""
-    from kdoctor.app import OutputOptions, run_command
-    from kdoctor.context import Environment, Options
-
     options = Options(
-        kubeconfig=str(kubeconfig),
+        kubeconfig=None if kubeconfig == home / ".kube" / "config" else str(kubeconfig),
         in_cluster=False,
         timeout=timeout,
         debug=debug,
@@ -113,7 +122,7 @@ def _run_doctor(
     environment = Environment(env=demo_environment(home), home=home)
     return run_command(
         options,
-        OutputOptions(format=output, report_file=report_file, fail_on=fail_on, width=width),
+        OutputOptions(format=output, report_file=report_file, fail_on=fail_on, width=width, verbose=verbose),
         environment=environment,
         stdout=stdout,
         stderr=stderr,

@@ -19,7 +19,7 @@ import re
 import signal
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -310,7 +310,6 @@ async def _communicate(
 
 
 def _replace(result: ExecResult, **changes: Any) -> ExecResult:
-    from dataclasses import replace
 
     return replace(result, **changes)
 

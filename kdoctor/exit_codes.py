@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 
 
 class ExitCode(enum.IntEnum):

@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.access import AccessSpec, AccessUnavailable, Credentials
-from kdoctor.api import Probe
 from kdoctor.certs import CertSummary, describe, parse_pem_certificates
 from kdoctor.jwt import JwtClaims, decode
+from kdoctor.keys import IN_CLUSTER_ACCESS, IN_CLUSTER_ENV, SERVICE_ACCOUNT
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, detect
 from kdoctor.redact import Secret
+from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Mapping
 
     from kdoctor.context import Context
 
@@ -37,14 +38,11 @@ __all__ = [
     "PORT_HTTPS_VAR",
     "PORT_VAR",
     "SERVICE_ACCOUNT",
-    "SERVICE_HOST_ROLE",
     "CAFacts",
     "InClusterEnv",
     "NamespaceFacts",
     "ServiceAccountFacts",
-    "ServiceHostRole",
     "TokenFacts",
-    "classify_service_host",
     "detect",
     "read_env",
     "read_serviceaccount",
@@ -96,9 +94,9 @@ class TokenFacts:
             out["claims"] = self.claims.summary_claims()
             warn_after = warn_after_of(self.claims)
             if warn_after is not None:
-                out["claims"]["warnafter"] = _iso(warn_after)
+                out["claims"]["warnafter"] = iso_utc(warn_after)
         if self.modified_at is not None:
-            out["modified_at"] = _iso(self.modified_at)
+            out["modified_at"] = iso_utc(self.modified_at)
         return out
 
 
@@ -368,10 +366,6 @@ def _config(sa: ServiceAccountFacts, env: InClusterEnv | None) -> dict[str, Any]
     return config
 
 
-SERVICE_ACCOUNT: Probe[ServiceAccountFacts] = Probe("incluster.serviceaccount", _compute_serviceaccount)
-IN_CLUSTER_ENV: Probe[InClusterEnv] = Probe("incluster.env", _compute_env)
-
-
 async def _compute_access(ctx: Context) -> AccessSpec:
     env = await ctx.probe(IN_CLUSTER_ENV)
     sa = await ctx.probe(SERVICE_ACCOUNT)
@@ -393,95 +387,3 @@ async def _compute_access(ctx: Context) -> AccessSpec:
         credentials=Credentials(token=token, token_file=sa.token.path),
         origin=f"pod service account ({sa.directory})",
     )
-
-
-IN_CLUSTER_ACCESS: Probe[AccessSpec] = Probe("incluster.access", _compute_access)
-
-
-# --- is KUBERNETES_SERVICE_HOST the Service VIP? (for proxy.path's kube-proxy hop) -----------
-
-
-@dataclass(frozen=True)
-class ServiceHostRole:
-    """What KUBERNETES_SERVICE_HOST points at.
-
-    kind: "service-vip" (the `default/kubernetes` ClusterIP: kube-proxy, or its replacement,
-    translates it to an apiserver endpoint), "endpoint" (an apiserver address itself: nothing
-    in between), or "unknown" (no evidence either way). `evidence` says why, in words.
-    """
-
-    kind: str
-    host: str | None
-    evidence: str
-    service_ips: tuple[str, ...] = ()
-    endpoint_ips: tuple[str, ...] = ()
-
-
-def classify_service_host(
-    host: str | None,
-    service_ips: Iterable[str] = (),
-    endpoint_ips: Iterable[str] = (),
-    *,
-    service_source: str = "kubernetes.default.svc",
-    endpoint_source: str = "default/kubernetes endpoints",
-) -> ServiceHostRole:
-    """Compare KUBERNETES_SERVICE_HOST with the Service's cluster IPs and the apiserver endpoints.
-
-    `service_ips` are the addresses `kubernetes.default.svc` resolves to (or the Service's
-    clusterIPs from the API); `endpoint_ips` the addresses of the `default/kubernetes` endpoints.
-    """
-    services = tuple(_normal_ip(a) for a in service_ips)
-    endpoints = tuple(_normal_ip(a) for a in endpoint_ips)
-    if not host:
-        return ServiceHostRole("unknown", None, f"{HOST_VAR} is not set", services, endpoints)
-    normal = _normal_ip(host)
-    if normal in endpoints:
-        return ServiceHostRole(
-            "endpoint", host, f"{HOST_VAR}={host} is an address of the {endpoint_source}", services, endpoints
-        )
-    if normal in services:
-        return ServiceHostRole(
-            "service-vip",
-            host,
-            f"{HOST_VAR}={host} is the address {service_source} resolves to (the Service's cluster IP)",
-            services,
-            endpoints,
-        )
-    if endpoints and services:
-        return ServiceHostRole(
-            "unknown",
-            host,
-            f"{HOST_VAR}={host} is neither the Service IP ({', '.join(services)}) nor an endpoint "
-            f"({', '.join(endpoints)})",
-            services,
-            endpoints,
-        )
-    return ServiceHostRole("unknown", host, f"no evidence about {HOST_VAR}={host}", services, endpoints)
-
-
-def _normal_ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value.strip().strip("[]").split("%", 1)[0]))
-    except ValueError:
-        return value.strip().lower()
-
-
-async def _compute_service_host_role(ctx: Context) -> ServiceHostRole:
-    from kdoctor.probes.clusterdns import FQDN_LOOKUP, DNSUnavailable
-
-    env = await ctx.probe(IN_CLUSTER_ENV)
-    try:
-        lookup = await ctx.probe(FQDN_LOOKUP)
-    except DNSUnavailable:
-        lookup = None
-    services = lookup.addresses if lookup is not None else ()
-    return classify_service_host(env.host, services, (), service_source=lookup.name if lookup else "")
-
-
-#: DNS evidence only; proxy.path may add the `default/kubernetes` endpoints it fetches through
-#: `classify_service_host(host, service_ips, endpoint_ips)`.
-SERVICE_HOST_ROLE: Probe[ServiceHostRole] = Probe("incluster.service-host-role", _compute_service_host_role)
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

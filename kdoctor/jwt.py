@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from kdoctor.timefmt import iso_utc
+
 __all__ = ["LEGACY_SA_ISSUER", "JwtClaims", "ServiceAccountClaims", "decode"]
 
 #: The `iss` of tokens minted by the token controller into kubernetes.io/service-account-token Secrets.
@@ -80,7 +82,7 @@ class JwtClaims:
         for key in ("exp", "nbf", "iat"):
             value = getattr(self, key)
             if value is not None:
-                out[key] = _iso(value)
+                out[key] = iso_utc(value)
         sa = self.service_account
         if sa is not None:
             out["serviceaccount"] = {
@@ -185,7 +187,3 @@ def _service_account(claims: Mapping[str, Any]) -> ServiceAccountClaims | None:
             legacy=True,
         )
     return None
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

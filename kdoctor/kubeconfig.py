@@ -22,11 +22,21 @@ import contextlib
 import os
 import stat
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.access import AccessSpec, AccessUnavailable, Credentials, ExecSpec
-from kdoctor.api import Probe
+from kdoctor.access import (
+    AUTH_PROVIDER,
+    BASIC_AUTH,
+    CLIENT_CERT,
+    EXEC,
+    TOKEN,
+    AccessSpec,
+    AccessUnavailable,
+    Credentials,
+    ExecSpec,
+)
+from kdoctor.keys import KUBECONFIG, KUBECONFIG_ACCESS, MATERIAL, SELECTION
 from kdoctor.redact import SECRET_KEYS, Secret, SecretRegistry, redact_config
 
 if TYPE_CHECKING:
@@ -155,15 +165,15 @@ class UserEntry:
         """Configured ways to authenticate, in client-go's words."""
         found = []
         if self.token is not None or self.token_file:
-            found.append("token")
+            found.append(TOKEN)
         if self.username or self.password is not None:
-            found.append("basicAuth")
+            found.append(BASIC_AUTH)
         if self.client_certificate or self.client_certificate_data:
-            found.append("clientCert")
+            found.append(CLIENT_CERT)
         if self.exec is not None:
-            found.append("exec")
+            found.append(EXEC)
         if self.auth_provider:
-            found.append("authProvider")
+            found.append(AUTH_PROVIDER)
         return found
 
 
@@ -383,7 +393,6 @@ def _load_file(
 
 
 def _replace(file: KubeconfigFile, **changes: Any) -> KubeconfigFile:
-    from dataclasses import replace
 
     return replace(file, **changes)
 
@@ -896,9 +905,6 @@ async def _compute_kubeconfig(ctx: Context) -> LoadedKubeconfig:
     return loaded
 
 
-KUBECONFIG: Probe[LoadedKubeconfig] = Probe("kubeconfig", _compute_kubeconfig)
-
-
 async def _compute_selection(ctx: Context) -> Selection:
     loaded = await ctx.probe(KUBECONFIG)
     selection = select(loaded, ctx.target.context or ctx.options.context)
@@ -920,9 +926,6 @@ async def _compute_selection(ctx: Context) -> Selection:
     return selection
 
 
-SELECTION: Probe[Selection] = Probe("kubeconfig.selection", _compute_selection)
-
-
 async def _compute_material(ctx: Context) -> Material:
     selection = await ctx.probe(SELECTION)
     material = await asyncio.to_thread(gather_material, selection)
@@ -931,9 +934,6 @@ async def _compute_material(ctx: Context) -> Material:
     if material.token_file is not None and material.token_file.data is not None:
         ctx.secrets.add(material.token_file.data)
     return material
-
-
-MATERIAL: Probe[Material] = Probe("kubeconfig.material", _compute_material)
 
 
 async def _compute_access(ctx: Context) -> AccessSpec:
@@ -1004,9 +1004,6 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
         credentials=credentials,
         origin=f"context {context.name} in {context.origin}",
     )
-
-
-KUBECONFIG_ACCESS: Probe[AccessSpec] = Probe("kubeconfig.access", _compute_access)
 
 
 def files_summary(files: Sequence[KubeconfigFile]) -> list[dict[str, Any]]:

@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import SplitResult, unquote, urlsplit
 
-from kdoctor.api import Probe
+from kdoctor.keys import ACCESS, PROXY_DECISION
+from kdoctor.netaddr import is_loopback, is_loopback_ip, parse_ip
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
@@ -188,23 +189,6 @@ def _idna(host: str) -> str:
         return host
 
 
-def _go_parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    """net.ParseIP: dotted IPv4 or IPv6 text, no zone, no brackets."""
-    if not text or "%" in text:
-        return None
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _is_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    # Go's IsLoopback looks through IPv4-mapped IPv6 addresses (::ffff:127.0.0.1).
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped.is_loopback
-    return ip.is_loopback
-
-
 def _same_ip(
     a: ipaddress.IPv4Address | ipaddress.IPv6Address, b: ipaddress.IPv4Address | ipaddress.IPv6Address
 ) -> bool:
@@ -278,7 +262,7 @@ def _parse_no_proxy(value: str) -> list[_NoProxyEntry]:
                 continue
         else:
             host = entry
-        ip = _go_parse_ip(host)
+        ip = parse_ip(host)
         if ip is not None:
             entries.append(_NoProxyEntry(text=written, kind="ip", ip=ip, port=port))
             continue
@@ -298,7 +282,7 @@ def _parse_no_proxy(value: str) -> list[_NoProxyEntry]:
 def _go_parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     """net.ParseCIDR: ADDRESS/BITS with a decimal prefix length (no netmask form, no zone)."""
     address, slash, bits = text.partition("/")
-    if not slash or not bits.isdigit() or _go_parse_ip(address) is None:
+    if not slash or not bits.isdigit() or parse_ip(address) is None:
         return None
     try:
         return ipaddress.ip_network(text, strict=False)
@@ -309,7 +293,7 @@ def _go_parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network |
 def _no_proxy_match(entries: list[_NoProxyEntry], host: str, port: str) -> _NoProxyEntry | None:
     """The first entry that exempts host:port from proxying (httpproxy useProxy, after loopback)."""
     addr = host.strip().lower()
-    ip = _go_parse_ip(host)
+    ip = parse_ip(host)
     if ip is not None:
         for entry in entries:
             if entry.kind == "all":
@@ -433,8 +417,8 @@ def decide_proxy(server_url: str, env: Mapping[str, str], cluster_proxy_url: str
     ascii_host = _idna(host)
     if ascii_host == "localhost":
         return ProxyDecision(None, "direct", "none", f"localhost is never proxied ({name} is ignored for it)")
-    ip = _go_parse_ip(ascii_host)
-    if ip is not None and _is_loopback(ip):
+    ip = parse_ip(ascii_host)
+    if ip is not None and is_loopback_ip(ip):
         return ProxyDecision(
             None, "direct", "none", f"loopback is never proxied ({ascii_host}; {name} is ignored for it)"
         )
@@ -498,8 +482,7 @@ def _decide_cluster_proxy(server_url: str, proxy_url: str) -> ProxyDecision:
         )
     _, host, _ = _split_server(server_url)
     reason = "the cluster's proxy-url is used for every request to this cluster; NO_PROXY does not apply"
-    ip = _go_parse_ip(host)
-    if host == "localhost" or (ip is not None and _is_loopback(ip)):
+    if is_loopback(host):
         reason += " (loopback included)"
     return ProxyDecision(
         value, _kind_for_scheme(scheme), "cluster proxy-url", reason, credentials_in_url=credentials
@@ -668,7 +651,6 @@ def python_client_would_choose(
 
 
 async def _compute_decision(ctx: Context) -> ProxyDecision:
-    from kdoctor.access import ACCESS
 
     access = await ctx.probe(ACCESS)
     for value in proxy_url_secrets(access.proxy_url):
@@ -679,5 +661,4 @@ async def _compute_decision(ctx: Context) -> ProxyDecision:
     return decide_proxy(access.server, ctx.env, access.proxy_url)
 
 
-PROXY_DECISION: Probe[ProxyDecision] = Probe("proxy.decision", _compute_decision)
 """client-go's proxy decision for the target's server; also registers proxy credentials as secrets."""

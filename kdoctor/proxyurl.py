@@ -182,6 +182,7 @@ def proxy_url_command(
 def _server_from_kubeconfig(
     kubeconfig: str | None, context: str | None, environment: Environment | None
 ) -> str:
+    # lazy: only the `proxy-url` command reads a kubeconfig; the checks use the pure helpers above
     from kdoctor.context import Environment, Options
     from kdoctor.kubeconfig import effective_server, load_kubeconfig, select
 

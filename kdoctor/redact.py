@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 REDACTED = "<redacted>"
@@ -33,7 +33,8 @@ SECRET_KEYS = frozenset(
 
 # Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
 _MIN_SCRUB_LEN = 4
-_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+")
+# Not before a command-line flag: "set-credentials basic --token=…" names a user called basic.
+_BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!--)[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
 
 
@@ -156,7 +157,3 @@ def _redacted_value(value: Any, registry: SecretRegistry | None) -> str:
     if registry is not None:
         registry.add(text)
     return f"{REDACTED} ({fingerprint(text)})"
-
-
-def scrub_all(texts: Iterable[str], registry: SecretRegistry) -> list[str]:
-    return [registry.scrub(t) for t in texts]

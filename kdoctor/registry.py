@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from kdoctor.api import Check
+from kdoctor.core import Check
 
 ENTRY_POINT_GROUP = "kdoctor.checks"
 _ID = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$")
@@ -39,7 +40,6 @@ class RegisteredCheck:
 
     @property
     def doc(self) -> str:
-        import inspect
 
         return inspect.getdoc(type(self.check)) or self.check.title
 
@@ -160,6 +160,13 @@ def select(registry: Registry, include: Sequence[str], exclude: Sequence[str]) -
             continue
         chosen.append(check)
     return chosen
+
+
+def closest_ids(registry: Registry, name: str, limit: int = 3) -> list[str]:
+    """The check ids and families that look most like a mistyped `name` (difflib's ratio)."""
+    import difflib
+
+    return difflib.get_close_matches(name, [*registry.families(), *registry.ids], n=limit, cutoff=0.8)
 
 
 def _matches(name: str, check_id: str) -> bool:

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
+from kdoctor.rootcause import RootCause, blocked_by, find_root_cause, names_check
 
 SCHEMA_ID = "kdoctor.dev/report/v1"
 STATUSES = (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.ERROR)
@@ -59,10 +60,32 @@ class TargetReport:
     results: Sequence[CheckResult]
     #: The selected context/cluster/user entries, secrets redacted, for support tickets.
     config: Mapping[str, Any] = field(default_factory=dict)
+    #: check id → the ids it depends on (the registry's graph), to tell causes from consequences.
+    depends_on: Mapping[str, Sequence[str]] = field(default_factory=dict, compare=False)
 
     @property
     def status(self) -> Status:
         return worst_status(r.status for r in self.results)
+
+    @property
+    def root_cause(self) -> RootCause | None:
+        """The broken link that explains the other findings (kdoctor.rootcause); None when nothing failed."""
+        return find_root_cause(self.results, self.depends_on)
+
+    def skip_cause(self, result: CheckResult) -> str | None:
+        """For a skipped result: the check that stopped it (failed, errored, or whose warning it would only
+        repeat); None if it just does not apply."""
+        cause = blocked_by(result, self.results, self.depends_on)
+        if cause is None and result.status is Status.SKIP:
+            # A check that skipped because it could only repeat a warning names the check that reports it.
+            cause = next(
+                (r.id for r in self.results if r.status is Status.WARN and names_check(result.summary, r.id)),
+                None,
+            )
+        return cause
+
+    def status_of(self, check_id: str) -> Status | None:
+        return next((r.status for r in self.results if r.id == check_id), None)
 
     @property
     def label(self) -> str:
@@ -76,6 +99,7 @@ class TargetReport:
             "server": self.server,
             "mode": self.mode,
             "status": self.status.value,
+            "root_cause": root.to_json_dict() if (root := self.root_cause) else None,
             "results": [r.to_json_dict() for r in self.results],
             "config": dict(self.config),
         }

@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from kdoctor.access import AccessUnavailable
-from kdoctor.api import Result, Status
 from kdoctor.context import Context
+from kdoctor.core import CHECK_DETAILS, Result, Status, Unavailable
 from kdoctor.observer import NullObserver, RunObserver
 from kdoctor.registry import RegisteredCheck
 from kdoctor.report import CheckResult
@@ -56,11 +55,13 @@ async def run_target(
         c.id: asyncio.get_running_loop().create_future() for c in checks
     }
     tracebacks: dict[str, str] = {}
+    #: skipped check id → the check whose failure (or own skip) is the root of it
+    roots: dict[str, str] = {}
 
     async def run_one(entry: RegisteredCheck) -> None:
         future = outcomes[entry.id]
         try:
-            result = await _run_one(ctx, entry, outcomes, present, observer, label, tracebacks)
+            result = await _run_one(ctx, entry, outcomes, present, observer, label, tracebacks, roots)
         except BaseException:
             future.set_result(_error(entry, "the runner was interrupted", 0.0))
             raise
@@ -92,14 +93,22 @@ async def _run_one(
     observer: RunObserver,
     label: str,
     tracebacks: dict[str, str],
+    roots: dict[str, str],
 ) -> CheckResult | None:
     for dep in entry.depends_on:
         if dep not in present or dep == entry.id:
             continue
         dep_result = await asyncio.shield(outcomes[dep])
         if dep_result is not None and dep_result.status not in _SATISFIED:
-            verb = {Status.FAIL: "failed", Status.ERROR: "errored", Status.SKIP: "was skipped"}
-            result = _make(entry, Result.skip(f"skipped: {dep} {verb[dep_result.status]}"), 0.0)
+            # Name the root, not the neighbour: "kubeconfig.context failed", even three skips away.
+            root = roots.get(dep, dep)
+            roots[entry.id] = root
+            root_result = (
+                outcomes[root].result() if root in outcomes and outcomes[root].done() else dep_result
+            )
+            status = root_result.status if root_result is not None else Status.SKIP
+            verb = {Status.FAIL: "failed", Status.ERROR: "errored", Status.SKIP: "was skipped"}[status]
+            result = _make(entry, Result.skip(f"skipped: {root} {verb}"), 0.0)
             observer.finished(label, result)
             return result
     try:
@@ -115,22 +124,29 @@ async def _run_one(
     observer.started(label, entry.id)
     budget = check_budget(ctx.timeout)
     started = time.perf_counter()
+    # The check's own details mapping (ctx.details), set before run() so that its task sees it.
+    details: dict[str, object] = {}
+    CHECK_DETAILS.set(details)
     try:
         outcome = await asyncio.wait_for(entry.check.run(ctx), timeout=budget)
         if not isinstance(outcome, Result) or outcome.status is Status.ERROR:
             raise TypeError(f"run() returned {outcome!r}, not a Result with a non-error status")
-        result = _make(entry, outcome, _ms(started))
-    except AccessUnavailable as exc:
-        # The target names no usable server: the kubeconfig or in-cluster checks say why, so a
-        # network check that got this far without a dependency on them is a skip, not a crash.
-        result = _make(entry, Result.skip(f"no server to check: {exc}"), _ms(started))
+        result = _make(entry, outcome, _ms(started), details)
+    except Unavailable as exc:
+        # A fact the check needs cannot be had (e.g. the target names no usable server): the
+        # check that reports the cause says why, so this one is a skip naming it, not a crash.
+        if exc.root:
+            roots[entry.id] = exc.root
+        result = _make(entry, Result.skip(exc.summary), _ms(started), details)
     except asyncio.TimeoutError:
-        result = _error(entry, f"did not finish within {budget:g}s (the check's time bound)", _ms(started))
+        result = _error(
+            entry, f"did not finish within {budget:g}s (the check's time bound)", _ms(started), details
+        )
     except Exception as exc:
         tracebacks[entry.id] = traceback.format_exc()
         message = str(exc).splitlines()[0] if str(exc) else ""
         summary = f"check crashed: {type(exc).__name__}" + (f": {message}" if message else "")
-        result = _error(entry, summary, _ms(started))
+        result = _error(entry, summary, _ms(started), details)
     observer.finished(label, result)
     return result
 
@@ -139,24 +155,29 @@ def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def _make(entry: RegisteredCheck, outcome: Result, duration_ms: float) -> CheckResult:
+def _make(
+    entry: RegisteredCheck, outcome: Result, duration_ms: float, details: Mapping[str, object] | None = None
+) -> CheckResult:
     return CheckResult(
         id=entry.id,
         title=entry.title,
         status=outcome.status,
         summary=outcome.summary,
         hint=outcome.hint,
-        details=dict(outcome.details),
+        details={**(details or {}), **outcome.details},
         duration_ms=duration_ms,
     )
 
 
-def _error(entry: RegisteredCheck, summary: str, duration_ms: float) -> CheckResult:
+def _error(
+    entry: RegisteredCheck, summary: str, duration_ms: float, details: Mapping[str, object] | None = None
+) -> CheckResult:
     return CheckResult(
         id=entry.id,
         title=entry.title,
         status=Status.ERROR,
         summary=summary,
         hint="This is a bug in the check: please report it with the output of --debug.",
+        details=dict(details or {}),
         duration_ms=duration_ms,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,157 @@ def assert_golden(name: str, actual: str) -> None:
     assert path.exists(), f"no golden file {path}; run with KDOCTOR_UPDATE_GOLDEN=1 to create it"
     expected = path.read_bytes().decode("utf-8")
     assert actual == expected, f"output differs from {path} (KDOCTOR_UPDATE_GOLDEN=1 rewrites it)"
+
+
+# --- the three kinds of target the golden tests render (compact and -v) ---------------------
+
+#: The built-in dependency graph, as far as the sample targets below use it.
+SAMPLE_GRAPH: dict[str, tuple[str, ...]] = {
+    "kubeconfig.parse": ("kubeconfig.found",),
+    "kubeconfig.context": ("kubeconfig.found",),
+    "kubeconfig.server": ("kubeconfig.context",),
+    "kubeconfig.ca": ("kubeconfig.context",),
+    "kubeconfig.client-cert": ("kubeconfig.context",),
+    "apiserver.dns": ("kubeconfig.server",),
+    "apiserver.tcp": ("apiserver.dns",),
+    "apiserver.version": ("apiserver.tcp",),
+    "apiserver.readyz": ("apiserver.version",),
+    "proxy.path": ("kubeconfig.server",),
+    "tls.chain": ("apiserver.tcp", "kubeconfig.ca"),
+    "tls.expiry": ("apiserver.tcp", "kubeconfig.ca"),
+    "auth.credential": ("tls.chain", "apiserver.version"),
+    "auth.identity": ("tls.chain", "apiserver.version", "auth.credential"),
+}
+
+CHAIN_HINT = (
+    "A TLS-intercepting proxy re-signs the apiserver's certificate: add the apiserver to NO_PROXY "
+    "(`export NO_PROXY=$NO_PROXY,10.0.0.1`) so kubectl connects directly. Compare fingerprints with "
+    "`openssl s_client -connect 10.0.0.1:6443 </dev/null | openssl x509 -noout -fingerprint -sha256`."
+)
+
+
+def _target(context: str, results: list[CheckResult]) -> TargetReport:
+    return TargetReport(
+        context=context,
+        cluster=context,
+        user=f"{context}-admin",
+        server="https://10.0.0.1:6443",
+        mode="kubeconfig",
+        results=results,
+        depends_on=SAMPLE_GRAPH,
+    )
+
+
+def _passing_kubeconfig() -> list[CheckResult]:
+    return [
+        _r("kubeconfig.found", Status.PASS, "using /home/ana/.kube/config"),
+        _r("kubeconfig.parse", Status.PASS, "1 file parsed"),
+        _r("kubeconfig.context", Status.PASS, "context prod → cluster prod, user prod-admin"),
+        _r("kubeconfig.server", Status.PASS, "https://10.0.0.1:6443"),
+        _r("kubeconfig.ca", Status.PASS, "1 CA certificate: CN=kubernetes"),
+        _r("kubeconfig.client-cert", Status.SKIP, "the user does not use a client certificate"),
+    ]
+
+
+def failing_target() -> TargetReport:
+    """tls.chain is the broken link: what depends on it is not run, proxy.path names it."""
+    cert = {
+        "subject": "CN=kube-apiserver",
+        "issuer": "CN=corp-proxy-ca",
+        "sha256": "AB:CD:EF:01",
+        "serial": "2069c11060b29f7c14bd9c2a456683e1a9df3591",
+        "not_before": "2026-11-01T00:00:00Z",
+        "not_after": "2027-11-01T00:00:00Z",
+        "dns_names": ["kubernetes", "kubernetes.default"],
+        "key_type": "EC",
+        "pem": "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQx0y\n-----END CERTIFICATE-----\n",
+    }
+    return _target(
+        "prod",
+        [
+            *_passing_kubeconfig(),
+            _r("apiserver.dns", Status.PASS, "10.0.0.1 is an IP address: no lookup needed"),
+            _r(
+                "apiserver.tcp",
+                Status.PASS,
+                "connected to 10.0.0.1:6443 in 0.8 ms",
+                timings_ms={"connect": 0.8},
+            ),
+            _r(
+                "apiserver.version",
+                Status.SKIP,
+                "no HTTP exchange: certificate verification failed (tls.chain or tls.hostname says why)",
+            ),
+            _r("apiserver.readyz", Status.SKIP, "skipped: tls.chain failed"),
+            _r(
+                "proxy.path",
+                Status.SKIP,
+                "not examined beyond client → apiserver: the TLS handshake failed (tls.chain)",
+                hops=[{"kind": "direct", "evidence": "no proxy set"}],
+            ),
+            _r(
+                "tls.chain",
+                Status.FAIL,
+                "x509: certificate signed by unknown authority (issuer CN=corp-proxy-ca, not the cluster CA "
+                "CN=kubernetes)",
+                CHAIN_HINT,
+                chain=[cert],
+                timings_ms={"connect": 0.9, "tls": 3.1},
+            ),
+            _r("tls.expiry", Status.PASS, "CN=kube-apiserver is valid until 2027-11-01 (330 days)"),
+            _r("auth.credential", Status.SKIP, "skipped: tls.chain failed"),
+            _r("auth.identity", Status.SKIP, "skipped: tls.chain failed"),
+        ],
+    )
+
+
+def warning_target() -> TargetReport:
+    """Every link works; the serving certificate expires soon."""
+    return _target(
+        "staging",
+        [
+            *_passing_kubeconfig(),
+            _r("apiserver.dns", Status.PASS, "10.0.0.1 is an IP address: no lookup needed"),
+            _r("apiserver.tcp", Status.PASS, "connected to 10.0.0.1:6443 in 0.8 ms"),
+            _r("apiserver.version", Status.PASS, "Kubernetes v1.31.4"),
+            _r("apiserver.readyz", Status.PASS, "/readyz: ok"),
+            _r(
+                "proxy.path",
+                Status.PASS,
+                "client → apiserver directly",
+                hops=[{"kind": "direct", "evidence": "-"}],
+            ),
+            _r(
+                "tls.chain", Status.PASS, "CN=kube-apiserver ← CN=kubernetes, verified against the cluster CA"
+            ),
+            _r(
+                "tls.expiry",
+                Status.WARN,
+                "CN=kube-apiserver expires on 2026-12-16 00:51 UTC, in 10 days",
+                "Renew it before then (kubeadm: `kubeadm certs renew apiserver`, then restart kube-apiserver).",
+            ),
+            _r("auth.credential", Status.PASS, "token sha256:11933330 from the token setting"),
+            _r("auth.identity", Status.PASS, "authenticated as ana (groups: system:authenticated)"),
+        ],
+    )
+
+
+def healthy_target() -> TargetReport:
+    """Every link works."""
+    target = warning_target()
+    results = [
+        replace(r, status=Status.PASS, summary="CN=kube-apiserver is valid until 2027-11-01", hint="")
+        if r.id == "tls.expiry"
+        else r
+        for r in target.results
+    ]
+    return replace(target, context="dev", cluster="dev", user="dev-admin", results=results)
+
+
+def kind_report(kind: str) -> Report:
+    """`failing`, `warning`, `healthy` (one target each) or `mixed` (all three, as --all-contexts)."""
+    makers = {"failing": [failing_target], "warning": [warning_target], "healthy": [healthy_target]}
+    targets = [m() for m in makers.get(kind, [failing_target, warning_target, healthy_target])]
+    return Report(
+        kdoctor_version="0.1.0", started_at="2026-11-30T12:00:00Z", duration_ms=84.2, targets=targets
+    )

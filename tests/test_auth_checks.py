@@ -14,6 +14,7 @@ from kdoctor_checks.auth import CHECKS, CredentialCheck, TokenCheck
 
 from kdoctor.access import AccessSpec, Credentials
 from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import run_check as run_one_check
 from kdoctor.context import Context
 from kdoctor.emulator import Rule
 from kdoctor.emulator.pki import ServiceAccountKeys, make_ca, make_client_cert
@@ -402,7 +403,7 @@ def test_canaries_never_appear_in_results_from_a_kubeconfig(tmp_path: Path) -> N
 
         async def go(ctx: Context = ctx) -> list[Result]:
             try:
-                return [await check().run(ctx) for check in (CredentialCheck, TokenCheck)]
+                return [await run_one_check(check(), ctx) for check in (CredentialCheck, TokenCheck)]
             finally:
                 ctx.cancel_probes()
 
@@ -641,8 +642,15 @@ def test_forbidden_reviews_is_a_warning_naming_the_user(emulator: EmulatorFactor
     assert identity.summary.startswith("authenticated as jane, but RBAC forbids the SelfSubjectReview (403)")
     assert 'cannot create resource "selfsubjectreviews"' in identity.summary
     assert "kubectl auth whoami" in identity.hint
+    assert (
+        "`kubectl create clusterrolebinding jane-basic-user --clusterrole=system:basic-user --user=jane`"
+        in identity.hint
+    )
+    # The rules review is forbidden by the same missing binding: one finding, reported by auth.identity.
     perms = results["auth.permissions"]
-    assert perms.status is Status.WARN and "403" in perms.summary
+    assert perms.status is Status.SKIP, perms
+    assert "403" not in perms.hint and perms.summary.endswith("auth.identity reports it")
+    assert 'cannot create resource "selfsubjectrulesreviews"' in perms.summary
 
 
 def test_no_credential_over_insecure_skip_verify(emulator: EmulatorFactory, tmp_path: Path) -> None:

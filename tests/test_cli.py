@@ -109,3 +109,47 @@ def test_debug_prints_tracebacks_of_errors_to_stderr(tmp_path: Path) -> None:
     assert debug.code == 3
     assert "--- traceback of sample.crashes ---" in debug.stderr
     assert "RuntimeError: boom at line one" in debug.stderr
+
+
+def test_bare_kdoctor_runs_the_doctor_and_help_still_prints_usage(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    bare = kdoctor(home=tmp_path, env={"KUBECONFIG": missing})
+    run = kdoctor("run", home=tmp_path, env={"KUBECONFIG": missing})
+    timing = re.compile(r" in [0-9.]+ m?s$", re.M)
+    assert (bare.code, timing.sub("", bare.stdout)) == (run.code, timing.sub("", run.stdout))
+    assert bare.code == 1
+    assert "✗ broken link: kubeconfig.found" in bare.stdout
+    # An option of `run` first is `run` too: `kubectl doctor --context prod`.
+    flagged = kdoctor("-o", "json", home=tmp_path, env={"KUBECONFIG": missing})
+    assert flagged.code == 1 and flagged.json["targets"][0]["root_cause"]["id"] == "kubeconfig.found"
+    usage = kdoctor("--help", home=tmp_path)
+    assert usage.code == 0 and usage.stdout.startswith("Usage: kdoctor [OPTIONS] COMMAND [ARGS]...")
+    assert "run" in usage.stdout and "demo" in usage.stdout
+
+
+def test_an_empty_selection_is_a_usage_error(tmp_path: Path) -> None:
+    done = kdoctor("run", "--check", "tls", "--skip", "tls", home=tmp_path)
+    assert done.code == 2
+    assert done.stderr.strip() == "error: --check tls --skip tls leaves no check to run."
+    assert done.stdout == ""
+
+
+def test_an_unknown_check_id_suggests_the_closest(tmp_path: Path) -> None:
+    done = kdoctor("run", "--check", "tls.chian", home=tmp_path)
+    assert done.code == 2
+    assert "unknown check id or family 'tls.chian'. Did you mean tls.chain?" in done.stderr
+    explained = kdoctor("explain", "auth.identiy", home=tmp_path)
+    assert explained.code == 2
+    assert "Did you mean auth.identity? `kdoctor checks` lists every id." in explained.stderr
+
+
+def test_verbose_shows_every_check_compact_folds_passing_families(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    compact = kdoctor("run", "--kubeconfig", missing, home=tmp_path).stdout
+    verbose = kdoctor("run", "--kubeconfig", missing, "-v", home=tmp_path).stdout
+    assert "  ○ kubeconfig.parse" in verbose and "  ○ kubeconfig.parse" not in compact
+    assert "kubeconfig checks not run: kubeconfig.found failed" in " ".join(compact.split()) or (
+        "not run: kubeconfig.found failed" in compact
+    )
+    # Same report, same ending.
+    assert compact.splitlines()[-1] == verbose.splitlines()[-1]

@@ -68,13 +68,33 @@ def test_all_contexts_text_has_one_summary_table(tmp_path: Path, emulator: Emula
         "run", "--all-contexts", "--kubeconfig", str(config), "--timeout", "1", "-o", "text", home=tmp_path
     )
     lines = done.stdout.splitlines()
-    table = lines[lines.index("targets") + 1 :]
-    assert table[0].split() == ["context", "server", "status", "pass", "warn", "fail", "skip", "error"]
-    rows = {line.split()[0]: line for line in table[1:] if line.strip() and "https://127.0.0.1" in line}
+    header = next(
+        i for i, line in enumerate(lines) if line.split() == ["context", "status", "broken", "link", "fix"]
+    )
+    rows = {line.split()[0]: line for line in lines[header + 1 :] if line.strip()}
     assert set(rows) == {"good", "stuck"}, done.stdout
-    assert "pass" in rows["good"]
-    stuck_rows = [rows["stuck"]]
-    assert "fail" in stuck_rows[0]
+    assert rows["good"].split()[1:] == ["✓", "pass", "-", "every", "link", "works", "(28", "checks)"], (
+        done.stdout
+    )
+    # The stuck server accepts TCP and never speaks TLS: the broken link is the handshake.
+    assert rows["stuck"].split()[1:4] == ["✗", "fail", "tls.chain"], done.stdout
+    # Details only for the failing context; -v shows both.
+    assert [line for line in lines if line.startswith(("good ·", "stuck ·"))] == [
+        next(line for line in lines if line.startswith("stuck ·"))
+    ]
+    verbose = kdoctor(
+        "run",
+        "--all-contexts",
+        "--kubeconfig",
+        str(config),
+        "--timeout",
+        "1",
+        "-o",
+        "text",
+        "-v",
+        home=tmp_path,
+    ).stdout.splitlines()
+    assert sum(1 for line in verbose if line.startswith(("good ·", "stuck ·"))) == 2
 
 
 def test_kubectl_runs_kdoctor_as_a_plugin(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from kdoctor_checks import dns
 
-from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import Check, Mode, Result, Status, run_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.probes.clusterdns import (
     GLIBC,
@@ -52,7 +52,7 @@ def make_ctx(
 
 def run_checks(ctx: Context, *checks: type[Check]) -> dict[str, Result]:
     async def go() -> dict[str, Result]:
-        results = await asyncio.gather(*(c().run(ctx) for c in checks))
+        results = await asyncio.gather(*(run_check(c(), ctx) for c in checks))
         return {c.id: r for c, r in zip(checks, results, strict=True)}
 
     return asyncio.run(go())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -15,17 +14,15 @@ import pytest
 from kdoctor_checks import incluster
 
 from kdoctor.access import ACCESS, AccessUnavailable
-from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import Check, Mode, Result, Status, run_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.emulator.pki import ServiceAccountKeys, make_ca, make_leaf
 from kdoctor.incluster import (
     IN_CLUSTER_ACCESS,
-    SERVICE_HOST_ROLE,
-    classify_service_host,
     detect,
     read_env,
 )
-from tests.lab.dnsserver import DNSServer, dns_server, write_resolv_conf
+from tests.lab.dnsserver import dns_server
 
 __all__ = ["dns_server"]
 
@@ -98,7 +95,7 @@ def make_ctx(tmp_path: Path, sa_dir: Path, env: dict[str, str] | None = None, no
 
 def run_checks(ctx: Context, *checks: type[Check]) -> dict[str, Result]:
     async def go() -> dict[str, Result]:
-        results = await asyncio.gather(*(c().run(ctx) for c in checks))
+        results = await asyncio.gather(*(run_check(c(), ctx) for c in checks))
         return {c.id: r for c, r in zip(checks, results, strict=True)}
 
     return asyncio.run(go())
@@ -335,32 +332,6 @@ def test_checks_apply_only_in_cluster(tmp_path: Path) -> None:
     for check in incluster.CHECKS:
         assert check().applies(ctx) is not None
         assert check().applies(replace(ctx, target=Target(Mode.IN_CLUSTER))) is None
-
-
-# --- is KUBERNETES_SERVICE_HOST the Service VIP? -------------------------------------------------
-
-
-def test_classify_service_host() -> None:
-    assert classify_service_host("10.96.0.1", ["10.96.0.1"], ["192.0.2.10"]).kind == "service-vip"
-    assert classify_service_host("192.0.2.10", ["10.96.0.1"], ["192.0.2.10"]).kind == "endpoint"
-    assert classify_service_host("fd00::0:1", ["fd00::1"]).kind == "service-vip"
-    assert classify_service_host("10.0.0.9", ["10.96.0.1"], ["192.0.2.10"]).kind == "unknown"
-    assert classify_service_host(None).kind == "unknown"
-
-
-def test_service_host_role_from_cluster_dns(dns_server: Callable[..., DNSServer], tmp_path: Path) -> None:
-    server = dns_server(records={"kubernetes.default.svc.cluster.local": [("A", "10.96.0.1")]})
-    write_resolv_conf(tmp_path, [server.address])
-    ctx = make_ctx(tmp_path, tmp_path)
-
-    async def go() -> Any:
-        return await ctx.probe(SERVICE_HOST_ROLE)
-
-    started = time.monotonic()
-    role = asyncio.run(go())
-    assert time.monotonic() - started < 2
-    assert role.kind == "service-vip" and role.service_ips == ("10.96.0.1",)
-    assert "kubernetes.default.svc.cluster.local." in role.evidence
 
 
 def test_no_check_shows_the_token(tmp_path: Path, sa: Callable[..., Path], keys: ServiceAccountKeys) -> None:

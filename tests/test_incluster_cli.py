@@ -36,7 +36,7 @@ def test_healthy_pod(emulator: EmulatorFactory, tmp_path: Path) -> None:
     with DNSServer(records={SERVICE_FQDN: [("A", "127.0.0.1")]}) as dns:
         pod = make_pod(api, dns, tmp_path)
         result = pod.run("run", "--in-cluster", "-o", "json")
-        text = pod.run("run", "--in-cluster", "-o", "text")
+        text = pod.run("run", "--in-cluster", "-o", "text", "-v")
     assert result.code == 0, result.stdout + result.stderr
     report = result.json
     assert_valid_report(report)

@@ -388,3 +388,47 @@ def test_python_client_notes_an_empty_file_in_KUBECONFIG(
     assert outcome.status("kubeconfig.context") == "pass"
     result = outcome.results["kubeconfig.python-client"]
     assert result.status.value == "warn" and f"{empty} is empty" in result.summary
+
+
+def test_hints_fit_the_finding_and_the_flags_the_user_gave(tmp_path: Path) -> None:
+    """An empty file gets an empty-file hint; use-context only for the current context, else --context."""
+    import asyncio
+
+    from kdoctor_checks.kubeconfig import ContextSelected, Parse
+
+    from kdoctor.api import Check, Result, Status
+    from kdoctor.context import Context, Environment, Options, Target
+
+    empty = tmp_path / "empty"
+    empty.write_text("")
+    config = tmp_path / "config"
+    config.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "users: [{name: u, user: {token: abcd}}]\n"
+        "contexts: [{name: dev, context: {cluster: c, user: u}}]\n"
+    )
+
+    def run(check: type[Check], context: str | None) -> Result:
+        env = {"PATH": os.environ.get("PATH", os.defpath), "KUBECONFIG": f"{config}:{empty}"}
+        ctx = Context(
+            options=Options(context=context),
+            environment=Environment(env=env, home=tmp_path),
+            target=Target(Mode.KUBECONFIG, context=context),
+        )
+
+        async def go() -> Result:
+            try:
+                return await check().run(ctx)
+            finally:
+                ctx.cancel_probes()
+
+        return asyncio.run(go())
+
+    parse = run(Parse, None)
+    assert parse.status is Status.WARN and f"{empty} is empty" in parse.summary
+    assert "repeated keys" not in parse.hint and "An empty file adds nothing" in parse.hint
+    current = run(ContextSelected, None)
+    assert current.status is Status.FAIL and "`kubectl config use-context dev`" in current.hint
+    named = run(ContextSelected, "prod")
+    assert named.status is Status.FAIL and "`--context dev`" in named.hint and "use-context" not in named.hint

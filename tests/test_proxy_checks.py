@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kdoctor_checks.apiserver import TcpCheck
 from kdoctor_checks.proxy import (
     CHECKS,
     HOP_KINDS,
@@ -33,7 +34,7 @@ from kdoctor_checks.proxy import (
     live_leases,
 )
 
-from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import Check, Mode, Result, Status, run_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.emulator import Service, ServicePort, UserInfo
 from kdoctor.emulator.pki import make_ca
@@ -86,7 +87,7 @@ def run_checks(ctx: Context, *classes: type[Check]) -> list[Result]:
 
     async def go() -> list[Result]:
         try:
-            return [await asyncio.wait_for(cls().run(ctx), TIMEOUT * 6) for cls in classes]
+            return [await asyncio.wait_for(run_check(cls(), ctx), TIMEOUT * 6) for cls in classes]
         finally:
             await close_session(ctx)
 
@@ -302,12 +303,19 @@ def test_env_fails_for_an_unusable_proxy_url(tmp_path: Path) -> None:
     assert "kubectl config set clusters.CLUSTER.proxy-url" in result.hint
 
 
-def test_env_fails_when_the_proxy_is_not_there(tmp_path: Path) -> None:
+def test_a_proxy_that_is_not_there_is_reported_once_by_apiserver_tcp(tmp_path: Path) -> None:
     config = _offline_kubeconfig(tmp_path, "https://10.1.2.3:6443")
     port = free_port()
-    (result,) = run_checks(make_ctx(tmp_path, config, {"https_proxy": f"127.0.0.1:{port}"}), ProxyEnv)
-    assert result.status is Status.FAIL, dump(result)
-    assert f"the proxy http://127.0.0.1:{port} (https_proxy) could not be reached" in result.summary
+    ctx = make_ctx(tmp_path, config, {"https_proxy": f"127.0.0.1:{port}"})
+    env, tcp = run_checks(ctx, ProxyEnv, TcpCheck)
+    # The refusal is one finding: apiserver.tcp (which connects to the proxy) reports it ...
+    assert tcp.status is Status.FAIL, dump(tcp)
+    assert f"connection to the proxy http://127.0.0.1:{port} refused" in tcp.summary
+    # ... and proxy.env, which could only repeat it, skips and names it.
+    assert env.status is Status.SKIP, dump(env)
+    assert (
+        env.summary == f"not examined: the proxy http://127.0.0.1:{port} could not be reached (apiserver.tcp)"
+    )
 
 
 # --- tinyproxy -------------------------------------------------------------------------------------------
@@ -462,7 +470,8 @@ def test_proxy_that_forbids_the_apiserver_port(tmp_path: Path, emulator: Emulato
     assert env_result.status is Status.FAIL, dump(env_result)
     assert "refused the tunnel to the apiserver" in env_result.summary
     assert "export NO_PROXY=$NO_PROXY,127.0.0.1" in env_result.hint
-    assert kinds(path_result) == ["http-proxy"] and path_result.status is Status.WARN
+    assert kinds(path_result) == ["http-proxy"] and path_result.status is Status.SKIP
+    assert path_result.summary.endswith("the proxy refused the tunnel (proxy.env)")
     assert api.requests == []
 
 
@@ -618,21 +627,23 @@ def test_another_clusters_ca_is_not_called_interception(
     config = api.write_kubeconfig(tmp_path / "config")
     (result,) = run_checks(make_ctx(tmp_path, config), ProxyPath)
     assert "tls-intercepting-proxy" not in kinds(result)
-    assert result.status is Status.WARN and "the apiserver did not answer" in result.summary
+    assert result.status is Status.SKIP, dump(result)
+    assert result.summary.endswith("the server's certificate was not verified (tls.chain, tls.hostname)")
 
 
 def test_path_when_nothing_answers(tmp_path: Path) -> None:
     port = free_port()
     config = _offline_kubeconfig(tmp_path, f"https://127.0.0.1:{port}")
     (direct,) = run_checks(make_ctx(tmp_path, config), ProxyPath)
-    assert direct.status is Status.WARN
+    assert direct.status is Status.SKIP
+    assert direct.summary == "not examined beyond client → apiserver: the connection failed (apiserver.tcp)"
     assert kinds(direct) == ["direct"]
     assert "did not answer GET /version" in " ".join(direct.details["unavailable"])
     with Tinyproxy(tmp_path, connect_ports=[port]) as proxy:
         config = _offline_kubeconfig(tmp_path, f"https://127.0.0.1:{port}", proxy_url=proxy.url)
         (proxied,) = run_checks(make_ctx(tmp_path, config), ProxyPath)
     assert kinds(proxied) == ["http-proxy"]
-    assert proxied.status is Status.WARN and "only the client side is known" in proxied.summary
+    assert proxied.status is Status.SKIP and "not examined beyond client → http-proxy" in proxied.summary
 
 
 # --- proxy.services ----------------------------------------------------------------------------------------
@@ -773,7 +784,7 @@ def test_cli_report_never_shows_the_proxy_password(
         config = api.write_kubeconfig(tmp_path / "config", proxy_url=proxy.url_with_credentials)
         outputs = []
         for fmt in ("json", "text"):
-            done = kdoctor("run", "--kubeconfig", str(config), "-o", fmt, "--check", "proxy", "--timeout", "3",
+            done = kdoctor("run", "--kubeconfig", str(config), "-o", fmt, "-v", "--check", "proxy", "--timeout", "3",
                            home=tmp_path, pythonpath=proxy_family_pythonpath,
                            env={"HTTPS_PROXY": f"http://kdoctor:{PROXY_PASSWORD}@127.0.0.1:{proxy.port}"})  # fmt: skip
             outputs.append(done)

@@ -540,10 +540,7 @@ def test_probe_uses_access_and_registers_proxy_password(tmp_path: Path) -> None:
     )
 
     async def run() -> ProxyDecision:
-        loop = asyncio.get_running_loop()
-        seeded: asyncio.Future[AccessSpec] = loop.create_future()
-        seeded.set_result(AccessSpec(server="https://k8s.example:6443"))
-        ctx._probes[ACCESS.name] = seeded
+        ctx.provide(ACCESS, AccessSpec(server="https://k8s.example:6443"))
         return await ctx.probe(PROXY_DECISION)
 
     decision = asyncio.run(run())

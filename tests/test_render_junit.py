@@ -122,9 +122,17 @@ def test_each_status_maps_to_its_element() -> None:
     assert chain.get("time") == "0.002"
     failure = chain.find("failure")
     assert failure is not None
-    assert failure.get("message", "").startswith("x509: certificate signed by unknown authority")
+    # tls.chain is the root cause: the first testcase of its suite, and its message says so.
+    assert next(root.iter("testcase")) is chain
+    assert failure.get("message", "").startswith("root cause: x509: certificate signed by unknown authority")
     body = (failure.text or "").split("\n\n")
-    assert body[0] == failure.get("message")
+    assert "root cause: " + body[0] == failure.get("message")
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.findtext("system-out") or "").startswith("fail: broken link: tls.chain — x509: certificate")
+    props = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert (props["root_cause"] or "").startswith("tls.chain: x509: certificate signed by unknown authority")
+    assert (props["fix"] or "").startswith("The chain is not from the cluster CA")
     assert body[1].startswith("hint: The chain is not from the cluster CA")
     assert '"issuer": "CN=corp-proxy-ca"' in (failure.text or "")
     error = cases["auth.exec"].find("error")
@@ -152,7 +160,7 @@ def test_characters_xml_cannot_carry_are_escaped() -> None:
     failure = root.find("testsuite/testcase/failure")
     assert failure is not None
     expected = 'nul\\x00 bell\\x07 esc\\x1b cr\\x0d ffff\\xffff surrogate\\xdc80 <&> "quoted" ]]>'
-    assert failure.get("message") == expected
+    assert failure.get("message") == "root cause: " + expected
     assert xml_safe("tab\tnewline\n") == "tab\tnewline\n"
 
 

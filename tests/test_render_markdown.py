@@ -10,7 +10,7 @@ from kdoctor.api import Status
 from kdoctor.render import render
 from kdoctor.render.markdown import md_cell, md_code, render_markdown
 from kdoctor.report import CheckResult, Report, TargetReport
-from tests.reportvalidation import assert_golden, empty_report, multi_report, single_report
+from tests.reportvalidation import assert_golden, empty_report, kind_report, multi_report, single_report
 
 
 def _table_rows(markdown: str, header: str) -> list[list[str]]:
@@ -75,7 +75,7 @@ def test_a_section_for_each_non_passing_check_with_details() -> None:
     assert json.loads(fenced.group(1)) == dict(single_report().targets[0].config)
 
 
-def test_a_skip_gets_a_section_only_when_it_has_more_to_say() -> None:
+def test_skipped_checks_get_no_section_and_no_details() -> None:
     results = [
         CheckResult(
             "incluster.token", "t", Status.SKIP, "only inside a pod", hint="Run it in a pod: kubectl run ..."
@@ -89,8 +89,34 @@ def test_a_skip_gets_a_section_only_when_it_has_more_to_say() -> None:
         "0.1.0", "2026-11-30T12:00:00Z", 1.0, [TargetReport("a", "a", "u", None, "kubeconfig", results)]
     )
     md = render_markdown(report)
-    assert re.findall(r"^#### (.*)$", md, flags=re.M) == ["○ skip: `incluster.token`", "○ skip: `proxy.env`"]
+    assert re.findall(r"^#### (.*)$", md, flags=re.M) == []
+    assert "HTTPS_PROXY" not in md
     assert "| `dns.cluster` | ○ skip | skipped: incluster.token was skipped |" in md
+
+
+def test_root_cause_first_commands_as_code_and_no_certificate_blobs() -> None:
+    md = render_markdown(kind_report("failing"))
+    sections = re.findall(r"^###+ (.*)$", md, flags=re.M)
+    assert sections[0] == "Root cause"
+    root = md[md.index("### Root cause") :]
+    assert root.startswith(
+        "### Root cause\n\n✗ broken link `tls.chain`: x509: certificate signed by unknown authority"
+    )
+    # Commands render as code spans, not as escaped backticks.
+    assert "(`export NO_PROXY=$NO_PROXY,10.0.0.1`)" in root
+    assert "\\`" not in md
+    # A certificate is its subject, issuer, fingerprint and dates: no PEM, serial, SANs or key data.
+    assert '"issuer": "CN=corp-proxy-ca"' in md and '"sha256": "AB:CD:EF:01"' in md
+    for blob in ("BEGIN CERTIFICATE", "serial", "dns_names", "key_type"):
+        assert blob not in md
+
+
+def test_all_contexts_root_causes_come_first() -> None:
+    md = render_markdown(kind_report("mixed"))
+    root = md[md.index("### Root cause") : md.index("| target |")]
+    assert "- `prod`: ✗ broken link `tls.chain`:" in root
+    assert "- `staging`: ! every link works (13 checks), with 1 warning: tls.expiry" in root
+    assert "- `dev`: ✓ every link works (14 checks)" in root
 
 
 def test_pipes_newlines_and_backticks_cannot_break_the_table() -> None:

@@ -34,7 +34,7 @@ def _console(*, terminal: bool, color: bool, width: int = 100) -> Console:
 def _rendered(report_name: str, *, terminal: bool, color: bool, width: int = 100) -> str:
     report = {"single": single_report, "multi": multi_report}[report_name]()
     console = _console(terminal=terminal, color=color, width=width)
-    render_rich(report, console)
+    render_rich(report, console, verbose=True)
     assert isinstance(console.file, io.StringIO)
     return console.file.getvalue()
 
@@ -51,13 +51,13 @@ def test_without_colour_rich_prints_exactly_the_text_report(report_name: str, te
     out = _rendered(report_name, terminal=terminal, color=False)
     assert_golden(f"rich_{report_name}_plain.txt", out)
     report = {"single": single_report, "multi": multi_report}[report_name]()
-    assert out == render_text(report, width=100)
+    assert out == render_text(report, verbose=True, width=100)
 
 
 def test_colours_follow_the_status() -> None:
     out = _rendered("single", terminal=True, color=True)
     # Stripping the escapes leaves the text report: colour is the only difference.
-    assert ANSI.sub("", out) == render_text(single_report(), width=100)
+    assert ANSI.sub("", out) == render_text(single_report(), verbose=True, width=100)
     assert "\x1b[32m✓\x1b[0m kubeconfig.file" in out
     assert "\x1b[33m!\x1b[0m \x1b[33mkubeconfig.permissions\x1b[0m" in out
     assert "\x1b[1;31m✗\x1b[0m \x1b[31mtls.chain\x1b[0m" in out
@@ -70,7 +70,7 @@ def test_colours_follow_the_status() -> None:
 @pytest.mark.parametrize("width", [40, 64, 80, 120])
 def test_follows_the_console_width(width: int) -> None:
     out = _rendered("multi", terminal=False, color=False, width=width)
-    assert out == render_text(multi_report(), width=width)
+    assert out == render_text(multi_report(), verbose=True, width=width)
     assert max(len(line) for line in out.splitlines()) <= width
 
 

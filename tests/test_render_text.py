@@ -30,26 +30,26 @@ ANSI = re.compile(r"\x1b")
 
 
 def test_golden_single_target() -> None:
-    assert_golden("text_single.txt", render_text(single_report(), width=100))
+    assert_golden("text_single.txt", render_text(single_report(), verbose=True, width=100))
 
 
 def test_golden_several_targets() -> None:
-    assert_golden("text_multi.txt", render_text(multi_report(), width=100))
+    assert_golden("text_multi.txt", render_text(multi_report(), verbose=True, width=100))
 
 
 def test_golden_narrow() -> None:
     # At 60 columns the summaries no longer fit beside the ids and move under them.
-    assert_golden("text_narrow60.txt", render_text(single_report(), width=60))
+    assert_golden("text_narrow60.txt", render_text(single_report(), verbose=True, width=60))
 
 
 def test_golden_empty() -> None:
-    assert_golden("text_empty.txt", render_text(empty_report(), width=100))
+    assert_golden("text_empty.txt", render_text(empty_report(), verbose=True, width=100))
 
 
 @pytest.mark.parametrize("width", [40, 55, 72, 80, 100, 132, 200])
 def test_no_line_exceeds_width(width: int) -> None:
     for report in (single_report(), multi_report()):
-        for line in render_text(report, width=width).splitlines():
+        for line in render_text(report, verbose=True, width=width).splitlines():
             assert cell_len(line) <= width, (width, line)
 
 
@@ -63,13 +63,14 @@ def test_long_names_never_overflow() -> None:
     target = TargetReport(arn, arn, arn, "https://" + "h" * 90 + ":6443", "kubeconfig", results)
     report = Report("0.1.0", "2026-11-30T12:00:00Z", 1.0, [target, target], plugin_errors={arn: arn})
     for width in (40, 60, 100):
-        out = render_text(report, width=width)
+        out = render_text(report, verbose=True, width=width)
         assert max(cell_len(line) for line in out.splitlines()) <= width, width
-        assert "".join(out.split()).count("x" * 50) == 2
+        # Each target's result line, and the targets table (or list) names it as the broken link.
+        assert "".join(out.split()).count("x" * 50) >= 2
 
 
 def test_content_of_the_single_report() -> None:
-    out = render_text(single_report(), width=100)
+    out = render_text(single_report(), verbose=True, width=100)
     assert not ANSI.search(out)
     lines = out.splitlines()
     # One line per check, marked by status, grouped under family headings in declared order.
@@ -89,7 +90,13 @@ def test_content_of_the_single_report() -> None:
     # The terminal escape from the server is shown, not executed.
     assert "plugin wrote \\x1b[31mred\\x1b[0m to stdout\\x0d and exited" in out
     assert "‼ plugin acme failed to load: ModuleNotFoundError: No module named 'acme_checks'" in lines
-    assert lines[-1] == "✗ fail: 4 passed, 2 warnings, 1 failed, 3 skipped, 1 error in 84 ms"
+    count = lines.index("✗ fail: 4 passed, 2 warnings, 1 failed, 3 skipped, 1 error in 84 ms")
+    # The report ends with the answer: the broken link and its fix, then the check kdoctor could not finish.
+    assert lines[count + 1].startswith("✗ broken link: tls.chain — x509: certificate signed by unknown")
+    assert "→ fix: The chain is not" in out[out.index("✗ broken link") :]
+    assert lines[-2] == "‼ kdoctor could not finish auth.exec: a bug in kdoctor (--debug shows the traceback)"
+    # A family that did not load is named last: "every link works" must never hide unchecked links.
+    assert lines[-1] == "‼ not checked: the check family acme did not load (see above)"
 
 
 def test_hint_of_a_passing_check_is_not_shown() -> None:
@@ -99,41 +106,47 @@ def test_hint_of_a_passing_check_is_not_shown() -> None:
     report = Report(
         "0.1.0", "2026-11-30T12:00:00Z", 1.0, [TargetReport("c", "c", "u", None, "kubeconfig", [result])]
     )
-    out = render_text(report)
+    out = render_text(report, verbose=True)
     assert "valid for 300 days" in out
     assert "hint" not in out
     assert "renew" not in out
 
 
 def test_several_targets_get_a_summary_table() -> None:
-    out = render_text(multi_report(), width=100)
-    assert "  context     server                 status  pass  warn  fail  skip  error" in out
-    assert "  prod        https://10.0.0.1:6443  ✗ fail     4     2     1     3      1" in out
-    assert "  staging|eu  -                      ✓ pass     2     0     0     0      0" in out
-    single = render_text(single_report(), width=100)
-    assert "context     server" not in single
+    out = render_text(multi_report(), verbose=True, width=100)
+    assert "  context     status  broken link  fix" in out
+    assert (
+        "  prod        ✗ fail  tls.chain    The chain is not from the cluster CA: a TLS-intercepting proxy i…"
+        in out
+    )
+    assert "  staging|eu  ✓ pass  -            every link works (2 checks)" in out
+    single = render_text(single_report(), verbose=True, width=100)
+    assert "broken link  fix" not in single
 
 
-def test_summary_table_truncates_a_long_server() -> None:
-    server = "https://" + "very-long-load-balancer-name." * 6 + "example:6443"
+def test_summary_table_truncates_a_long_fix() -> None:
+    hint = "Renew the serving certificate of " + "very-long-load-balancer-name." * 6 + " and restart."
     targets = [
         TargetReport(
-            name, name, "u", server, "kubeconfig", [CheckResult("tls.chain", "t", Status.PASS, "ok")]
+            name,
+            name,
+            "u",
+            "https://10.0.0.1",
+            "kubeconfig",
+            [CheckResult("tls.expiry", "t", Status.FAIL, "x", hint)],
         )
         for name in ("a", "b")
     ]
     report = Report("0.1.0", "2026-11-30T12:00:00Z", 3.0, targets)
-    out = render_text(report, width=72)
+    out = render_text(report, verbose=True, width=72)
     rows = [line for line in out.splitlines() if line.startswith(("  a  ", "  b  "))]
     assert len(rows) == 2
     assert all("…" in row and cell_len(row) <= 72 for row in rows)
+    assert rows[0].startswith("  a        ✗ fail  tls.expiry   Renew the serving certificate of very-l")
     # Too narrow for columns: one wrapped entry per target instead.
-    narrow = render_text(report, width=50).splitlines()
-    entry = narrow.index("  ✓ pass a: 1 passed, 0 warnings, 0 failed, 0")
-    assert narrow[entry + 1 : entry + 3] == [
-        "    skipped, 0 errors ·",
-        "    https://very-long-load-balancer-name.very-lon…",
-    ]
+    narrow = render_text(report, verbose=True, width=45).splitlines()
+    entry = narrow.index("  ✗ fail a: tls.expiry — Renew the serving")
+    assert narrow[entry + 1] == "    certificate of"
 
 
 def test_empty_summary_falls_back_to_the_title() -> None:
@@ -141,7 +154,7 @@ def test_empty_summary_falls_back_to_the_title() -> None:
     report = Report(
         "0.1.0", "2026-11-30T12:00:00Z", 1.0, [TargetReport("c", "c", "u", None, "kubeconfig", [result])]
     )
-    assert "! dns.search  Search domains resolve" in render_text(report)
+    assert "! dns.search  Search domains resolve" in render_text(report, verbose=True)
 
 
 def test_wrap_cuts_long_words_and_counts_wide_characters() -> None:
@@ -188,13 +201,15 @@ def test_timings_tolerate_odd_details() -> None:
 def test_ascii_stream_gets_ascii_marks_and_no_crash() -> None:
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="ascii")
-    render(single_report(), "text", stream, width=100)
+    render(single_report(), "text", stream, width=100, verbose=True)
     stream.flush()
     out = raw.getvalue().decode("ascii")
     assert "  x tls.chain " in out
     assert "  E auth.exec " in out
     assert "  - tls.hostname " in out
-    assert out.splitlines()[-1] == "x fail: 4 passed, 2 warnings, 1 failed, 3 skipped, 1 error in 84 ms"
+    assert "x fail: 4 passed, 2 warnings, 1 failed, 3 skipped, 1 error in 84 ms" in out.splitlines()
+    assert "x broken link: tls.chain - x509: certificate signed" in out
+    assert out.splitlines()[-2].startswith("E kdoctor could not finish auth.exec")
     # Text the stream cannot carry degrades to "?" instead of aborting the report.
     assert "/home/zo?/.kube/config" in out
     assert glyphs_for("latin-1") is ASCII_GLYPHS
@@ -228,3 +243,20 @@ def test_text_json_junit_markdown_do_not_import_rich() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_terminal_that_reports_no_width_gets_80_columns() -> None:
+    # A fresh pseudo-terminal reports 0x0, as serial consoles and some CI runners do.
+    import os
+
+    from rich.console import Console
+
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(slave, "w", encoding="utf-8", closefd=False) as tty:
+            assert tty.isatty() and os.get_terminal_size(slave).columns == 0
+            assert resolve_width(tty) == 80
+            assert Console(file=tty).width == 80
+    finally:
+        os.close(slave)
+        os.close(master)

@@ -65,7 +65,19 @@ def test_optional_parts_may_be_absent() -> None:
     del doc["plugin_errors"]
     for target in doc["targets"]:
         del target["config"]
+        # Added in 0.2 without a new schema id: a report from 0.1 has no root_cause and stays valid.
+        del target["root_cause"]
     assert_valid_report(doc)
+
+
+def test_root_cause_is_in_every_target() -> None:
+    doc = _doc()
+    assert doc["targets"][0]["root_cause"] == {
+        "id": "tls.chain",
+        "summary": _result(doc, "tls.chain")["summary"],
+        "hint": _result(doc, "tls.chain")["hint"],
+    }
+    assert doc["targets"][1]["root_cause"] is None
 
 
 def test_proxy_path_without_hops_is_rejected() -> None:
@@ -157,6 +169,14 @@ def _mutations() -> list[tuple[str, Any]]:
         ("healthy target claims fail", set_path("targets/1/status", "fail")),
         ("report status disagrees with targets", set_path("status", "pass")),
         ("config not an object", set_path("targets/0/config", "prod")),
+        ("root cause without hint", set_path("targets/0/root_cause", {"id": "tls.chain", "summary": "x"})),
+        ("root cause with an extra key", set_path("targets/0/root_cause/details", {})),
+        ("root cause id not an id", set_path("targets/0/root_cause/id", "TLS chain")),
+        ("root cause as a string", set_path("targets/0/root_cause", "tls.chain")),
+        (
+            "root cause on a healthy target",
+            set_path("targets/1/root_cause", {"id": "tls.chain", "summary": "x", "hint": ""}),
+        ),
     ]
 
 

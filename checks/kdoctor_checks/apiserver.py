@@ -7,14 +7,25 @@ null for a phase that did not happen) so a slow link shows where the time went.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import timezone
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kdoctor.api import Check, Context, Result
-
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse
+from kdoctor.api import (
+    LIVEZ,
+    READYZ,
+    RESOLUTION,
+    ROUTE,
+    TCP_CONNECT,
+    VERSION,
+    ApiResponse,
+    Check,
+    Context,
+    Result,
+    is_ip_literal,
+    iso_utc,
+    phase_timings,
+)
 
 __all__ = [
     "CHECKS",
@@ -37,7 +48,6 @@ CLOCK_SKEW_WARN_SECONDS = 120.0
 
 async def timings_ms(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:
     # kdoctor.probes.api is imported lazily: `kdoctor checks` loads this module without networking.
-    from kdoctor.probes.api import phase_timings
 
     return await phase_timings(ctx, response)
 
@@ -61,21 +71,21 @@ class DnsCheck(Check):
     depends_on = _ACCESS_DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.resolve import RESOLUTION, is_ip_literal
-        from kdoctor.probes.route import ROUTE
-
         route = await ctx.probe(ROUTE)
         resolution = await ctx.probe(RESOLUTION)
         host = resolution.host
         what = f"proxy host {host}" if route.proxied else host
-        details: dict[str, Any] = {
-            "host": host,
-            "port": resolution.port,
-            "ip_literal": resolution.ip_literal,
-            "addresses": list(resolution.addresses),
-            "via_proxy": route.proxy_display,
-            "timings_ms": await timings_ms(ctx),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "host": host,
+                "port": resolution.port,
+                "ip_literal": resolution.ip_literal,
+                "addresses": list(resolution.addresses),
+                "via_proxy": route.proxy_display,
+                "timings_ms": await timings_ms(ctx),
+            }
+        )
         server_host = route.server.host
         note = (
             f"; the proxy resolves {server_host} itself"
@@ -83,11 +93,10 @@ class DnsCheck(Check):
             else ""
         )
         if resolution.ip_literal:
-            return Result.ok(f"{what} is an IP address: no lookup needed{note}", details=details)
+            return Result.ok(f"{what} is an IP address: no lookup needed{note}")
         if resolution.ok:
             return Result.ok(
                 f"{what} resolves to {', '.join(resolution.addresses)} in {resolution.duration_ms:.0f} ms{note}",
-                details=details,
             )
         details["error_kind"] = resolution.error_kind
         details["error"] = resolution.error
@@ -96,13 +105,11 @@ class DnsCheck(Check):
                 f"lookup {host}: {resolution.error} from the system resolver",
                 hint="Check the nameservers in /etc/resolv.conf and that they are reachable (VPN, firewall); "
                 f"`getent hosts {host}` asks the same resolver.",
-                details=details,
             )
         return Result.fail(
             f"lookup {host}: {resolution.error} (kubectl: dial tcp: lookup {host}: no such host)",
             hint=f"Check the host name in the server URL for typos; if {host} lives in a private DNS zone, "
             f"connect the VPN that serves it or add it to /etc/hosts. `getent hosts {host}` asks the same resolver.",
-            details=details,
         )
 
 
@@ -124,32 +131,36 @@ class TcpCheck(Check):
     depends_on = ("apiserver.dns",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.route import ROUTE
-        from kdoctor.probes.tcp import TCP_CONNECT
-
         route = await ctx.probe(ROUTE)
         tcp = await ctx.probe(TCP_CONNECT)
         timings = await timings_ms(ctx)
         answered = tcp.connected_address
         if answered is not None:
             timings["connect"] = next(a.duration_ms for a in tcp.attempts if a.outcome == "connected")
-        details: dict[str, Any] = {
-            "host": tcp.host,
-            "port": tcp.port,
-            "via_proxy": route.proxy_display,
-            "proxy_kind": route.proxy_kind,
-            "connected_address": answered,
-            "attempts": [
-                {"address": a.address, "outcome": a.outcome, "error": a.error, "duration_ms": a.duration_ms}
-                for a in tcp.attempts
-            ],
-            "timings_ms": timings,
-        }
+        details = ctx.details
+        details.update(
+            {
+                "host": tcp.host,
+                "port": tcp.port,
+                "via_proxy": route.proxy_display,
+                "proxy_kind": route.proxy_kind,
+                "connected_address": answered,
+                "attempts": [
+                    {
+                        "address": a.address,
+                        "outcome": a.outcome,
+                        "error": a.error,
+                        "duration_ms": a.duration_ms,
+                    }
+                    for a in tcp.attempts
+                ],
+                "timings_ms": timings,
+            }
+        )
         if route.proxy_error:
             return Result.fail(
                 f"kubectl would not connect: {route.proxy_error}",
                 hint="Fix the proxy setting named here (see proxy.* checks).",
-                details=details,
             )
         target = f"the proxy {route.proxy_display}" if route.proxied else f"{tcp.host}:{tcp.port}"
         if answered is not None:
@@ -161,7 +172,6 @@ class TcpCheck(Check):
             return Result.ok(
                 f"connected to {'the ' + route.proxy_kind + ' at ' if route.proxied else ''}{where} "
                 f"in {timings['connect']:.1f} ms{tail}",
-                details=details,
             )
         tried = "; ".join(f"{a.address}: {a.outcome}" for a in tcp.attempts) or "no address to try"
         outcome = tcp.outcome
@@ -175,7 +185,6 @@ class TcpCheck(Check):
             return Result.fail(
                 f"connection to {target} refused ({tried}): the host answered, nothing listens on that port",
                 hint=hint,
-                details=details,
             )
         if outcome == "timeout":
             return Result.fail(
@@ -183,18 +192,16 @@ class TcpCheck(Check):
                 hint="A firewall, security group or missing VPN is the usual cause: check that this network may "
                 f"reach {tcp.host} on port {tcp.port} (e.g. `nc -vz {tcp.host} {tcp.port}`), and whether a "
                 "proxy is required (HTTPS_PROXY).",
-                details=details,
             )
         if outcome == "unreachable":
             return Result.fail(
                 f"{target} is unreachable from this machine ({tried}): no route to it",
                 hint="This machine has no route to that network: connect the VPN or check the routing table "
                 "(`ip route get ADDRESS`).",
-                details=details,
             )
         if outcome == "no-address":
-            return Result.skip("no address to connect to (see apiserver.dns)", details=details)
-        return Result.fail(f"could not connect to {target}: {tried}", details=details)
+            return Result.skip("no address to connect to (see apiserver.dns)")
+        return Result.fail(f"could not connect to {target}: {tried}")
 
 
 def _html_title(body: bytes) -> str | None:
@@ -229,7 +236,7 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
     details["error"] = response.error
     if kind in _TLS_FAILURES:
         where = "tls.chain or tls.hostname says why" if kind == "tls-verify" else "see tls.chain"
-        return Result.skip(f"no HTTP exchange: {response.error} ({where})", details=details)
+        return Result.skip(f"no HTTP exchange: {response.error} ({where})")
     if kind == "read-timeout":
         return Result.fail(
             f"{what}: the connection and TLS work, but no response headers came within {ctx.timeout:g}s "
@@ -237,16 +244,14 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
             hint="Something in the path accepts requests and never answers: a load balancer or proxy without a "
             "healthy backend, or an overloaded apiserver. Check the apiserver's health and logs and the load "
             "balancer's backends.",
-            details=details,
         )
     if kind == "proxy-error":
         return Result.fail(
             f"{what}: {response.error}",
             hint="The proxy refused to open the tunnel (403: policy, 407: it needs credentials): check the proxy "
             "URL and its credentials, or add the server to NO_PROXY if it should be reached directly.",
-            details=details,
         )
-    return Result.fail(f"{what}: {response.error}", details=details)
+    return Result.fail(f"{what}: {response.error}")
 
 
 class VersionCheck(Check):
@@ -269,10 +274,9 @@ class VersionCheck(Check):
     depends_on = ("apiserver.tcp",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import VERSION
-
         response = await ctx.probe(VERSION)
-        details: dict[str, Any] = {"status": response.status, "timings_ms": await timings_ms(ctx, response)}
+        details = ctx.details
+        details.update({"status": response.status, "timings_ms": await timings_ms(ctx, response)})
         if not response.answered:
             return _failure_result(ctx, response, "GET /version got no answer", details)
         details["content_type"] = response.content_type
@@ -282,7 +286,7 @@ class VersionCheck(Check):
             details.update({k: body.get(k) for k in fields if k in body})
             platform = f" on {body['platform']}" if body.get("platform") else ""
             go = f", built with {body['goVersion']}" if body.get("goVersion") else ""
-            return Result.ok(f"Kubernetes {body['gitVersion']}{platform}{go}", details=details)
+            return Result.ok(f"Kubernetes {body['gitVersion']}{platform}{go}")
         details["body_preview"] = response.preview(200)
         if response.status in (401, 403) and _is_status(response):
             message = body.get("message", "") if isinstance(body, dict) else ""
@@ -291,7 +295,6 @@ class VersionCheck(Check):
                 f"{response.reason}: {message}",
                 hint="Anonymous access is off and the credential did not open /version; the auth.* checks show "
                 "who you are to this server.",
-                details=details,
             )
         if response.status == 200:
             what = _answered_what(response)
@@ -305,7 +308,6 @@ class VersionCheck(Check):
                 hint="The server URL reaches something else (an ingress, a captive portal or sign-in page, a web "
                 "server on the wrong port): check the host and port in the server URL and whether a proxy or portal "
                 "intercepts the traffic.",
-                details=details,
             )
         if response.status == 404:
             return Result.fail(
@@ -313,12 +315,10 @@ class VersionCheck(Check):
                 "apiserver at this URL",
                 hint="Check the server URL: the host and port (and any path prefix) must point at the apiserver "
                 "itself, not at a web server or an ingress in front of other services.",
-                details=details,
             )
         return Result.fail(
             f"GET /version answered {response.status} {response.reason}: {response.preview(120)!r}",
             hint="The server is up but not answering normally; check the apiserver (or load balancer) logs.",
-            details=details,
         )
 
 
@@ -326,6 +326,21 @@ def _failed_checks(body: bytes) -> list[str]:
     """The "[-]name failed: reason" lines of a ?verbose health answer."""
     lines = body.decode("utf-8", "replace").splitlines()
     return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
+
+
+async def _same_failure_as_livez(ctx: Context) -> bool:
+    """Both /livez and /readyz fail, and every sub-check /readyz names fails /livez too."""
+    livez, readyz = await ctx.probe(LIVEZ), await ctx.probe(READYZ)
+    if not (livez.answered and readyz.answered) or 200 in (livez.status, readyz.status):
+        return False
+    in_readyz = {_subcheck(line) for line in _failed_checks(readyz.body)}
+    return bool(in_readyz) and in_readyz <= {_subcheck(line) for line in _failed_checks(livez.body)}
+
+
+def _subcheck(line: str) -> str:
+    """The sub-check a "[-]name failed: ..." line is about. /readyz's "etcd-readiness" is /livez's "etcd"
+    with readiness' timeout: a real apiserver without etcd fails both (tests/realcluster, etcd stopped)."""
+    return line.removeprefix("[-]").split(" ", 1)[0].removesuffix("-readiness")
 
 
 class _HealthCheck(Check):
@@ -337,34 +352,43 @@ class _HealthCheck(Check):
 
     async def run(self, ctx: Context) -> Result:
         response = await self._probe(ctx)
-        details: dict[str, Any] = {
-            "path": response.path,
-            "status": response.status,
-            "timings_ms": await timings_ms(ctx, response),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "path": response.path,
+                "status": response.status,
+                "timings_ms": await timings_ms(ctx, response),
+            }
+        )
         if not response.answered:
             return _failure_result(ctx, response, f"GET {self.path} got no answer", details)
         failed = _failed_checks(response.body)
         details["failed_checks"] = failed
         if response.status == 200:
-            return Result.ok(f"{self.path}: ok", details=details)
+            return Result.ok(f"{self.path}: ok")
         if response.status == 404:
             return Result.warn(
                 f"{self.path} is not served (404): an apiserver older than 1.16, or not an apiserver",
                 hint="Upgrade the cluster; /healthz is the older equivalent.",
-                details=details,
             )
         if failed:
             names = ", ".join(failed)
+            # /livez and /readyz failing on the same sub-check are one finding: livez reports it,
+            # readyz skips, and each names the other.
+            if await _same_failure_as_livez(ctx):
+                if self.id == "apiserver.readyz":
+                    return Result.skip(
+                        f"not examined separately: {self.path} fails on the same sub-check as /livez "
+                        f"({names}), reported once by apiserver.livez",
+                    )
+                names += "; /readyz fails on it too (apiserver.readyz)"
             return Result.fail(
                 f"{self.path} answered {response.status}: {names}",
                 hint=self._hint(failed),
-                details=details,
             )
         return Result.fail(
             f"{self.path} answered {response.status} {response.reason}: {response.preview(120)!r}",
             hint=self._hint([]),
-            details=details,
         )
 
     def _hint(self, failed: list[str]) -> str:
@@ -393,8 +417,6 @@ class LivezCheck(_HealthCheck):
     path = "/livez"
 
     async def _probe(self, ctx: Context) -> ApiResponse:
-        from kdoctor.probes.api import LIVEZ
-
         return await ctx.probe(LIVEZ)
 
 
@@ -404,6 +426,8 @@ class ReadyzCheck(_HealthCheck):
     An apiserver can be up yet not ready (etcd unreachable, informers not synced, shutting down):
     load balancers then stop sending it traffic and requests fail with 500/503. A failure names
     the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
+    When /livez fails on the same sub-checks, that is one finding: apiserver.livez reports it
+    (and says /readyz fails too) and this check skips, naming it.
     """
 
     id = "apiserver.readyz"
@@ -412,8 +436,6 @@ class ReadyzCheck(_HealthCheck):
     path = "/readyz"
 
     async def _probe(self, ctx: Context) -> ApiResponse:
-        from kdoctor.probes.api import READYZ
-
         return await ctx.probe(READYZ)
 
 
@@ -447,39 +469,38 @@ class ClockCheck(Check):
     depends_on = ("apiserver.tcp",)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import VERSION
-
         response = await ctx.probe(VERSION)
         header = response.header("date")
-        details: dict[str, Any] = {"date_header": header, "timings_ms": await timings_ms(ctx, response)}
+        details = ctx.details
+        details.update({"date_header": header, "timings_ms": await timings_ms(ctx, response)})
         if header is None or response.received_at is None:
-            return Result.skip("no HTTP answer carried a Date header to compare with", details=details)
+            why = "" if response.answered else " (GET /version got no answer: see apiserver.version)"
+            return Result.skip(f"no HTTP answer carried a Date header to compare with{why}")
         try:
             server_time = parsedate_to_datetime(header)
         except (TypeError, ValueError):
-            return Result.skip(f"the Date header {header!r} is not a valid HTTP date", details=details)
+            return Result.skip(f"the Date header {header!r} is not a valid HTTP date")
         if server_time.tzinfo is None:
             server_time = server_time.replace(tzinfo=timezone.utc)
         local = response.received_at
         skew = (server_time - local).total_seconds()
         details.update(
-            {"local_time": _iso(local), "server_time": _iso(server_time), "skew_seconds": round(skew, 1)}
+            {
+                "local_time": iso_utc(local),
+                "server_time": iso_utc(server_time),
+                "skew_seconds": round(skew, 1),
+            }
         )
         if abs(skew) <= CLOCK_SKEW_WARN_SECONDS:
-            return Result.ok(f"the clocks agree within {_duration(max(abs(skew), 1))}", details=details)
+            return Result.ok(f"the clocks agree within {_duration(max(abs(skew), 1))}")
         direction = "ahead of" if skew > 0 else "behind"
         return Result.warn(
             f"the apiserver's clock is {_duration(skew)} {direction} this machine's "
-            f"(Date: {header}; local {_iso(local)})",
+            f"(Date: {header}; local {iso_utc(local)})",
             hint="Synchronise this machine's clock (`timedatectl set-ntp true` or `chronyc makestep`); if it is "
             'right, fix the control plane\'s NTP. Skew makes new certificates look "not yet valid", old ones '
             "expired, and tokens fail their nbf/exp checks.",
-            details=details,
         )
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

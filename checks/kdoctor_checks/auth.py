@@ -9,16 +9,36 @@ attaches that credential only where it is safe to send it.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import Any
 
-from kdoctor.api import Check, Context, Mode, Result
-
-if TYPE_CHECKING:
-    from kdoctor.credentials import ClientCertFacts, ResolvedCredential
-    from kdoctor.execplugin import ExecResult
-    from kdoctor.jwt import JwtClaims
-    from kdoctor.probes.api import ApiResponse, ApiSession
+from kdoctor.api import (
+    API_SESSION,
+    CREDENTIALS,
+    IDENTITY_REVIEW,
+    REMOVED_AUTH_PROVIDERS,
+    SELECTION,
+    SERVICE_ACCOUNT,
+    ApiResponse,
+    ApiSession,
+    Check,
+    ClientCertFacts,
+    Context,
+    ExecEntry,
+    ExecResult,
+    JwtClaims,
+    Mode,
+    ResolvedCredential,
+    Result,
+    client_cert_facts,
+    credential_details,
+    decode_jwt,
+    describe,
+    expires_soon,
+    iso_utc,
+    issued_by,
+    parse_pem_certificates,
+)
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
 # are skipped (the connection failed first) never needs them.
@@ -27,7 +47,6 @@ __all__ = ["CHECKS", "CredentialCheck", "IdentityCheck", "PermissionsCheck", "To
 
 # The apiserver's JWT validation allows this much clock difference for nbf/iat (go-jose DefaultLeeway).
 _JWT_LEEWAY = timedelta(minutes=1)
-_CERT_EXPIRY_WARNING = timedelta(days=7)
 _NETWORK_DEPS = ("tls.chain", "apiserver.version")
 
 
@@ -43,10 +62,6 @@ def _ago(delta: timedelta) -> str:
     if hours < 48:
         return f"{hours}h {minutes}m" if minutes else f"{hours}h"
     return f"{hours // 24}d"
-
-
-def _iso(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _exec_details(result: ExecResult) -> dict[str, Any]:
@@ -90,7 +105,7 @@ class CredentialCheck(Check):
 
     pass: a credential was obtained (method, source and fingerprint in the summary).
     warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
-          1.19); an exec credential that is already expired; a client certificate expiring within 7 days.
+          1.19); an exec credential that is already expired; a client certificate expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
           hung past the timeout (killed), or printed something that is not an ExecCredential of the
           configured apiVersion; the tokenFile cannot be read or is empty; the client certificate is
@@ -104,10 +119,9 @@ class CredentialCheck(Check):
     depends_on = _NETWORK_DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS, credential_details
-
         cred = await ctx.probe(CREDENTIALS)
-        details = credential_details(cred)
+        details = ctx.details
+        details.update(credential_details(cred))
         if cred.exec_result is not None:
             details["exec"] = _exec_details(cred.exec_result)
         if cred.not_run is not None:
@@ -115,14 +129,14 @@ class CredentialCheck(Check):
         if cred.problem is not None:
             return self._problem(cred, details)
         if cred.kind == "none":
-            return self._anonymous(ctx, details)
+            return await self._anonymous(ctx, details)
         if cred.kind == "basic":
             user = cred.basic[0] if cred.basic else ""
+            kube_user, _ = await _kube_user(ctx)
             return Result.warn(
                 f"basic-auth as user {user!r}: kube-apiserver removed basic-auth support in 1.19",
                 hint="Use a token, a client certificate or an exec plugin unless an authenticating proxy in "
-                "front of the apiserver expects basic-auth: kubectl config set-credentials NAME --token=...",
-                details=details,
+                f"front of the apiserver expects basic-auth: `kubectl config set-credentials {kube_user} --token=…`",
             )
         cert_result = self._client_cert(ctx, cred, details)
         if cert_result is not None:
@@ -141,20 +155,17 @@ class CredentialCheck(Check):
             if cred.expires_at <= now:
                 return Result.warn(
                     f"{', '.join(parts)}: the plugin returned a credential that expired at "
-                    f"{_iso(cred.expires_at)} ({_ago(now - cred.expires_at)} ago)",
+                    f"{iso_utc(cred.expires_at)} ({_ago(now - cred.expires_at)} ago)",
                     hint="Log in again with the plugin's own command (its cached credential is stale), "
                     "then rerun kdoctor.",
-                    details=details,
                 )
-            parts.append(f"expires {_iso(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
+            parts.append(f"expires {iso_utc(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
         summary = ", ".join(parts)
         if result is not None and result.stderr_tail:
             summary += _stderr_note(result)
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
     def _client_cert(self, ctx: Context, cred: ResolvedCredential, details: dict[str, Any]) -> Result | None:
-        from kdoctor.credentials import client_cert_facts
-
         if cred.client_cert_pem is None:
             return None
         facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
@@ -173,7 +184,6 @@ class CredentialCheck(Check):
                 else "Fix client-certificate-data / client-key-data (or the files they name): both PEM, "
                 "the key unencrypted; kubectl config set-credentials NAME --client-certificate=... "
                 "--client-key=... --embed-certs",
-                details=details,
             )
         who = _cert_identity(facts)
         if facts.key_matches is False:
@@ -183,39 +193,37 @@ class CredentialCheck(Check):
                 hint=plugin_hint
                 if from_plugin
                 else "Put the key that was issued with this certificate in client-key-data, or reissue the pair.",
-                details=details,
             )
         now = ctx.environment.now()
         if facts.not_after is not None and facts.not_after <= now:
             return Result.fail(
-                f"{origin} certificate for {who} expired at {_iso(facts.not_after)} "
+                f"{origin} certificate for {who} expired at {iso_utc(facts.not_after)} "
                 f"({_ago(now - facts.not_after)} ago); the apiserver will answer 401 Unauthorized",
                 hint="Get a new client certificate (kubeadm: kubeadm kubeconfig user --client-name NAME; "
                 "managed clusters: refresh the kubeconfig from the provider). If the date looks wrong, "
                 "check the local clock.",
-                details=details,
             )
         if facts.not_before is not None and facts.not_before > now:
             return Result.fail(
-                f"{origin} certificate for {who} is not valid before {_iso(facts.not_before)} "
+                f"{origin} certificate for {who} is not valid before {iso_utc(facts.not_before)} "
                 f"(in {_ago(facts.not_before - now)}): clock skew between this machine and the CA",
                 hint="Check the local clock (timedatectl status) against the apiserver's Date header.",
-                details=details,
             )
-        if facts.not_after is not None and facts.not_after - now < _CERT_EXPIRY_WARNING:
+        if facts.not_after is not None and expires_soon(facts.not_after, now):
             return Result.warn(
-                f"{origin} certificate for {who} expires at {_iso(facts.not_after)} "
+                f"{origin} certificate for {who} expires at {iso_utc(facts.not_after)} "
                 f"(in {_ago(facts.not_after - now)})",
                 hint="Renew the client certificate before it expires.",
-                details=details,
             )
         if cred.bearer is not None:
             return None
-        summary = f"{origin} certificate for {who} from {cred.source}, expires {_iso(facts.not_after or now)}"
+        summary = (
+            f"{origin} certificate for {who} from {cred.source}, expires {iso_utc(facts.not_after or now)}"
+        )
         if cred.exec_result is not None:
             result = cred.exec_result
             summary += f", exit code {result.exit_code} in {result.duration:.2f}s" + _stderr_note(result)
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
     def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         result = cred.exec_result
@@ -226,17 +234,13 @@ class CredentialCheck(Check):
                 "plugins interactively, so the credential was not obtained",
                 hint="Log in once in a terminal (e.g. kubectl auth whoami) so the plugin caches a credential, "
                 "or set interactiveMode: IfAvailable if the plugin can work without a terminal.",
-                details=details,
             )
         return Result.skip(
             f"exec plugin {command} not run: --no-exec was given",
             hint="Run kdoctor without --no-exec to test the plugin and the identity it yields.",
-            details=details,
         )
 
     def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
-        from kdoctor.credentials import REMOVED_AUTH_PROVIDERS
-
         problem = cred.problem or ""
         result = cred.exec_result
         if result is None:
@@ -249,19 +253,17 @@ class CredentialCheck(Check):
                     if replacement
                     else "Switch the user to an exec credential plugin (e.g. kubelogin for OIDC)."
                 )
-                return Result.fail(problem, hint=hint, details=details)
+                return Result.fail(problem, hint=hint)
             return Result.fail(
                 problem,
                 hint="Point tokenFile at a readable file holding the token (client-go trims whitespace), "
                 "or set token directly.",
-                details=details,
             )
         if result.not_found:
             hint = result.install_hint or "Install the plugin or fix users[].user.exec.command."
             return Result.fail(
                 f"{problem}: the exec plugin is not installed or not on PATH",
                 hint=hint.strip(),
-                details=details,
             )
         if result.timed_out:
             return Result.fail(
@@ -269,21 +271,18 @@ class CredentialCheck(Check):
                 f"(a plugin waiting for a browser login or a prompt hangs like this){_stderr_note(result)}",
                 hint="Run the plugin's login command in a terminal first, then rerun kdoctor; raise --timeout "
                 "if the plugin is merely slow.",
-                details=details,
             )
         if result.start_error:
             return Result.fail(
                 problem,
                 hint=f"Make {result.resolved_path or result.command} executable (chmod +x) with a valid "
                 "interpreter line.",
-                details=details,
             )
         if result.ran and result.exit_code not in (None, 0):
             return Result.fail(
                 f"{problem} after {result.duration:.2f}s{_stderr_note(result)}",
                 hint="Run the plugin by hand to see its full message; an expired login (refresh token) is "
                 "the usual cause: log in again with the plugin's own command.",
-                details=details,
             )
         if result.ran:
             return Result.fail(
@@ -291,28 +290,25 @@ class CredentialCheck(Check):
                 hint="The plugin must print an ExecCredential whose apiVersion matches "
                 f"users[].user.exec.apiVersion ({result.api_version}) with status.token or "
                 "status.clientCertificateData/clientKeyData; update the plugin or the apiVersion.",
-                details=details,
             )
         return Result.fail(
             problem,
             hint="Set users[].user.exec.apiVersion to client.authentication.k8s.io/v1 (or v1beta1 for old "
             "plugins).",
-            details=details,
         )
 
-    def _anonymous(self, ctx: Context, details: dict[str, Any]) -> Result:
+    async def _anonymous(self, ctx: Context, details: dict[str, Any]) -> Result:
         if ctx.mode is Mode.IN_CLUSTER:
             return Result.warn(
                 "no service-account token: requests are anonymous (system:anonymous)",
                 hint="Mount a token: set automountServiceAccountToken: true on the pod or its service "
                 "account, or project one with a serviceAccountToken volume.",
-                details=details,
             )
+        kube_user, _ = await _kube_user(ctx)
         return Result.warn(
             "no credential configured for this user: requests are anonymous (system:anonymous)",
-            hint="Give the context's user a credential: kubectl config set-credentials NAME --token=... "
+            hint=f"Give the context's user a credential: `kubectl config set-credentials {kube_user} --token=…` "
             "(or a client certificate, or an exec plugin).",
-            details=details,
         )
 
 
@@ -321,6 +317,32 @@ def _cert_identity(facts: ClientCertFacts) -> str:
     if facts.organizations:
         who += f" O={','.join(facts.organizations)}"
     return who
+
+
+async def _kube_user(ctx: Context) -> tuple[str, ExecEntry | None]:
+    """The kubeconfig user's name (so hints carry a runnable command) and its exec plugin, if any."""
+    if ctx.mode is Mode.IN_CLUSTER:
+        return "USER", None
+    selection = await ctx.probe(SELECTION)
+    if selection.user is not None:
+        return selection.user.name, selection.user.exec
+    return (selection.context.user if selection.context and selection.context.user else "USER"), None
+
+
+def _exec_login_hint(entry: ExecEntry | None) -> str:
+    """Where a fresh token comes from when an exec plugin supplies it: the plugin's own login."""
+    if entry is None or not entry.command_as_written:
+        return "Log in again with the exec plugin's own login command."
+    line = " ".join([entry.command_as_written, *entry.args])
+    return (
+        f"Log in again with the exec plugin's login command, then retry: running `{line}` shows the "
+        "plugin's own error, which names it (e.g. `aws sso login`, `gcloud auth login`, `kubelogin`)."
+    )
+
+
+def _rbac_name(subject: str) -> str:
+    """A binding name derived from a user name: lower case, only characters RBAC names allow."""
+    return re.sub(r"[^a-z0-9.:-]+", "-", subject.lower()).strip("-") or "kdoctor"
 
 
 def _sa_hint(claims: JwtClaims) -> str:
@@ -356,36 +378,32 @@ class TokenCheck(Check):
         return None
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS
-        from kdoctor.jwt import decode
-
         cred = await ctx.probe(CREDENTIALS)
         if cred.bearer is None:
             return Result.skip(f"no token to inspect (credential: {cred.describe()})")
         fingerprint = cred.bearer.fingerprint
-        claims = decode(cred.bearer.reveal())
-        details: dict[str, Any] = {"token_fingerprint": fingerprint, "jwt": claims is not None}
+        claims = decode_jwt(cred.bearer.reveal())
+        details = ctx.details
+        details.update({"token_fingerprint": fingerprint, "jwt": claims is not None})
         if claims is None:
-            return Result.ok(f"opaque token ({fingerprint}), no claims to read", details=details)
+            return Result.ok(f"opaque token ({fingerprint}), no claims to read")
         details["claims"] = claims.summary_claims()
         details["alg"] = claims.algorithm
         now = ctx.environment.now()
         who = _claims_identity(claims)
         if claims.exp is not None and claims.exp <= now:
             return Result.fail(
-                f"token for {who} expired at {_iso(claims.exp)} ({_ago(now - claims.exp)} ago)",
+                f"token for {who} expired at {iso_utc(claims.exp)} ({_ago(now - claims.exp)} ago)",
                 hint=self._renew_hint(cred, claims),
-                details=details,
             )
         for name, moment in (("nbf", claims.nbf), ("iat", claims.iat)):
             if moment is not None and moment > now + _JWT_LEEWAY:
                 label = "not valid before" if name == "nbf" else "issued at"
                 return Result.fail(
-                    f"token for {who} is {label} {_iso(moment)}, {_ago(moment - now)} in the future: "
+                    f"token for {who} is {label} {iso_utc(moment)}, {_ago(moment - now)} in the future: "
                     "clock skew between this machine and the token issuer (the apiserver rejects it)",
                     hint="Check the clocks: timedatectl status here, and NTP on the issuer; the apiserver's "
                     "Date header is compared in apiserver.clock.",
-                    details=details,
                 )
         if claims.is_legacy_service_account and claims.exp is None:
             sa = claims.service_account
@@ -395,21 +413,20 @@ class TokenCheck(Check):
                 hint=f"Use a short-lived token instead: {_sa_hint(claims)} (or a projected "
                 "serviceAccountToken volume); unused legacy tokens are invalidated after a year "
                 "(LegacyServiceAccountTokenCleanUp, 1.29+).",
-                details=details,
             )
         parts = [f"JWT for {who}"]
         if claims.iss:
             parts.append(f"issuer {claims.iss}")
         if claims.exp is not None:
-            parts.append(f"expires {_iso(claims.exp)} (in {_ago(claims.exp - now)})")
+            parts.append(f"expires {iso_utc(claims.exp)} (in {_ago(claims.exp - now)})")
         else:
             parts.append("no expiry")
-        return Result.ok(", ".join(parts), details=details)
+        return Result.ok(", ".join(parts))
 
     @staticmethod
     def _renew_hint(cred: ResolvedCredential, claims: JwtClaims) -> str:
         if cred.kind == "exec-token":
-            return "The exec plugin returned an expired token: log in again with its own command."
+            return "The exec plugin returned an expired token: log in again with its own login command."
         if claims.service_account is not None:
             return f"Get a fresh service-account token: {_sa_hint(claims)}"
         return "Get a fresh token from its issuer and update the kubeconfig (kubectl config set-credentials)."
@@ -427,10 +444,6 @@ def _claims_identity(claims: JwtClaims) -> str:
 
 # --- identity -------------------------------------------------------------------------------------
 
-_REVIEW_PATHS = (
-    ("authentication.k8s.io/v1", "/apis/authentication.k8s.io/v1/selfsubjectreviews"),
-    ("authentication.k8s.io/v1beta1", "/apis/authentication.k8s.io/v1beta1/selfsubjectreviews"),
-)
 _FORBIDDEN_USER = re.compile(r'User "([^"]*)" cannot')
 _MESSAGE_CAP = 300
 
@@ -498,9 +511,6 @@ class IdentityCheck(Check):
     depends_on = (*_NETWORK_DEPS, "auth.credential")
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS, credential_details
-        from kdoctor.probes.api import API_SESSION
-
         cred = await ctx.probe(CREDENTIALS)
         reason = _not_usable_reason(cred)
         if reason is not None:
@@ -512,24 +522,20 @@ class IdentityCheck(Check):
                 hint="Configure the cluster's CA (certificate-authority-data) instead of "
                 "insecure-skip-tls-verify, and use https, so the credential can be checked safely.",
             )
-        body = {"apiVersion": "", "kind": "SelfSubjectReview"}
-        response: ApiResponse | None = None
-        api_version = ""
-        for api_version, path in _REVIEW_PATHS:
-            response = await session.post(path, {**body, "apiVersion": api_version}, authenticated=True)
-            if response.status != 404:
-                break
-        assert response is not None
-        details: dict[str, Any] = {
-            "credential": credential_details(cred),
-            "review": _response_details(response),
-            "api_version": api_version,
-        }
+        review = await ctx.probe(IDENTITY_REVIEW)
+        response, api_version = review.response, review.api_version
+        details = ctx.details
+        details.update(
+            {
+                "credential": credential_details(cred),
+                "review": _response_details(response),
+                "api_version": api_version,
+            }
+        )
         if response.status is None:
             return Result.fail(
                 f"no answer to the SelfSubjectReview: {response.error}",
                 hint="See the apiserver.* and tls.* results for the connection problem.",
-                details=details,
             )
         if response.status in (200, 201):
             return self._identified(cred, response, details)
@@ -537,12 +543,11 @@ class IdentityCheck(Check):
             return await self._unauthorized(ctx, session, cred, response, details)
         if response.status == 403:
             return self._forbidden(cred, response, details)
-        if response.status == 404:
-            return await self._no_review_api(session, cred, details)
+        if review.fallback is not None:
+            return self._no_review_api(review.fallback, cred, details)
         return Result.fail(
             f"SelfSubjectReview answered {response.status} {response.reason}: {_server_message(response)}",
             hint="See apiserver.ready for the apiserver's health; retry when it is ready.",
-            details=details,
         )
 
     def _identified(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
@@ -554,7 +559,6 @@ class IdentityCheck(Check):
                 "the SelfSubjectReview answer names no user: not a kube-apiserver answer "
                 f"({response.preview(80)})",
                 hint="Check that the server URL points at the apiserver, not a proxy or ingress.",
-                details=details,
             )
         username = str(info["username"])
         groups = [str(g) for g in info.get("groups") or [] if isinstance(g, str)]
@@ -570,11 +574,8 @@ class IdentityCheck(Check):
             return Result.warn(
                 f"requests are anonymous: the apiserver treats them as {username}{group_text}",
                 hint="Configure a credential for the context's user (see auth.credential).",
-                details=details,
             )
-        return Result.ok(
-            f"authenticated as {username}{group_text} with {_credential_phrase(cred)}", details=details
-        )
+        return Result.ok(f"authenticated as {username}{group_text} with {_credential_phrase(cred)}")
 
     def _forbidden(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
         message = _server_message(response)
@@ -588,33 +589,28 @@ class IdentityCheck(Check):
                 f"the credential was not used: the server saw system:anonymous (403: {message})",
                 hint="Something between kdoctor and the apiserver drops the Authorization header or "
                 "the client certificate (a TLS-terminating proxy or load balancer); connect directly.",
-                details=details,
             )
         subject = f"authenticated as {who}" if who else "authenticated"
+        user = who or "USER"
         return Result.warn(
             f"{subject}, but RBAC forbids the SelfSubjectReview (403): {message}",
-            hint="The credential works; kubectl auth whoami fails the same way. To allow it, bind the "
-            "system:basic-user ClusterRole (or one granting create on selfsubjectreviews) to the user.",
-            details=details,
+            hint="The credential works; kubectl auth whoami fails the same way. To allow it, a cluster admin "
+            f"binds the system:basic-user ClusterRole to the user: `kubectl create clusterrolebinding "
+            f"{_rbac_name(user)}-basic-user --clusterrole=system:basic-user --user={user}`.",
         )
 
-    async def _no_review_api(
-        self, session: ApiSession, cred: ResolvedCredential, details: dict[str, Any]
-    ) -> Result:
-        probe = await session.get("/api", authenticated=True)
+    def _no_review_api(self, probe: ApiResponse, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         details["fallback"] = _response_details(probe)
         if probe.status == 401:
             return Result.fail(
                 "the server does not offer SelfSubjectReview, and answered GET /api with 401 Unauthorized: "
                 f"the credential was not accepted ({_server_message(probe)})",
                 hint="Get a valid credential for this cluster (see auth.token and auth.credential).",
-                details=details,
             )
         return Result.warn(
             "the server does not offer SelfSubjectReview (kubectl auth whoami needs 1.27+), so the identity "
             f"cannot be named; GET /api with {_credential_phrase(cred)} answered {probe.status}",
             hint="Upgrade the cluster, or check access with kubectl auth can-i --list.",
-            details=details,
         )
 
     async def _unauthorized(
@@ -632,7 +628,6 @@ class IdentityCheck(Check):
             return Result.fail(
                 f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message})",
                 hint="Configure a credential for the context's user (see auth.credential).",
-                details=details,
             )
         certain = [c for c in causes if c["certain"]]
         likely = certain or [c for c in causes if c["likely"]] or causes
@@ -648,7 +643,7 @@ class IdentityCheck(Check):
         )
         first = likely[0] if likely else None
         hint = first["fix"] if first else "Get a valid credential for this cluster."
-        return Result.fail(summary, hint=hint, details=details)
+        return Result.fail(summary, hint=hint)
 
 
 async def _cluster_issuer(session: ApiSession) -> str | None:
@@ -664,11 +659,10 @@ async def _unauthorized_causes(
     ctx: Context, session: ApiSession, cred: ResolvedCredential
 ) -> list[dict[str, Any]]:
     """The reasons a 401 is likely, most likely first; each {cause, evidence, fix, likely}."""
-    from kdoctor.credentials import client_cert_facts
-    from kdoctor.jwt import decode
-
     now = ctx.environment.now()
     causes: list[dict[str, Any]] = []
+    kube_user, exec_entry = await _kube_user(ctx)
+    store = f"`kubectl config set-credentials {kube_user} --token=…`"
 
     def add(cause: str, evidence: str, fix: str, likely: bool, certain: bool = False) -> None:
         causes.append(
@@ -679,18 +673,18 @@ async def _unauthorized_causes(
         add(
             "basic-auth is not supported by kube-apiserver since 1.19",
             "the credential is a username/password",
-            "Use a token, client certificate or exec plugin: kubectl config set-credentials NAME --token=...",
+            f"Use a token, client certificate or exec plugin: {store}",
             True,
             certain=True,
         )
     if cred.bearer is not None:
-        claims = decode(cred.bearer.reveal())
+        claims = decode_jwt(cred.bearer.reveal())
         renew = (
-            "Log in again with the exec plugin's own command."
+            _exec_login_hint(exec_entry)
             if cred.kind == "exec-token"
-            else f"Get a fresh token ({_sa_hint(claims)})"
+            else f"Get a fresh token ({_sa_hint(claims)}) and store it: {store}"
             if claims is not None
-            else "Get a fresh token from whoever issued it and update the kubeconfig."
+            else f"Get a fresh token from whoever issued it and store it: {store}"
         )
         if claims is None:
             add(
@@ -702,13 +696,13 @@ async def _unauthorized_causes(
         elif claims.exp is not None and claims.exp <= now:
             add(
                 "the token expired",
-                f"exp {_iso(claims.exp)}, {_ago(now - claims.exp)} ago",
+                f"exp {iso_utc(claims.exp)}, {_ago(now - claims.exp)} ago",
                 renew,
                 True,
                 certain=True,
             )
         else:
-            expiry = f"exp {_iso(claims.exp)}" if claims.exp is not None else "no exp claim"
+            expiry = f"exp {iso_utc(claims.exp)}" if claims.exp is not None else "no exp claim"
             add("the token expired", f"ruled out by its claims ({expiry})", renew, False)
         if claims is not None:
             issuer = await _cluster_issuer(session)
@@ -754,7 +748,7 @@ async def _unauthorized_causes(
         expired = facts.not_after is not None and facts.not_after <= now
         add(
             "the client certificate expired",
-            f"notAfter {_iso(facts.not_after)}" if facts.not_after else "unreadable certificate",
+            f"notAfter {iso_utc(facts.not_after)}" if facts.not_after else "unreadable certificate",
             "Get a new client certificate (kubeadm kubeconfig user --client-name NAME, or from the provider).",
             expired,
             certain=expired,
@@ -779,7 +773,6 @@ def _issued_by(cert_pem: bytes, ca_pem: bytes | None) -> tuple[str | None, bool]
     """(the CA's subject, whether it signed the certificate); (None, False) without a usable CA."""
     if not ca_pem:
         return None, False
-    from kdoctor.certs import describe, issued_by, parse_pem_certificates
 
     certs, cert_error = parse_pem_certificates(cert_pem)
     cas, ca_error = parse_pem_certificates(ca_pem)
@@ -845,18 +838,21 @@ def summarize_rules(rules: list[dict[str, Any]]) -> str:
 async def _target_namespace(ctx: Context) -> tuple[str, str]:
     """(namespace, where it came from): the context's namespace, the pod's, or "default"."""
     if ctx.mode is Mode.IN_CLUSTER:
-        from kdoctor.incluster import SERVICE_ACCOUNT
-
         facts = await ctx.probe(SERVICE_ACCOUNT)
         if facts.namespace.value:
             return facts.namespace.value, facts.namespace.path
         return "default", "default (no namespace file)"
-    from kdoctor.kubeconfig import SELECTION
 
     selection = await ctx.probe(SELECTION)
     if selection.context is not None and selection.context.namespace:
         return selection.context.namespace, f"context {selection.context_name}"
     return "default", "default (the context sets no namespace)"
+
+
+async def _self_review_forbidden(ctx: Context) -> bool:
+    """Whether RBAC forbids the SelfSubjectReview too (what auth.identity met): the shared review probe."""
+    review = await ctx.probe(IDENTITY_REVIEW)
+    return review.response.status == 403
 
 
 def _no_permissions_hint(ctx: Context, namespace: str) -> str:
@@ -886,7 +882,8 @@ class PermissionsCheck(Check):
     warn: nothing beyond the self-review basics is allowed (every real request will be Forbidden),
           or RBAC forbids the review itself (403). A review marked incomplete (an authorizer that
           cannot list rules, e.g. a webhook) is noted: the list may be shorter than the truth.
-    skip: the credential is not sent on this connection (see auth.identity).
+    skip: the credential is not sent on this connection (see auth.identity); or RBAC forbids the
+          SelfSubjectReview too, one missing system:basic-user binding that auth.identity reports.
     """
 
     id = "auth.permissions"
@@ -894,9 +891,6 @@ class PermissionsCheck(Check):
     depends_on = (*_NETWORK_DEPS, "auth.credential", "auth.identity")
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.credentials import CREDENTIALS
-        from kdoctor.probes.api import API_SESSION
-
         cred = await ctx.probe(CREDENTIALS)
         reason = _not_usable_reason(cred)
         if reason is not None:
@@ -911,25 +905,32 @@ class PermissionsCheck(Check):
             "spec": {"namespace": namespace},
         }
         response = await session.post(_RULES_PATH, review, authenticated=True)
-        details: dict[str, Any] = {
-            "namespace": namespace,
-            "namespace_source": source,
-            "review": _response_details(response),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "namespace": namespace,
+                "namespace_source": source,
+                "review": _response_details(response),
+            }
+        )
         if response.status is None:
-            return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}", details=details)
+            return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}")
+        if response.status == 403 and await _self_review_forbidden(ctx):
+            # One missing binding (system:basic-user) forbids both reviews: auth.identity reports it, with the fix.
+            return Result.skip(
+                f"not examined: RBAC forbids the self-reviews here too ({_server_message(response)}); "
+                "auth.identity reports it",
+            )
         if response.status == 403:
             return Result.warn(
                 f"RBAC forbids the SelfSubjectRulesReview in namespace {namespace} (403): "
                 f"{_server_message(response)}",
                 hint=f"Ask for access, or probe one action: kubectl auth can-i get pods -n {namespace}",
-                details=details,
             )
         if response.status not in (200, 201) or not isinstance(response.json, dict):
             return Result.fail(
                 f"SelfSubjectRulesReview answered {response.status}: {_server_message(response)}",
                 hint="See auth.identity for whether the credential is accepted.",
-                details=details,
             )
         status = response.json.get("status")
         status = status if isinstance(status, dict) else {}
@@ -958,7 +959,6 @@ class PermissionsCheck(Check):
                 f"nothing is allowed in namespace {namespace} beyond the self-review basics "
                 f"({len(rules)} rules){note}",
                 hint=_no_permissions_hint(ctx, namespace),
-                details=details,
             )
         everything = any(
             "*" in (r.get("verbs") or [])
@@ -969,7 +969,6 @@ class PermissionsCheck(Check):
         lead = "everything (all verbs on all resources)" if everything else summarize_rules(meaningful)
         return Result.ok(
             f"in namespace {namespace} can: {lead}; {len(rules)} rules{note}",
-            details=details,
         )
 
 

@@ -11,14 +11,29 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from kdoctor.api import Check, Mode, Result
-from kdoctor.probes.inpod import SERVICE_NAME
-
-if TYPE_CHECKING:
-    from kdoctor.api import Context
-    from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
+from kdoctor.api import (
+    FQDN_LOOKUP,
+    KUBELET_NDOTS,
+    MAX_NAMESERVERS,
+    MUSL_MAX_LINE,
+    NAMESERVERS,
+    OLD_GLIBC_MAX_SEARCH,
+    OLD_GLIBC_MAX_SEARCH_CHARS,
+    RESOLV_CONF,
+    SERVICE_LOOKUP,
+    SERVICE_NAME,
+    WILDCARD_LOOKUP,
+    Check,
+    Context,
+    Lookup,
+    Mode,
+    NameAnswer,
+    ResolvConfFacts,
+    Result,
+    is_loopback,
+)
 
 # kdoctor.probes.clusterdns is imported where it is used: outside a pod these checks do not apply,
 # and its resolver model would only cost start-up time.
@@ -29,11 +44,6 @@ _NETPOL_HINT = (
     "Check that the cluster DNS pods run (`kubectl -n kube-system get pods -l k8s-app=kube-dns`) and that no "
     "NetworkPolicy blocks this pod's egress to them on port 53 (UDP and TCP)."
 )
-
-
-class _DnsCheck(Check):
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.IN_CLUSTER else "only in a pod (in-cluster mode)"
 
 
 @dataclass(frozen=True)
@@ -48,15 +58,6 @@ class Finding:
 
 def resolv_conf_findings(facts: ResolvConfFacts) -> list[Finding]:
     """Everything kdoctor knows to be wrong with this resolv.conf, worst first."""
-    from kdoctor.probes.clusterdns import (
-        KUBELET_NDOTS,
-        MAX_NAMESERVERS,
-        MUSL_MAX_LINE,
-        OLD_GLIBC_MAX_SEARCH,
-        OLD_GLIBC_MAX_SEARCH_CHARS,
-        is_loopback,
-    )
-
     conf = facts.conf
     if conf is None:
         return [
@@ -88,7 +89,7 @@ def resolv_conf_findings(facts: ResolvConfFacts) -> list[Finding]:
                 "A nameserver must be an IP address; fix dnsConfig.nameservers in the pod spec.",
             )
         )
-    loopback = [ns for ns in conf.honoured_nameservers if is_loopback(ns)]
+    loopback = [ns for ns in conf.honoured_nameservers if is_loopback(ns.split("%", 1)[0])]
     if loopback:
         found.append(
             Finding(
@@ -182,7 +183,7 @@ def resolv_conf_findings(facts: ResolvConfFacts) -> list[Finding]:
     return found
 
 
-class ResolvConf(_DnsCheck):
+class ResolvConf(Check):
     """Reads the pod's resolv.conf and flags settings that break or slow cluster DNS.
 
     Looks at nameservers (glibc and musl use the first 3), the search list (glibc >= 2.26 uses all
@@ -197,13 +198,13 @@ class ResolvConf(_DnsCheck):
 
     id = "dns.resolv-conf"
     title = "The pod's resolv.conf is one resolvers use as intended"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import RESOLV_CONF
-
         facts = await ctx.probe(RESOLV_CONF)
         findings = resolv_conf_findings(facts)
-        details: dict[str, Any] = {"path": facts.path}
+        details = ctx.details
+        details.update({"path": facts.path})
         if facts.conf is not None:
             details.update(facts.conf.to_details())
             domain, source = facts.domain
@@ -213,23 +214,21 @@ class ResolvConf(_DnsCheck):
         ]
         fails = [f for f in findings if f.severity == "fail"]
         if fails:
-            return Result.fail("; ".join(f.message for f in fails), hint=fails[0].hint, details=details)
+            return Result.fail("; ".join(f.message for f in fails), hint=fails[0].hint)
         if findings:
             return Result.warn(
                 "; ".join(f.message for f in findings),
                 hint=" ".join(dict.fromkeys(f.hint for f in findings)),
-                details=details,
             )
         conf = facts.conf
         assert conf is not None
         return Result.ok(
             f"nameserver {', '.join(conf.honoured_nameservers)}; search {' '.join(conf.search)}; "
             f"ndots:{conf.ndots_effective}",
-            details=details,
         )
 
 
-class Nameservers(_DnsCheck):
+class Nameservers(Check):
     """Asks each nameserver of resolv.conf, on its own, for `kubernetes.default.svc.<cluster domain>`.
 
     - pass: every nameserver answers (NOERROR or NXDOMAIN) and they agree.
@@ -243,25 +242,22 @@ class Nameservers(_DnsCheck):
     id = "dns.nameservers"
     title = "Every nameserver of the pod answers"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import NAMESERVERS
-
         answers = await ctx.probe(NAMESERVERS)
-        details = {"nameservers": [_ns_details(a) for a in answers]}
+        details = ctx.details
+        details.update({"nameservers": [_ns_details(a) for a in answers]})
         silent = [_server(a) for a in answers if a.outcome in ("TIMEOUT", "ERROR")]
         failing = [f"{_server(a)} ({a.code})" for a in answers if a.outcome in ("SERVFAIL", "REFUSED")]
         codes = {a.code for a in answers if a.outcome in ("NOERROR", "NXDOMAIN")}
         if answers and len(silent) == len(answers):
-            return Result.fail(
-                f"no nameserver answered: {', '.join(silent)}", hint=_NETPOL_HINT, details=details
-            )
+            return Result.fail(f"no nameserver answered: {', '.join(silent)}", hint=_NETPOL_HINT)
         if answers and _server(answers[0]) in silent:
             return Result.fail(
                 f"the first nameserver {silent[0]} does not answer: every lookup waits "
                 f"{_timeout(ctx)} before trying the next",
                 hint=_NETPOL_HINT,
-                details=details,
             )
         problems = []
         if silent:
@@ -279,11 +275,9 @@ class Nameservers(_DnsCheck):
                 hint="All nameservers of a pod should be the cluster DNS (dnsPolicy ClusterFirst); "
                 "a resolver asks the next one only when the first fails, so answers vary by luck. "
                 + _NETPOL_HINT,
-                details=details,
             )
         return Result.ok(
             ", ".join(f"{_server(a)} answered {a.code} in {a.elapsed_ms:.1f} ms" for a in answers),
-            details=details,
         )
 
 
@@ -298,8 +292,6 @@ def _ns_details(answer: NameAnswer) -> dict[str, Any]:
 
 
 def _timeout(ctx: Context) -> str:
-    from kdoctor.probes.clusterdns import RESOLV_CONF
-
     facts = ctx.peek(RESOLV_CONF)
     return f"{facts.conf.timeout_effective}s" if facts and facts.conf else "the timeout"
 
@@ -336,7 +328,7 @@ def _failure_hint(lookup: Lookup) -> str:
     )
 
 
-class Service(_DnsCheck):
+class Service(Check):
     """Resolves `kubernetes.default.svc` exactly as the pod's resolver does.
 
     Builds the candidate names from the search list and ndots (glibc's rules; musl's outcome is
@@ -353,17 +345,16 @@ class Service(_DnsCheck):
     id = "dns.service"
     title = f"{SERVICE_NAME} resolves through the pod's search path"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import SERVICE_LOOKUP
-
         lookup = await ctx.probe(SERVICE_LOOKUP)
-        details = lookup.to_details()
+        details = ctx.details
+        details.update(lookup.to_details())
         if not lookup.resolved:
             return Result.fail(
                 f"{lookup.name} did not resolve ({lookup.outcome}): {_trail(lookup)}",
                 hint=_failure_hint(lookup),
-                details=details,
             )
         summary = _lookup_summary(lookup)
         if lookup.musl_outcome != "resolved":
@@ -372,7 +363,6 @@ class Service(_DnsCheck):
                 f"{', '.join(lookup.musl_candidates)}",
                 hint="musl skips the search list for names with at least ndots dots: raise ndots to 5, or use "
                 f"the fully qualified `{SERVICE_NAME}.<cluster domain>.` in clients.",
-                details=details,
             )
         slow = [(c, a) for c in lookup.candidates for a in c.attempts if a.slow]
         if slow:
@@ -392,12 +382,11 @@ class Service(_DnsCheck):
                     if lost_one
                     else "Every lookup waits the resolver's timeout for it. " + _NETPOL_HINT
                 ),
-                details=details,
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
-class Fqdn(_DnsCheck):
+class Fqdn(Check):
     """Resolves the fully qualified `kubernetes.default.svc.<cluster domain>.` (domain from the search list).
 
     - pass: it resolves; the details give the answer, time and nameserver.
@@ -408,12 +397,12 @@ class Fqdn(_DnsCheck):
     id = "dns.fqdn"
     title = f"{SERVICE_NAME}.<cluster domain> resolves"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import FQDN_LOOKUP, RESOLV_CONF
-
         lookup = await ctx.probe(FQDN_LOOKUP)
-        details = lookup.to_details()
+        details = ctx.details
+        details.update(lookup.to_details())
         facts = ctx.peek(RESOLV_CONF)
         if facts is not None:
             domain, source = facts.domain
@@ -422,13 +411,11 @@ class Fqdn(_DnsCheck):
             return Result.fail(
                 f"{lookup.name} did not resolve ({lookup.outcome}): {_trail(lookup)}",
                 hint=_failure_hint(lookup),
-                details=details,
             )
         answer = lookup.answer
         assert answer is not None
         return Result.ok(
             f"{lookup.name} → {', '.join(answer.addresses)} (from {answer.nameserver}, {answer.elapsed_ms:.1f} ms)",
-            details=details,
         )
 
 
@@ -439,7 +426,7 @@ def _same_ip(a: str, b: str) -> bool:
         return a.strip().lower() == b.strip().lower()
 
 
-class MatchesServiceHost(_DnsCheck):
+class MatchesServiceHost(Check):
     """Compares the DNS answer for `kubernetes.default.svc` with KUBERNETES_SERVICE_HOST.
 
     Both come from the `default/kubernetes` Service, so they must agree.
@@ -454,38 +441,38 @@ class MatchesServiceHost(_DnsCheck):
     id = "dns.matches-service-host"
     title = f"{SERVICE_NAME} resolves to KUBERNETES_SERVICE_HOST"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import FQDN_LOOKUP, SERVICE_LOOKUP
-
         host = ctx.env.get("KUBERNETES_SERVICE_HOST")
         if not host:
             return Result.skip("KUBERNETES_SERVICE_HOST is not set: nothing to compare with")
         # Both at once: each is bounded by the probe's budget, one after the other might not fit the check's.
         service, fqdn = await asyncio.gather(ctx.probe(SERVICE_LOOKUP), ctx.probe(FQDN_LOOKUP))
         lookup = service if service.resolved else fqdn
-        details: dict[str, Any] = {
-            "KUBERNETES_SERVICE_HOST": host,
-            "name": lookup.answer.name if lookup.answer else lookup.name,
-            "addresses": list(lookup.addresses),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "KUBERNETES_SERVICE_HOST": host,
+                "name": lookup.answer.name if lookup.answer else lookup.name,
+                "addresses": list(lookup.addresses),
+            }
+        )
         if not lookup.resolved:
-            return Result.skip(f"{SERVICE_NAME} did not resolve (see dns.service)", details=details)
+            return Result.skip(f"{SERVICE_NAME} did not resolve (see dns.service)")
         if any(_same_ip(host, a) for a in lookup.addresses):
             return Result.ok(
                 f"{details['name']} → {', '.join(lookup.addresses)} = KUBERNETES_SERVICE_HOST",
-                details=details,
             )
         return Result.fail(
             f"{details['name']} resolves to {', '.join(lookup.addresses)} but KUBERNETES_SERVICE_HOST is {host}",
             hint="Both should be the `default/kubernetes` Service IP (`kubectl -n default get svc kubernetes`). "
             "Remove any KUBERNETES_SERVICE_HOST override from the pod spec; if the Service IP changed, restart "
             "the pod; if the DNS answer is foreign, look at the search list (dns.wildcard).",
-            details=details,
         )
 
 
-class Wildcard(_DnsCheck):
+class Wildcard(Check):
     """Looks up a random name that cannot exist (`kdoctor-<random>.invalid-check.svc`) through the search path.
 
     - pass: every candidate is NXDOMAIN, as it must be.
@@ -498,12 +485,12 @@ class Wildcard(_DnsCheck):
     id = "dns.wildcard"
     title = "Names that do not exist do not resolve (no wildcard search domain)"
     depends_on = ("dns.resolv-conf",)
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.clusterdns import WILDCARD_LOOKUP
-
         lookup = await ctx.probe(WILDCARD_LOOKUP)
-        details = lookup.to_details()
+        details = ctx.details
+        details.update(lookup.to_details())
         if lookup.resolved:
             answer = lookup.answer
             assert answer is not None
@@ -514,16 +501,12 @@ class Wildcard(_DnsCheck):
                 f"search domain {suffix} answers for names that do not exist",
                 hint=f"Remove {suffix} from the search list (node resolv.conf or dnsConfig.searches) or delete its "
                 "wildcard record; until then a mistyped Service name reaches that address instead of failing.",
-                details=details,
             )
         if lookup.outcome in ("NXDOMAIN", "NODATA"):
-            return Result.ok(
-                f"{lookup.name} is NXDOMAIN under all {len(lookup.candidates)} candidates", details=details
-            )
+            return Result.ok(f"{lookup.name} is NXDOMAIN under all {len(lookup.candidates)} candidates")
         return Result.warn(
             f"inconclusive: {lookup.name} ended with {lookup.outcome}: {_trail(lookup)}",
             hint=_failure_hint(lookup),
-            details=details,
         )
 
 

@@ -8,15 +8,25 @@ in-cluster target then goes through the same apiserver, tls and auth checks as a
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
 
-from kdoctor.api import Check, Mode, Result
-from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR
-
-if TYPE_CHECKING:
-    from kdoctor.api import Context
-    from kdoctor.incluster import ServiceAccountFacts
+from kdoctor.api import (
+    HOST_VAR,
+    IN_CLUSTER_ENV,
+    PORT_HTTPS_VAR,
+    PORT_VAR,
+    REFRESH_GRACE,
+    SERVICE_ACCOUNT,
+    Check,
+    Context,
+    Mode,
+    Result,
+    ServiceAccountFacts,
+    expected_refresh,
+    expires_soon,
+    is_dns1123_label,
+    iso_utc,
+)
 
 # kdoctor.incluster is imported where it is used: on a laptop these checks do not apply, and the
 # module's facts and probes would only cost start-up time.
@@ -24,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["CHECKS"]
 
 #: A CA certificate expiring within this window is a warning.
-EXPIRY_WARNING = timedelta(days=30)
 #: Tolerated clock difference for "issued in the future" (the apiserver allows a little skew too).
 CLOCK_SKEW = timedelta(minutes=1)
 
@@ -33,11 +42,6 @@ _AUTOMOUNT_HINT = (
     "(on the Pod or its ServiceAccount): set `automountServiceAccountToken: true` in the pod spec, or mount "
     "a projected serviceAccountToken volume at that path. Outside a pod, run with `--no-in-cluster`."
 )
-
-
-class _InClusterCheck(Check):
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.IN_CLUSTER else "only in a pod (in-cluster mode)"
 
 
 def _duration(delta: timedelta) -> str:
@@ -51,10 +55,6 @@ def _duration(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _missing_dir(sa: ServiceAccountFacts, what: str) -> Result:
     return Result.fail(
         f"the service-account directory {sa.directory} does not exist, so there is no {what}",
@@ -63,7 +63,7 @@ def _missing_dir(sa: ServiceAccountFacts, what: str) -> Result:
     )
 
 
-class Env(_InClusterCheck):
+class Env(Check):
     """Checks KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT, which in-cluster clients use to find the apiserver.
 
     The kubelet sets both in every container from the `default/kubernetes` Service; client-go joins
@@ -80,12 +80,12 @@ class Env(_InClusterCheck):
 
     id = "incluster.env"
     title = "KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT name the apiserver"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import IN_CLUSTER_ENV
-
         env = await ctx.probe(IN_CLUSTER_ENV)
-        details = env.to_details()
+        details = ctx.details
+        details.update(env.to_details())
         if env.problems:
             return Result.fail(
                 "; ".join(env.problems),
@@ -93,7 +93,6 @@ class Env(_InClusterCheck):
                 "(run `kdoctor run --no-in-cluster`) or something clears the environment (an `env -i`/sudo "
                 "wrapper); if malformed, remove the override from the pod spec's `env:` "
                 "(`kubectl get pod $HOSTNAME -o yaml`).",
-                details=details,
             )
         summary = f"{HOST_VAR}={env.host} {PORT_VAR}={env.port} → {env.server}"
         if env.host_kind == "hostname":
@@ -101,19 +100,17 @@ class Env(_InClusterCheck):
                 summary + f" ({HOST_VAR} is a DNS name, not the Service IP the kubelet sets)",
                 hint=f"Unless this is deliberate, remove the {HOST_VAR} override from the pod spec; the "
                 "apiserver's serving certificate must name this host for TLS to verify.",
-                details=details,
             )
         if env.port_https and env.port_https != env.port:
             return Result.warn(
                 summary + f", but {PORT_HTTPS_VAR}={env.port_https}",
                 hint=f"The kubelet sets both from the same Service port; one was overridden. client-go uses "
                 f"{PORT_VAR}: remove the override that makes them differ.",
-                details=details,
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
-class Token(_InClusterCheck):
+class Token(Check):
     """Checks the service-account token file: readable, non-empty, a JWT that is current.
 
     Pods get a projected token that the kubelet rewrites before it expires (at 80% of its lifetime,
@@ -132,30 +129,28 @@ class Token(_InClusterCheck):
 
     id = "incluster.token"
     title = "The service-account token is readable and current"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import REFRESH_GRACE, SERVICE_ACCOUNT, expected_refresh
-
         sa = await ctx.probe(SERVICE_ACCOUNT)
         token = sa.token
-        details = token.to_details()
+        details = ctx.details
+        details.update(token.to_details())
         if not sa.exists:
             return _missing_dir(sa, "token")
         if not token.present:
-            return Result.fail(f"{token.path} does not exist", hint=_AUTOMOUNT_HINT, details=details)
+            return Result.fail(f"{token.path} does not exist", hint=_AUTOMOUNT_HINT)
         if token.error:
             return Result.fail(
                 f"cannot read {token.path}: {token.error}",
                 hint="The token is mounted readable by the pod's user (mode 0644 or fsGroup); check "
                 "`securityContext.runAsUser`/`fsGroup` and any `defaultMode` on a projected volume.",
-                details=details,
             )
         if token.empty:
             return Result.fail(
                 f"{token.path} is empty",
                 hint="Recreate the pod so the kubelet writes the token again; an empty file usually means "
                 "a hand-made volume or a failed TokenRequest (see `kubectl describe pod`).",
-                details=details,
             )
         claims = token.claims
         if claims is None:
@@ -163,7 +158,6 @@ class Token(_InClusterCheck):
                 f"{token.path} holds an opaque token ({token.fingerprint}), not a JWT",
                 hint="Kubernetes service-account tokens are JWTs; if this one was put there by hand, the "
                 "auth checks show whether the apiserver accepts it.",
-                details=details,
             )
         now = ctx.environment.now()
         who = token.username or claims.sub or "an unknown subject"
@@ -173,45 +167,38 @@ class Token(_InClusterCheck):
                 f"legacy Secret-based token for {who} (never expires, {token.fingerprint})",
                 hint="Mount a projected token instead (the default since Kubernetes 1.24): drop the "
                 "service-account-token Secret volume and let automountServiceAccountToken do it.",
-                details=details,
             )
         if claims.exp is None:
             return Result.warn(
                 f"the token for {who} is a JWT without expiry ({token.fingerprint}): not one the kubelet projects",
                 hint="Let the kubelet mount the token (automountServiceAccountToken, or a projected "
                 "serviceAccountToken volume) instead of placing a long-lived one in the pod.",
-                details=details,
             )
         if claims.exp <= now:
             return Result.fail(
-                f"the token for {who} expired {_duration(now - claims.exp)} ago ({_iso(claims.exp)})",
+                f"the token for {who} expired {_duration(now - claims.exp)} ago ({iso_utc(claims.exp)})",
                 hint="The kubelet should have replaced it. A token mounted through `subPath`, copied out of "
                 "the volume, or cached by the application is never refreshed: read the file again on every "
                 "use (client-go does), or restart the pod.",
-                details=details,
             )
         if claims.nbf is not None and claims.nbf > now + CLOCK_SKEW:
             return Result.fail(
-                f"the token for {who} is not valid before {_iso(claims.nbf)} (now {_iso(now)})",
+                f"the token for {who} is not valid before {iso_utc(claims.nbf)} (now {iso_utc(now)})",
                 hint="This node's clock is behind the apiserver's: fix time sync (chrony/NTP) on the node.",
-                details=details,
             )
         refresh = expected_refresh(claims)
         if refresh is not None and claims.iat is not None and now > refresh + REFRESH_GRACE:
             return Result.warn(
                 f"the token for {who} is stale: issued {_duration(now - claims.iat)} ago, the kubelet "
-                f"should have replaced it by {_iso(refresh)}",
+                f"should have replaced it by {iso_utc(refresh)}",
                 hint="A token mounted through `subPath` or copied out of the projected volume is never "
                 "refreshed; mount the whole volume and read the file on every use, or restart the pod.",
-                details=details,
             )
         expiry = f"expires in {_duration(claims.exp - now)}" if claims.exp else "no expiry"
-        return Result.ok(
-            f"bound token for {who}, {expiry}, audience {aud} ({token.fingerprint})", details=details
-        )
+        return Result.ok(f"bound token for {who}, {expiry}, audience {aud} ({token.fingerprint})")
 
 
-class CA(_InClusterCheck):
+class CA(Check):
     """Checks ca.crt, the CA bundle in-cluster clients trust for the apiserver.
 
     - pass: PEM certificates, at least one a CA (basicConstraints CA:TRUE, or an old v1 root, as Go
@@ -224,26 +211,25 @@ class CA(_InClusterCheck):
 
     id = "incluster.ca"
     title = "ca.crt holds a valid CA certificate"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import SERVICE_ACCOUNT
-
         sa = await ctx.probe(SERVICE_ACCOUNT)
         ca = sa.ca
-        details = ca.to_details()
+        details = ctx.details
+        details.update(ca.to_details())
         if not sa.exists:
             return _missing_dir(sa, "ca.crt")
         if not ca.present:
-            return Result.fail(f"{ca.path} does not exist", hint=_AUTOMOUNT_HINT, details=details)
+            return Result.fail(f"{ca.path} does not exist", hint=_AUTOMOUNT_HINT)
         if ca.error:
             return Result.fail(
                 f"{ca.path}: {ca.error}",
                 hint="The kubelet copies ca.crt from the kube-root-ca.crt ConfigMap of the namespace: "
                 "`kubectl get configmap kube-root-ca.crt -o yaml`; recreate the pod once it is right.",
-                details=details,
             )
         if not ca.certificates:
-            return Result.fail(f"{ca.path} holds no certificate", hint=_AUTOMOUNT_HINT, details=details)
+            return Result.fail(f"{ca.path} holds no certificate", hint=_AUTOMOUNT_HINT)
         now = ctx.environment.now()
         cas = [c for c in ca.certificates if c.is_ca]
         if not cas:
@@ -252,41 +238,37 @@ class CA(_InClusterCheck):
                 f"{ca.path} holds no CA certificate (basicConstraints CA:TRUE missing): {subjects}",
                 hint="ca.crt must hold the cluster CA, not a serving certificate: check the "
                 "kube-root-ca.crt ConfigMap (`kubectl get configmap kube-root-ca.crt -o yaml`).",
-                details=details,
             )
         valid = [c for c in ca.certificates if c.not_before <= now <= c.not_after]
         expired = [c for c in ca.certificates if c.not_after < now]
         if not valid:
             first = ca.certificates[0]
             state = (
-                f"expired {_iso(first.not_after)}"
+                f"expired {iso_utc(first.not_after)}"
                 if first.not_after < now
-                else f"valid from {_iso(first.not_before)}"
+                else f"valid from {iso_utc(first.not_before)}"
             )
             return Result.fail(
                 f"no certificate in {ca.path} is valid now: {first.subject} {state}",
                 hint="Rotate the cluster CA (kubeadm: `kubeadm certs renew`, then restart the pods so the "
                 "kube-root-ca.crt ConfigMap is mounted again), or fix the node's clock.",
-                details=details,
             )
         soonest = min(valid, key=lambda c: c.not_after)
-        summary = f"{len(cas)} CA certificate(s) in {ca.path}: {cas[0].subject}, valid until {_iso(cas[0].not_after)}"
+        summary = f"{len(cas)} CA certificate(s) in {ca.path}: {cas[0].subject}, valid until {iso_utc(cas[0].not_after)}"
         if expired:
             return Result.warn(
                 summary + f"; {len(expired)} expired certificate(s) too ({expired[0].subject})",
                 hint="Remove the expired certificate from the kube-root-ca.crt bundle once nothing uses it.",
-                details=details,
             )
-        if soonest.not_after - now < EXPIRY_WARNING:
+        if expires_soon(soonest.not_after, now):
             return Result.warn(
                 f"{soonest.subject} in {ca.path} expires in {_duration(soonest.not_after - now)}",
                 hint="Rotate the cluster CA before it expires; every in-cluster client then fails TLS.",
-                details=details,
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
-class Namespace(_InClusterCheck):
+class Namespace(Check):
     """Checks the `namespace` file: the pod's namespace, used by clients for namespaced requests.
 
     - pass: a valid namespace name that agrees with the token's namespace claim.
@@ -296,26 +278,25 @@ class Namespace(_InClusterCheck):
 
     id = "incluster.namespace"
     title = "The namespace file names the pod's namespace"
+    modes = (Mode.IN_CLUSTER,)
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.incluster import SERVICE_ACCOUNT, is_dns1123_label
-
         sa = await ctx.probe(SERVICE_ACCOUNT)
         ns = sa.namespace
-        details: dict[str, Any] = {"path": ns.path, "namespace": ns.value}
+        details = ctx.details
+        details.update({"path": ns.path, "namespace": ns.value})
         if not sa.exists:
             return _missing_dir(sa, "namespace file")
         if not ns.present:
-            return Result.fail(f"{ns.path} does not exist", hint=_AUTOMOUNT_HINT, details=details)
+            return Result.fail(f"{ns.path} does not exist", hint=_AUTOMOUNT_HINT)
         if ns.error:
-            return Result.fail(f"cannot read {ns.path}: {ns.error}", hint=_AUTOMOUNT_HINT, details=details)
+            return Result.fail(f"cannot read {ns.path}: {ns.error}", hint=_AUTOMOUNT_HINT)
         if not ns.value:
-            return Result.fail(f"{ns.path} is empty", hint=_AUTOMOUNT_HINT, details=details)
+            return Result.fail(f"{ns.path} is empty", hint=_AUTOMOUNT_HINT)
         if not is_dns1123_label(ns.value):
             return Result.fail(
                 f"{ns.path} holds {ns.value[:80]!r}, not a namespace name",
                 hint="Recreate the pod; the kubelet writes the pod's namespace there.",
-                details=details,
             )
         claims = sa.token.claims
         claimed = claims.service_account.namespace if claims and claims.service_account else None
@@ -325,11 +306,8 @@ class Namespace(_InClusterCheck):
                 f"{ns.path} says {ns.value!r} but the token is for namespace {claimed!r}",
                 hint="The token and namespace files come from different mounts: mount the whole "
                 "service-account volume from one source (no mixed subPath or hand-made files).",
-                details=details,
             )
-        return Result.ok(
-            f"namespace {ns.value}" + (" (matches the token)" if claimed else ""), details=details
-        )
+        return Result.ok(f"namespace {ns.value}" + (" (matches the token)" if claimed else ""))
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

@@ -8,39 +8,37 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Sequence
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
-from kdoctor.api import Check, Mode, Result
-from kdoctor.certs import certificate_facts, describe, key_problem, parse_pem_certificates
-from kdoctor.kubeconfig import (
+from kdoctor.api import (
     EXEC_API_VERSIONS,
     INTERACTIVE_MODES,
     KUBECONFIG,
     MATERIAL,
     SELECTION,
+    Check,
+    ClusterEntry,
+    Context,
     LoadedKubeconfig,
+    Mode,
+    Result,
     Selection,
+    Unavailable,
+    certificate_facts,
+    describe,
     effective_server,
+    expires_soon,
     files_summary,
+    fingerprint,
     has_tls_settings,
+    is_loopback,
+    key_problem,
+    parse_pem_certificates,
 )
-from kdoctor.redact import fingerprint
-
-if TYPE_CHECKING:
-    from kdoctor.api import Context
 
 __all__ = ["CHECKS"]
-
-#: A certificate expiring within this window is a warning.
-EXPIRY_WARNING = timedelta(days=30)
-
-
-class _KubeconfigCheck(Check):
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.KUBECONFIG else "only for kubeconfig targets (this one is in-cluster)"
 
 
 def _join(names: Sequence[str], limit: int = 12) -> str:
@@ -58,7 +56,16 @@ def _use_context_hint(selection: Selection) -> str:
             "(e.g. `gcloud container clusters get-credentials`, `aws eks update-kubeconfig`, "
             "`az aks get-credentials`) or your cluster admin."
         )
+    if selection.context_source == "--context":
+        # The user named a context for this run: the fix is another name, not a new current-context.
+        return f"Available contexts: {_join(names)}. Pick one: `--context {names[0]}`."
     return f"Available contexts: {_join(names)}. Pick one: `kubectl config use-context {names[0]}`."
+
+
+def _one_or_placeholder(names: Iterable[str], placeholder: str) -> str:
+    """The only defined name, when there is just one; else the placeholder (the hint lists them)."""
+    defined = sorted(names)
+    return defined[0] if len(defined) == 1 else placeholder
 
 
 def _chmod_hint(paths: Sequence[str]) -> str:
@@ -68,7 +75,7 @@ def _chmod_hint(paths: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-class Found(_KubeconfigCheck):
+class Found(Check):
     """Finds the kubeconfig the way kubectl does.
 
     Looks at `--kubeconfig PATH`, else every entry of `KUBECONFIG` (separated by the OS path
@@ -83,14 +90,18 @@ class Found(_KubeconfigCheck):
 
     id = "kubeconfig.found"
     title = "A kubeconfig file is found"
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
-        details: dict[str, Any] = {
-            "source": loaded.source,
-            "files": [f.path for f in loaded.files],
-            "ignored": list(loaded.ignored),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "source": loaded.source,
+                "files": [f.path for f in loaded.files],
+                "ignored": list(loaded.ignored),
+            }
+        )
         in_pod = bool(ctx.env.get("KUBERNETES_SERVICE_HOST"))
         pod_hint = (
             " You are inside a pod (KUBERNETES_SERVICE_HOST is set): to check the pod's own access, run "
@@ -104,9 +115,8 @@ class Found(_KubeconfigCheck):
                 return Result.fail(
                     f"--kubeconfig {path} does not exist",
                     hint=f"Check the path; kubectl fails the same way (stat {path}: no such file or directory).",
-                    details=details,
                 )
-            return Result.ok(f"using {path} (from --kubeconfig)", details=details)
+            return Result.ok(f"using {path} (from --kubeconfig)")
         if loaded.source == "KUBECONFIG":
             if not loaded.files:
                 return Result.fail(
@@ -114,7 +124,6 @@ class Found(_KubeconfigCheck):
                     hint="kubectl ignores missing entries and falls back to localhost:8080, which refuses the "
                     "connection. Fix KUBECONFIG (`echo $KUBECONFIG`) to point at your kubeconfig files."
                     + pod_hint,
-                    details=details,
                 )
             summary = (
                 f"using {len(loaded.files)} file(s) from KUBECONFIG: {_join([f.path for f in loaded.files])}"
@@ -123,9 +132,8 @@ class Found(_KubeconfigCheck):
                 return Result.warn(
                     summary + f"; entries that do not exist (ignored): {_join(list(loaded.ignored))}",
                     hint="Remove or fix the missing KUBECONFIG entries: kubectl ignores them silently.",
-                    details=details,
                 )
-            return Result.ok(summary, details=details)
+            return Result.ok(summary)
         default = str(ctx.environment.home / ".kube" / "config")
         if not loaded.files:
             return Result.fail(
@@ -134,12 +142,11 @@ class Found(_KubeconfigCheck):
                 hint="Pass --kubeconfig PATH, set KUBECONFIG, or create ~/.kube/config (your provider's CLI "
                 "writes one, e.g. `aws eks update-kubeconfig`, `gcloud container clusters get-credentials`)."
                 + pod_hint,
-                details=details,
             )
-        return Result.ok(f"using {default}", details=details)
+        return Result.ok(f"using {default}")
 
 
-class Parse(_KubeconfigCheck):
+class Parse(Check):
     """Every kubeconfig file can be read and parsed as YAML, safely.
 
     kubectl refuses the whole configuration when any file fails to load, even one that does not hold
@@ -155,10 +162,12 @@ class Parse(_KubeconfigCheck):
     id = "kubeconfig.parse"
     title = "Every kubeconfig file parses as YAML"
     depends_on = ("kubeconfig.found",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
-        details: dict[str, Any] = {"files": files_summary(loaded.files)}
+        details = ctx.details
+        details.update({"files": files_summary(loaded.files)})
         errors = []
         for f in loaded.files:
             if f.error is None:
@@ -170,7 +179,6 @@ class Parse(_KubeconfigCheck):
                 "; ".join(errors),
                 hint="Fix or remove the file: kubectl refuses every command while one kubeconfig file "
                 "fails to load (error loading config file ...).",
-                details=details,
             )
         notes = []
         duplicates = []
@@ -190,15 +198,20 @@ class Parse(_KubeconfigCheck):
         if duplicates:
             details["duplicate_keys"] = duplicates
         if notes:
-            return Result.warn(
-                "; ".join(notes),
-                hint="Remove the repeated keys / extra documents so the file says one thing.",
-                details=details,
-            )
-        return Result.ok(f"{len(loaded.files)} file(s) parsed", details=details)
+            fixes = []
+            if duplicates or any(f.extra_documents for f in loaded.files):
+                fixes.append("Remove the repeated keys / extra documents so the file says one thing.")
+            if any(f.empty for f in loaded.files):
+                fixes.append(
+                    "An empty file adds nothing: remove it from KUBECONFIG (or --kubeconfig), or write a "
+                    "kubeconfig into it (your provider's CLI does, e.g. `aws eks update-kubeconfig`, "
+                    "`gcloud container clusters get-credentials`)."
+                )
+            return Result.warn("; ".join(notes), hint=" ".join(fixes))
+        return Result.ok(f"{len(loaded.files)} file(s) parsed")
 
 
-class Structure(_KubeconfigCheck):
+class Structure(Check):
     """Every kubeconfig file has the shape kubectl's decoder insists on.
 
     - fail: the document is not a mapping; `kind` is not `Config` or `apiVersion` not `v1`; a value has
@@ -212,15 +225,20 @@ class Structure(_KubeconfigCheck):
     id = "kubeconfig.structure"
     title = "Every kubeconfig file has the structure kubectl expects"
     depends_on = ("kubeconfig.parse",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
         problems = [p for f in loaded.files for p in f.problems]
-        details: dict[str, Any] = {
-            "problems": [
-                {"file": p.file, "where": p.where, "message": p.message, "fatal": p.fatal} for p in problems
-            ]
-        }
+        details = ctx.details
+        details.update(
+            {
+                "problems": [
+                    {"file": p.file, "where": p.where, "message": p.message, "fatal": p.fatal}
+                    for p in problems
+                ]
+            }
+        )
         fatal = [p for p in problems if p.fatal]
         if fatal:
             return Result.fail(
@@ -228,19 +246,17 @@ class Structure(_KubeconfigCheck):
                 + (f" (and {len(fatal) - 5} more)" if len(fatal) > 5 else ""),
                 hint="Fix these fields: kubectl refuses to load the file (error loading config file ...). "
                 "`kubectl config view` shows the same error once fixed files load.",
-                details=details,
             )
         if problems:
             return Result.warn(
                 "; ".join(str(p) for p in problems[:5])
                 + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
                 hint="Check the spelling of these fields: kubectl ignores fields it does not know.",
-                details=details,
             )
-        return Result.ok("every file has the expected structure", details=details)
+        return Result.ok("every file has the expected structure")
 
 
-class ContextSelected(_KubeconfigCheck):
+class ContextSelected(Check):
     """The context in use exists and names a cluster and a user that exist.
 
     The context is `--context NAME`, else the merged `current-context` (from the first file that sets
@@ -256,23 +272,26 @@ class ContextSelected(_KubeconfigCheck):
     id = "kubeconfig.context"
     title = "The selected context exists and names a defined cluster and user"
     depends_on = ("kubeconfig.found",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
         selection = await ctx.probe(SELECTION)
-        details: dict[str, Any] = {
-            **selection.provenance(),
-            "context_source": selection.context_source,
-            "current_context_file": loaded.current_context_origin,
-            "available_contexts": list(selection.available_contexts),
-        }
+        details = ctx.details
+        details.update(
+            {
+                **selection.provenance(),
+                "context_source": selection.context_source,
+                "current_context_file": loaded.current_context_origin,
+                "available_contexts": list(selection.available_contexts),
+            }
+        )
         broken = _broken_note(loaded)
         if selection.context_name is None:
             return Result.fail(
                 _no_context_reason(loaded) + broken,
                 hint="kubectl falls back to localhost:8080 ('connection refused'). "
                 + _use_context_hint(selection),
-                details=details,
             )
         name = selection.context_name
         chosen_by = (
@@ -284,16 +303,15 @@ class ContextSelected(_KubeconfigCheck):
             return Result.fail(
                 f"context {name!r} (from {chosen_by}) is not defined in any kubeconfig file" + broken,
                 hint=_use_context_hint(selection),
-                details=details,
             )
         context = selection.context
         where = f"context {name!r} ({context.origin})"
         if not context.cluster:
             return Result.fail(
                 f"{where} names no cluster; kubectl falls back to localhost:8080 ('connection refused')",
-                hint=f"Set the cluster: `kubectl config set-context {name} --cluster=NAME` "
+                hint=f"Set the cluster: `kubectl config set-context {name} "
+                f"--cluster={_one_or_placeholder(loaded.clusters, 'CLUSTER')}` "
                 f"(clusters defined: {_join(sorted(loaded.clusters))}).",
-                details=details,
             )
         if selection.cluster is None:
             return Result.fail(
@@ -301,16 +319,15 @@ class ContextSelected(_KubeconfigCheck):
                 + "; kubectl falls back to localhost:8080 ('connection refused')"
                 + broken,
                 hint=f"Add the cluster or point the context at a defined one: `kubectl config set-context {name} "
-                f"--cluster=NAME` (clusters defined: {_join(sorted(loaded.clusters))}).",
-                details=details,
+                f"--cluster={_one_or_placeholder(loaded.clusters, 'CLUSTER')}` "
+                f"(clusters defined: {_join(sorted(loaded.clusters))}).",
             )
         if context.user and selection.user is None:
             return Result.fail(
                 f"{where} names user {context.user!r}, which no kubeconfig file defines (kubectl would send "
                 "requests without credentials)" + broken,
                 hint=f"Add the user or point the context at a defined one: `kubectl config set-context {name} "
-                f"--user=NAME` (users defined: {_join(sorted(loaded.users))}).",
-                details=details,
+                f"--user={_one_or_placeholder(loaded.users, 'USER')}` (users defined: {_join(sorted(loaded.users))}).",
             )
         cluster, user = selection.cluster, selection.user
         origins = {context.origin, cluster.origin} | ({user.origin} if user is not None else set())
@@ -325,10 +342,10 @@ class ContextSelected(_KubeconfigCheck):
         if user is None:
             return Result.warn(
                 summary + "; no user: requests are anonymous",
-                hint=f"Set a user if the cluster needs credentials: `kubectl config set-context {name} --user=NAME`.",
-                details=details,
+                hint="Set a user if the cluster needs credentials: "
+                f"`kubectl config set-context {name} --user={_one_or_placeholder(loaded.users, 'USER')}`.",
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
 def _no_context_reason(loaded: LoadedKubeconfig) -> str:
@@ -347,7 +364,7 @@ def _broken_note(loaded: LoadedKubeconfig) -> str:
     return f" (it may be in {_join(broken)}, which failed to load — see kubeconfig.parse)"
 
 
-class Server(_KubeconfigCheck):
+class Server(Check):
     """The selected cluster's `server` is a usable URL.
 
     - fail: no server (kubectl: localhost:8080 refused); a scheme other than http/https; no host; a bad
@@ -361,13 +378,13 @@ class Server(_KubeconfigCheck):
     id = "kubeconfig.server"
     title = "The cluster's server URL is usable"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
-        cluster = selection.cluster
-        if cluster is None:
-            return _no_cluster(selection)
-        details: dict[str, Any] = {**selection.provenance(), "server": cluster.server}
+        cluster = _cluster(selection)
+        details = ctx.details
+        details.update({**selection.provenance(), "server": cluster.server})
         where = f"cluster {cluster.name!r} ({cluster.origin})"
         fix = f"`kubectl config set-cluster {cluster.name} --server=https://HOST:PORT`"
         server = cluster.server
@@ -375,7 +392,6 @@ class Server(_KubeconfigCheck):
             return Result.fail(
                 f"{where} has no server; kubectl falls back to localhost:8080 ('connection refused')",
                 hint=f"Set the apiserver URL: {fix}.",
-                details=details,
             )
         url = effective_server(cluster, selection.user) or server
         details["effective_server"] = url
@@ -386,19 +402,15 @@ class Server(_KubeconfigCheck):
             return Result.fail(
                 f"{where}: server {server!r} is not a valid URL ({exc})",
                 hint=f"Fix it: {fix}.",
-                details=details,
             )
         if parts.scheme not in ("http", "https"):
             return Result.fail(
                 f"{where}: server {server!r} has scheme {parts.scheme!r}; kubectl speaks only https (or http)",
                 hint=f"Use an https URL: {fix}.",
-                details=details,
             )
         host = parts.hostname
         if not host:
-            return Result.fail(
-                f"{where}: server {server!r} has no host", hint=f"Fix it: {fix}.", details=details
-            )
+            return Result.fail(f"{where}: server {server!r} has no host", hint=f"Fix it: {fix}.")
         shown_port = port or (443 if parts.scheme == "https" else 80)
         details.update({"scheme": parts.scheme, "host": host, "port": shown_port, "path": parts.path})
         user = selection.user
@@ -414,47 +426,36 @@ class Server(_KubeconfigCheck):
                 return Result.fail(
                     f"{where}: server {server!r} has no scheme, so {consequence}",
                     hint=f"Write the scheme: {fix_scheme} (or http:// explicitly for `kubectl proxy`).",
-                    details=details,
                 )
             return Result.warn(
                 f"{where}: server {server!r} has no scheme, so {consequence}",
                 hint=f"Write the scheme: {fix_scheme} (or http:// explicitly for `kubectl proxy`).",
-                details=details,
             )
-        if parts.scheme == "http" and not _is_loopback(host):
+        if parts.scheme == "http" and not is_loopback(host):
             if has_credentials:
                 return Result.fail(
                     f"{where}: server {url} is plain HTTP to a non-loopback host and the user has credentials; "
                     "they would cross the network unencrypted (kdoctor will not send them)",
                     hint=f"Use the apiserver's https URL: {fix}.",
-                    details=details,
                 )
             return Result.warn(
                 f"{where}: server {url} is plain HTTP to a non-loopback host: nothing is encrypted or verified",
                 hint=f"Use the apiserver's https URL: {fix}.",
-                details=details,
             )
-        return Result.ok(f"{url} (host {host}, port {shown_port}) from {where}", details=details)
+        return Result.ok(f"{url} (host {host}, port {shown_port}) from {where}")
 
 
-def _no_cluster(selection: Selection) -> Result:
-    # Reached only when kubeconfig.context was left out of the run (--check kubeconfig.server alone).
-    return Result.skip(
-        f"no cluster selected for context {selection.context_name!r} (see kubeconfig.context)",
-        details=selection.provenance(),
-    )
+def _cluster(selection: Selection) -> ClusterEntry:
+    """The selected cluster; without one, kubeconfig.context has failed and says why."""
+    if selection.cluster is None:
+        # Reached only when kubeconfig.context was left out of the run (--check kubeconfig.server alone).
+        raise Unavailable(
+            f"no cluster selected for context {selection.context_name!r}", root="kubeconfig.context"
+        )
+    return selection.cluster
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-class CertificateAuthority(_KubeconfigCheck):
+class CertificateAuthority(Check):
     """The cluster CA (`certificate-authority` file or `certificate-authority-data`) is usable.
 
     - fail: both the file and the data are set (kubectl refuses: "certificate-authority-data and
@@ -470,18 +471,20 @@ class CertificateAuthority(_KubeconfigCheck):
     id = "kubeconfig.ca"
     title = "The cluster CA is configured and valid"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
-        cluster = selection.cluster
-        if cluster is None:
-            return _no_cluster(selection)
-        details: dict[str, Any] = {
-            **selection.provenance(),
-            "certificate_authority": cluster.certificate_authority,
-            "certificate_authority_data": bool(cluster.certificate_authority_data),
-            "insecure_skip_tls_verify": cluster.insecure_skip_tls_verify,
-        }
+        cluster = _cluster(selection)
+        details = ctx.details
+        details.update(
+            {
+                **selection.provenance(),
+                "certificate_authority": cluster.certificate_authority,
+                "certificate_authority_data": bool(cluster.certificate_authority_data),
+                "insecure_skip_tls_verify": cluster.insecure_skip_tls_verify,
+            }
+        )
         where = f"cluster {cluster.name!r} ({cluster.origin})"
         has_ca = bool(cluster.certificate_authority or cluster.certificate_authority_data)
         if cluster.certificate_authority and cluster.certificate_authority_data:
@@ -489,7 +492,6 @@ class CertificateAuthority(_KubeconfigCheck):
                 f"{where} sets both certificate-authority ({cluster.certificate_authority}) and "
                 "certificate-authority-data; kubectl refuses the cluster",
                 hint="Keep exactly one of the two fields.",
-                details=details,
             )
         if cluster.insecure_skip_tls_verify and has_ca:
             return Result.fail(
@@ -497,7 +499,6 @@ class CertificateAuthority(_KubeconfigCheck):
                 "'specifying a root certificates file with the insecure flag is not allowed'",
                 hint=f"Remove insecure-skip-tls-verify: `kubectl config set-cluster {cluster.name} "
                 "--insecure-skip-tls-verify=false` (the CA is what makes the connection safe).",
-                details=details,
             )
         if cluster.insecure_skip_tls_verify:
             return Result.warn(
@@ -505,12 +506,10 @@ class CertificateAuthority(_KubeconfigCheck):
                 "can read and change every request, credentials included",
                 hint="Get the cluster CA and set it: `kubectl config set-cluster "
                 f"{cluster.name} --certificate-authority=ca.crt --embed-certs --insecure-skip-tls-verify=false`.",
-                details=details,
             )
         if not has_ca:
             return Result.ok(
                 f"{where} sets no CA: the system trust store verifies the server (fine for a publicly trusted endpoint)",
-                details=details,
             )
         material = await ctx.probe(MATERIAL)
         blob = material.ca
@@ -522,7 +521,6 @@ class CertificateAuthority(_KubeconfigCheck):
                 hint="Point certificate-authority at the cluster CA file (relative paths resolve against the "
                 "kubeconfig's directory) or embed it: `kubectl config set-cluster "
                 f"{cluster.name} --certificate-authority=ca.crt --embed-certs`.",
-                details=details,
             )
         certs, error = parse_pem_certificates(blob.data)
         if error is not None:
@@ -530,10 +528,10 @@ class CertificateAuthority(_KubeconfigCheck):
                 f"{blob.setting} ({blob.source}) {error}",
                 hint="The CA must be PEM ('-----BEGIN CERTIFICATE-----'); convert DER with "
                 "`openssl x509 -inform der -in ca.der -out ca.crt`.",
-                details=details,
             )
         now = ctx.environment.now()
-        infos = [certificate_facts(describe(c), now) for c in certs]
+        summaries = [describe(c) for c in certs]
+        infos = [certificate_facts(c, now) for c in summaries]
         details["certificates"] = infos
         for info in infos:
             if info["expired"] or info["not_yet_valid"]:
@@ -543,7 +541,6 @@ class CertificateAuthority(_KubeconfigCheck):
                     f"CA certificate {info['subject']} ({blob.source}) {state} {when}; kubectl fails with "
                     "'x509: certificate has expired or is not yet valid'",
                     hint="Get the cluster's current CA (or fix this machine's clock if the date looks wrong).",
-                    details=details,
                 )
         first = infos[0]
         not_ca = [i for i in infos if not i["is_ca"]]
@@ -552,22 +549,19 @@ class CertificateAuthority(_KubeconfigCheck):
                 f"certificate {not_ca[0]['subject']} in {blob.source} is not a CA (basicConstraints CA:FALSE); "
                 "it works only if the server presents exactly this certificate",
                 hint="Use the CA that signed the apiserver's certificate (on kubeadm clusters /etc/kubernetes/pki/ca.crt).",
-                details=details,
             )
-        soon = [i for i in infos if i["expires_in_days"] <= EXPIRY_WARNING.days]
+        soon = [i for i, c in zip(infos, summaries, strict=True) if expires_soon(c.not_after, now)]
         if soon:
             return Result.warn(
                 f"CA certificate {soon[0]['subject']} expires in {soon[0]['expires_in_days']} days ({soon[0]['not_after']})",
                 hint="Plan the CA rotation now; every kubeconfig with this CA stops working when it expires.",
-                details=details,
             )
         return Result.ok(
             f"{len(infos)} CA certificate(s) from {blob.source}: {first['subject']}, valid until {first['not_after']}",
-            details=details,
         )
 
 
-class TLSServerName(_KubeconfigCheck):
+class TLSServerName(Check):
     """The cluster's `tls-server-name`, when set, is a plain host name.
 
     kubectl sends it as SNI and checks the serving certificate against it instead of the server's host.
@@ -579,13 +573,13 @@ class TLSServerName(_KubeconfigCheck):
     id = "kubeconfig.tls"
     title = "The cluster's TLS server name is usable"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
-        cluster = selection.cluster
-        if cluster is None:
-            return _no_cluster(selection)
-        details: dict[str, Any] = {**selection.provenance(), "tls_server_name": cluster.tls_server_name}
+        cluster = _cluster(selection)
+        details = ctx.details
+        details.update({**selection.provenance(), "tls_server_name": cluster.tls_server_name})
         name = cluster.tls_server_name
         host = None
         if cluster.server:
@@ -596,23 +590,19 @@ class TLSServerName(_KubeconfigCheck):
         if not name:
             return Result.ok(
                 f"no tls-server-name: the serving certificate must be valid for {host or 'the server host'}",
-                details=details,
             )
         if any(c in name for c in ":/ ") and not _is_ip(name):
             return Result.fail(
                 f"tls-server-name {name!r} of cluster {cluster.name!r} ({cluster.origin}) is not a host name",
                 hint=f"Set just the name the certificate holds: `kubectl config set-cluster {cluster.name} --tls-server-name=NAME`.",
-                details=details,
             )
         if cluster.insecure_skip_tls_verify:
             return Result.warn(
                 f"tls-server-name {name!r} is set but insecure-skip-tls-verify disables verification",
                 hint="Remove insecure-skip-tls-verify and set the CA.",
-                details=details,
             )
         return Result.ok(
             f"the serving certificate must be valid for {name!r} (tls-server-name), not {host!r}",
-            details=details,
         )
 
 
@@ -624,7 +614,7 @@ def _is_ip(text: str) -> bool:
         return False
 
 
-class ProxyURL(_KubeconfigCheck):
+class ProxyURL(Check):
     """The cluster's `proxy-url`, when set, uses a scheme client-go supports (http, https, socks5).
 
     A `proxy-url` is used for every request to the cluster, loopback included, and overrides
@@ -634,12 +624,11 @@ class ProxyURL(_KubeconfigCheck):
     id = "kubeconfig.proxy-url"
     title = "The cluster's proxy-url is usable"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
-        cluster = selection.cluster
-        if cluster is None:
-            return _no_cluster(selection)
+        cluster = _cluster(selection)
         proxy = cluster.proxy_url
         if not proxy:
             return Result.ok(
@@ -658,21 +647,20 @@ class ProxyURL(_KubeconfigCheck):
         if parts.password:
             ctx.secrets.add(parts.password)
         shown = _redacted_url(parts)
-        details: dict[str, Any] = {**selection.provenance(), "proxy_url": shown, "scheme": parts.scheme}
+        details = ctx.details
+        details.update({**selection.provenance(), "proxy_url": shown, "scheme": parts.scheme})
         if parts.scheme not in ("http", "https", "socks5"):
             return Result.fail(
                 f"proxy-url {shown} of cluster {cluster.name!r} has scheme {parts.scheme!r}; client-go supports "
                 "http, https and socks5",
                 hint=f"Use a supported scheme: `kubectl config set clusters.{cluster.name}.proxy-url http://HOST:PORT`.",
-                details=details,
             )
         if not parts.hostname:
             return Result.fail(
                 f"proxy-url {shown} of cluster {cluster.name!r} has no host",
                 hint=f"`kubectl config set clusters.{cluster.name}.proxy-url {parts.scheme}://HOST:PORT`.",
-                details=details,
             )
-        return Result.ok(f"every request to cluster {cluster.name!r} goes through {shown}", details=details)
+        return Result.ok(f"every request to cluster {cluster.name!r} goes through {shown}")
 
 
 def _redacted_url(parts: Any) -> str:
@@ -684,7 +672,7 @@ def _redacted_url(parts: Any) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 
-class CredentialsConfigured(_KubeconfigCheck):
+class CredentialsConfigured(Check):
     """The selected user has exactly one usable way to authenticate.
 
     - fail: a token and a username/password together (client-go: "more than one authentication method
@@ -700,16 +688,17 @@ class CredentialsConfigured(_KubeconfigCheck):
     id = "kubeconfig.credentials"
     title = "The user's credentials are configured"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
         user = selection.user
-        details: dict[str, Any] = {**selection.provenance()}
+        details = ctx.details
+        details.update({**selection.provenance()})
         if user is None:
             return Result.warn(
                 f"context {selection.context_name!r} has no user: requests are anonymous",
-                hint="Set a user: `kubectl config set-context --current --user=NAME`.",
-                details=details,
+                hint=f"Set a user: `kubectl config set-context {selection.context_name} --user=USER`.",
             )
         methods = user.methods
         details["methods"] = methods
@@ -719,7 +708,6 @@ class CredentialsConfigured(_KubeconfigCheck):
                 f"{where} has no credentials: requests are anonymous (usually 401/403)",
                 hint="Add credentials: `kubectl config set-credentials "
                 f"{user.name} --token=...` or a client certificate or exec plugin from your provider.",
-                details=details,
             )
         has_token = user.token is not None or bool(user.token_file)
         if user.token is not None and (user.username or user.password is not None):
@@ -727,14 +715,12 @@ class CredentialsConfigured(_KubeconfigCheck):
                 f"more than one authentication method found for {user.name}; found [token basicAuth], only one "
                 f"is allowed ({where})",
                 hint=f"Remove one: `kubectl config unset users.{user.name}.username` and `... .password`, or the token.",
-                details=details,
             )
         if user.exec is not None and user.auth_provider:
             return Result.fail(
                 f"{where} sets both exec and auth-provider; client-go refuses: "
                 "'execProvider and authProvider cannot be used in combination'",
                 hint=f"Remove the auth-provider: `kubectl config unset users.{user.name}.auth-provider`.",
-                details=details,
             )
         if user.auth_provider:
             provider = user.auth_provider
@@ -751,19 +737,16 @@ class CredentialsConfigured(_KubeconfigCheck):
                     f"{where} uses the {provider} auth-provider, removed from kubectl in 1.26 "
                     f"('The {provider} auth plugin has been removed')",
                     hint=f"Switch to the {plugin} exec plugin: {command}.",
-                    details=details,
                 )
             if provider == "oidc":
                 return Result.warn(
                     f"{where} uses the oidc auth-provider, deprecated in favour of exec plugins",
                     hint="Move to an exec plugin such as kubelogin (`kubectl oidc-login`).",
-                    details=details,
                 )
             return Result.fail(
                 f"{where} uses auth-provider {provider!r}, which kubectl does not know "
                 f"('no Auth Provider found for name {provider!r}')",
                 hint="Replace it with the exec plugin your provider documents.",
-                details=details,
             )
         if user.token is not None:
             token = user.token.reveal()
@@ -772,14 +755,12 @@ class CredentialsConfigured(_KubeconfigCheck):
                 return Result.fail(
                     f"{where}: token is only whitespace",
                     hint=f"Set a real token: `kubectl config set-credentials {user.name} --token=TOKEN`.",
-                    details=details,
                 )
             if any(c in token.strip() for c in "\r\n\t "):
                 return Result.fail(
                     f"{where}: token {fingerprint(token)} contains whitespace or a line break; it is not a valid "
                     "Authorization header",
                     hint="Paste the token again as one line.",
-                    details=details,
                 )
         elif user.token_file:
             material = await ctx.probe(MATERIAL)
@@ -790,14 +771,12 @@ class CredentialsConfigured(_KubeconfigCheck):
                 return Result.fail(
                     f"tokenFile {user.token_file} {error} ({where}); every request fails",
                     hint="Point tokenFile at a readable file (relative paths resolve against the kubeconfig's directory).",
-                    details=details,
                 )
             text = blob.data.decode("utf-8", "replace").strip()
             if not text:
                 return Result.fail(
                     f"tokenFile {user.token_file} is empty ({where})",
                     hint="Write the token into the file (one line).",
-                    details=details,
                 )
             details["token"] = fingerprint(text)
         notes = []
@@ -805,7 +784,6 @@ class CredentialsConfigured(_KubeconfigCheck):
             return Result.warn(
                 f"{where} uses username/password (basic auth); apiservers reject it since Kubernetes 1.19",
                 hint="Use a token, client certificate or your provider's exec plugin instead.",
-                details=details,
             )
         if user.token is not None and user.token.reveal() != user.token.reveal().strip():
             notes.append("the token has leading or trailing whitespace")
@@ -814,11 +792,11 @@ class CredentialsConfigured(_KubeconfigCheck):
         if has_token and user.exec is not None:
             notes.append("both a token and an exec plugin are set: the token is used, the plugin is not run")
         if notes:
-            return Result.warn(f"{where}: {'; '.join(notes)}", hint="Keep one credential.", details=details)
-        return Result.ok(f"{where} authenticates with {' + '.join(methods)}", details=details)
+            return Result.warn(f"{where}: {'; '.join(notes)}", hint="Keep one credential.")
+        return Result.ok(f"{where} authenticates with {' + '.join(methods)}")
 
 
-class ClientCertificate(_KubeconfigCheck):
+class ClientCertificate(Check):
     """The user's client certificate and key are readable, match, and are valid now.
 
     - fail: file and data both set for the certificate or the key (kubectl refuses); a certificate
@@ -833,68 +811,65 @@ class ClientCertificate(_KubeconfigCheck):
     id = "kubeconfig.client-cert"
     title = "The client certificate and key are valid and match"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
         user = selection.user
-        details: dict[str, Any] = {**selection.provenance()}
+        details = ctx.details
+        details.update({**selection.provenance()})
         if user is None:
-            return Result.skip("no user selected", details=details)
+            return Result.skip("no user selected")
         has_cert = bool(user.client_certificate or user.client_certificate_data)
         has_key = bool(user.client_key or user.client_key_data is not None)
         where = f"user {user.name!r} ({user.origin})"
         if not has_cert and not has_key:
-            return Result.skip(f"{where} does not use a client certificate", details=details)
+            return Result.skip(f"{where} does not use a client certificate")
         details.update({"client_certificate": user.client_certificate, "client_key": user.client_key})
         if user.client_certificate and user.client_certificate_data:
             return Result.fail(
                 f"client-cert-data and client-cert are both specified for {user.name} ({where})",
                 hint="Keep exactly one of client-certificate and client-certificate-data.",
-                details=details,
             )
         if user.client_key and user.client_key_data is not None:
             return Result.fail(
                 f"client-key-data and client-key are both specified for {user.name} ({where})",
                 hint="Keep exactly one of client-key and client-key-data.",
-                details=details,
             )
         if not has_key:
             return Result.fail(
-                f"client-key-data or client-key must be specified for {user.name} to use the clientCert "
-                f"authentication method ({where})",
+                f"{where} has a client certificate but no key (client-key-data or client-key): kubectl "
+                "refuses to use the client certificate",
                 hint=f"`kubectl config set-credentials {user.name} --client-key=client.key --embed-certs`.",
-                details=details,
             )
         if not has_cert:
             return Result.warn(
                 f"{where} has a client key but no certificate; kubectl ignores the key",
                 hint="Add the certificate (client-certificate) or remove the key.",
-                details=details,
             )
         material = await ctx.probe(MATERIAL)
         cert_blob, key_blob = material.client_cert, material.client_key
         if cert_blob is None or key_blob is None:
-            return Result.skip("the client certificate was not read", details=details)
+            return Result.skip("the client certificate was not read")
         for blob in (cert_blob, key_blob):
             if blob.data is None:
                 return Result.fail(
                     f"{blob.setting} {blob.source} {blob.error}",
                     hint="Fix the path (relative paths resolve against the kubeconfig's directory) or embed the "
                     f"file: `kubectl config set-credentials {user.name} --client-certificate=... --client-key=... --embed-certs`.",
-                    details=details,
                 )
         if cert_blob.data is None or key_blob.data is None:  # pragma: no cover - handled above
-            return Result.skip("the client certificate was not read", details=details)
+            return Result.skip("the client certificate was not read")
         certs, error = parse_pem_certificates(cert_blob.data)
         if error is not None:
             return Result.fail(
                 f"{cert_blob.setting} ({cert_blob.source}) {error}",
                 hint="Use the PEM certificate.",
-                details=details,
             )
         key_error = key_problem(key_blob.data, certs[0])
         now = ctx.environment.now()
-        info = certificate_facts(describe(certs[0]), now)
+        leaf = describe(certs[0])
+        info = certificate_facts(leaf, now)
         details["certificate"] = info
         described = (
             f"client certificate {info['subject']} (issuer {info['issuer']}, valid until {info['not_after']})"
@@ -903,7 +878,6 @@ class ClientCertificate(_KubeconfigCheck):
             return Result.fail(
                 f"{key_blob.setting} ({key_blob.source}) {key_error}",
                 hint="Use the key that was generated with this certificate (PEM, unencrypted).",
-                details=details,
             )
         if info["expired"] or info["not_yet_valid"]:
             state = (
@@ -915,18 +889,16 @@ class ClientCertificate(_KubeconfigCheck):
                 f"{described} {state}; the apiserver rejects it (TLS alert 'expired certificate' or 401 Unauthorized)",
                 hint="Get a new certificate from your cluster admin or provider (kubeadm: "
                 "`kubeadm kubeconfig user --client-name NAME`), or fix this machine's clock.",
-                details=details,
             )
-        if info["expires_in_days"] <= EXPIRY_WARNING.days:
+        if expires_soon(leaf.not_after, now):
             return Result.warn(
                 f"{described} expires in {info['expires_in_days']} days",
                 hint="Renew the certificate before it expires (kubeadm: `kubeadm certs renew`).",
-                details=details,
             )
-        return Result.ok(f"{described}; the key matches", details=details)
+        return Result.ok(f"{described}; the key matches")
 
 
-class ExecPlugin(_KubeconfigCheck):
+class ExecPlugin(Check):
     """The user's exec credential plugin stanza is valid and its command exists.
 
     Does not run the plugin (the auth family does). - fail: apiVersion missing, the removed
@@ -939,6 +911,7 @@ class ExecPlugin(_KubeconfigCheck):
     id = "kubeconfig.exec"
     title = "The exec credential plugin is configured and installed"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         selection = await ctx.probe(SELECTION)
@@ -947,14 +920,17 @@ class ExecPlugin(_KubeconfigCheck):
             return Result.skip("the user has no exec plugin", details=selection.provenance())
         exec_ = user.exec
         where = f"user {user.name!r} ({user.origin})"
-        details: dict[str, Any] = {
-            **selection.provenance(),
-            "api_version": exec_.api_version,
-            "command": exec_.command,
-            "args": list(exec_.args),
-            "interactive_mode": exec_.interactive_mode,
-            "env_names": [name for name, _ in exec_.env],
-        }
+        details = ctx.details
+        details.update(
+            {
+                **selection.provenance(),
+                "api_version": exec_.api_version,
+                "command": exec_.command,
+                "args": list(exec_.args),
+                "interactive_mode": exec_.interactive_mode,
+                "env_names": [name for name, _ in exec_.env],
+            }
+        )
         install = (
             f" Install hint from the kubeconfig: {exec_.install_hint.strip()}" if exec_.install_hint else ""
         )
@@ -962,47 +938,40 @@ class ExecPlugin(_KubeconfigCheck):
             return Result.fail(
                 f"apiVersion must be specified for {user.name} to use exec authentication plugin ({where})",
                 hint="Set exec.apiVersion: client.authentication.k8s.io/v1 (or v1beta1, as the plugin documents).",
-                details=details,
             )
         if exec_.api_version == "client.authentication.k8s.io/v1alpha1":
             return Result.fail(
                 f"{where}: exec apiVersion client.authentication.k8s.io/v1alpha1 was removed in Kubernetes 1.24",
                 hint="Update the plugin and regenerate the kubeconfig; set apiVersion client.authentication.k8s.io/v1 "
                 "(or v1beta1)." + install,
-                details=details,
             )
         if exec_.api_version not in EXEC_API_VERSIONS:
             return Result.fail(
                 f"{where}: exec apiVersion {exec_.api_version!r} is not one kubectl knows "
                 f"({', '.join(EXEC_API_VERSIONS)})",
                 hint="Set exec.apiVersion to client.authentication.k8s.io/v1 or v1beta1.",
-                details=details,
             )
         if not exec_.command:
             return Result.fail(
                 f"command must be specified for {user.name} to use exec authentication plugin ({where})",
                 hint="Set exec.command to the plugin's name or path." + install,
-                details=details,
             )
         if exec_.api_version.endswith("/v1") and not exec_.interactive_mode:
             return Result.fail(
                 f"interactiveMode must be specified for {user.name} to use exec authentication plugin ({where})",
                 hint="Add `interactiveMode: IfAvailable` (or Never) to the exec stanza.",
-                details=details,
             )
         if exec_.interactive_mode and exec_.interactive_mode not in INTERACTIVE_MODES:
             return Result.fail(
                 f"invalid interactiveMode {exec_.interactive_mode!r} for {user.name} ({where}); use one of "
                 f"{', '.join(INTERACTIVE_MODES)}",
                 hint="Set interactiveMode to Never, IfAvailable or Always.",
-                details=details,
             )
         unnamed = [i for i, (name, _) in enumerate(exec_.env) if not name]
         if unnamed:
             return Result.fail(
                 f"env variable name must be specified for {user.name} to use exec authentication plugin ({where})",
                 hint="Give every exec.env entry a name.",
-                details=details,
             )
         command = exec_.command
         if os.sep in command:
@@ -1012,13 +981,11 @@ class ExecPlugin(_KubeconfigCheck):
                     f"exec: executable {command} not found ({where})",
                     hint="Install the plugin there or fix the path (relative paths resolve against the "
                     "kubeconfig's directory)." + install,
-                    details=details,
                 )
             if not os.access(command, os.X_OK):
                 return Result.fail(
                     f"exec: {command} is not executable ({where})",
                     hint=f"`chmod +x {command}`.",
-                    details=details,
                 )
         else:
             found = ctx.environment.which(command)
@@ -1026,14 +993,13 @@ class ExecPlugin(_KubeconfigCheck):
                 return Result.fail(
                     f"exec: executable {command} not found on PATH ({where})",
                     hint=f"Install {command} and put it on PATH." + install,
-                    details=details,
                 )
             resolved = found
         details["resolved_command"] = resolved
-        return Result.ok(f"exec plugin {resolved} ({exec_.api_version}) for {where}", details=details)
+        return Result.ok(f"exec plugin {resolved} ({exec_.api_version}) for {where}")
 
 
-class Permissions(_KubeconfigCheck):
+class Permissions(Check):
     """Files holding secrets are readable only by their owner.
 
     Looks at every kubeconfig file that holds a token, password, private key, auth-provider token or
@@ -1044,6 +1010,7 @@ class Permissions(_KubeconfigCheck):
     id = "kubeconfig.permissions"
     title = "Files holding credentials are private"
     depends_on = ("kubeconfig.found",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -1055,16 +1022,14 @@ class Permissions(_KubeconfigCheck):
         for blob in (material.token_file, material.client_key):
             if blob is not None and blob.path and blob.mode is not None and blob.mode & 0o044:
                 exposed.append((blob.path, blob.setting, blob.mode))
-        details: dict[str, Any] = {
-            "exposed": [{"path": p, "what": w, "mode": f"{m:04o}"} for p, w, m in exposed]
-        }
+        details = ctx.details
+        details.update({"exposed": [{"path": p, "what": w, "mode": f"{m:04o}"} for p, w, m in exposed]})
         if exposed:
             return Result.warn(
                 "; ".join(f"{p} ({w}) has mode {m:04o}, readable by {_who(m)}" for p, w, m in exposed),
                 hint="Make them private: " + _chmod_hint(list(dict.fromkeys(p for p, _, _ in exposed))) + ".",
-                details=details,
             )
-        return Result.ok("files holding credentials are readable only by their owner", details=details)
+        return Result.ok("files holding credentials are readable only by their owner")
 
 
 def _who(mode: int) -> str:
@@ -1076,7 +1041,7 @@ def _who(mode: int) -> str:
     return " and ".join(who)
 
 
-class PythonClient(_KubeconfigCheck):
+class PythonClient(Check):
     """Notes where the official Python `kubernetes` client reads this kubeconfig differently from kubectl.
 
     Python tooling (scripts, Ansible, Airflow operators) hits these and nobody tells its users why
@@ -1092,6 +1057,7 @@ class PythonClient(_KubeconfigCheck):
     id = "kubeconfig.python-client"
     title = "The Python kubernetes client reads this kubeconfig as kubectl does"
     depends_on = ("kubeconfig.context",)
+    modes = (Mode.KUBECONFIG,)
 
     async def run(self, ctx: Context) -> Result:
         loaded = await ctx.probe(KUBECONFIG)
@@ -1133,20 +1099,17 @@ class PythonClient(_KubeconfigCheck):
             except ValueError:
                 host = None
             no_proxy = ctx.env.get("no_proxy") or ctx.env.get("NO_PROXY") or ""
-            if host and _is_loopback(host) and not _python_bypasses_proxy(host, no_proxy):
+            if host and is_loopback(host) and not _python_bypasses_proxy(host, no_proxy):
                 notes.append(
                     f"{proxy_var} is set and the server {host} is loopback: kubectl connects directly, the Python "
                     "client sends the requests through the proxy"
                 )
                 fixes.append(f"add {host} to NO_PROXY for Python tools")
-        details: dict[str, Any] = {**selection.provenance(), "differences": notes}
+        details = ctx.details
+        details.update({**selection.provenance(), "differences": notes})
         if notes:
-            return Result.warn(
-                "; ".join(notes), hint="For Python tools: " + "; ".join(fixes) + ".", details=details
-            )
-        return Result.ok(
-            "no known difference between kubectl and the Python client for this context", details=details
-        )
+            return Result.warn("; ".join(notes), hint="For Python tools: " + "; ".join(fixes) + ".")
+        return Result.ok("no known difference between kubectl and the Python client for this context")
 
 
 def _python_bypasses_proxy(host: str, no_proxy: str) -> bool:

@@ -9,30 +9,48 @@ is proven by an answer, not guessed from a URL alone.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlsplit
 
-from kdoctor.access import ACCESS, AccessSpec
-from kdoctor.api import Check, Context, Mode, Result
+from kdoctor.api import (
+    ACCESS,
+    API_SESSION,
+    LEASES_PATH,
+    PATH_FACTS,
+    PROXY_DECISION,
+    VERSION,
+    AccessSpec,
+    ApiResponse,
+    Check,
+    Context,
+    HttpxRejected,
+    Mode,
+    PathFacts,
+    ProxyDecision,
+    Result,
+    ServiceRef,
+    apiserver_proxy_path,
+    display_proxy_url,
+    httpx_would_choose,
+    is_loopback,
+    live_leases,
+    normal_ip,
+    python_client_would_choose,
+    status_words,
+)
 
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse, ApiSession
-    from kdoctor.probes.route import Route
-    from kdoctor.probes.tls import ChainAnalysis, PeerTls
-    from kdoctor.proxyrules import ProxyDecision
-    from kdoctor.proxyurl import ServiceRef
-
-# The probe modules are imported where they are used: a run whose kubeconfig is broken (every
-# network check skipped) then never loads the HTTP session, TLS and proxy-rule machinery.
-
-__all__ = ["CHECKS", "PathFacts", "ProxyEnv", "ProxyPath", "ProxyServices", "assemble_hops", "live_leases"]
+__all__ = [
+    "CHECKS",
+    "LEASES_PATH",
+    "PathFacts",
+    "ProxyEnv",
+    "ProxyPath",
+    "ProxyServices",
+    "assemble_hops",
+    "live_leases",
+]
 
 HOP_KINDS = (
     "direct",
@@ -46,19 +64,9 @@ HOP_KINDS = (
 )
 _PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 _NO_PROXY_VARIABLES = ("NO_PROXY", "no_proxy")
-#: Extra unauthenticated TLS handshakes made to see whether different servers answer.
-EXTRA_HANDSHAKES = 3
 #: proxy.services probes at most this many services.
 MAX_SERVICES = 25
 
-_ENDPOINTS_PATH = "/api/v1/namespaces/default/endpoints/kubernetes"
-_SLICES_PATH = "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices?labelSelector=" + quote(
-    "kubernetes.io/service-name=kubernetes", safe=""
-)
-_SERVICE_PATH = "/api/v1/namespaces/default/services/kubernetes"
-LEASES_PATH = "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases?labelSelector=" + quote(
-    "apiserver.kubernetes.io/identity=kube-apiserver", safe=""
-)
 CLUSTER_SERVICES_PATH = "/api/v1/services?labelSelector=" + quote(
     "kubernetes.io/cluster-service=true", safe=""
 )
@@ -67,28 +75,6 @@ CLUSTER_SERVICES_PATH = "/api/v1/services?labelSelector=" + quote(
 def _hop(kind: str, evidence: str) -> dict[str, str]:
     assert kind in HOP_KINDS, kind
     return {"kind": kind, "evidence": evidence}
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _normal_ip(text: str) -> str:
-    try:
-        return str(ipaddress.ip_address(text.strip().strip("[]")))
-    except ValueError:
-        return text.strip().lower()
-
-
-def _status_words(response: ApiResponse) -> str:
-    if response.status is not None:
-        return f"{response.status} {response.reason}".strip()
-    return f"no answer ({response.error_kind}: {response.error})"
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,6 +98,8 @@ class ProxyEnv(Check):
       releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
       load_kube_config, only ALL_PROXY). Configure that tool's proxy explicitly, or make the
       variables unambiguous (a host name instead of a CIDR in NO_PROXY).
+    - skip: the proxy itself does not accept connections: apiserver.tcp (which connects to it)
+      reports that, once.
     - fail: the proxy answered "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
       `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`, or the credentials in it were refused);
       the proxy refused the tunnel or the connection; the proxy value cannot work (a proxy-url
@@ -123,25 +111,25 @@ class ProxyEnv(Check):
     depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import VERSION
-        from kdoctor.proxyrules import PROXY_DECISION
-
         access = await ctx.probe(ACCESS)
         decision = await ctx.probe(PROXY_DECISION)
-        details = _env_details(ctx, access, decision)
+        details = ctx.details
+        details.update(_env_details(ctx, access, decision))
         where = decision.display_url or "direct"
         if decision.error:
             return Result.fail(
                 f"kubectl would not connect: {decision.error} ({decision.reason})",
                 hint=_fix_for_source(decision),
-                details=details,
             )
         if decision.is_proxied:
             version = await ctx.probe(VERSION)
-            details["proxy_answer"] = _status_words(version)
+            details["proxy_answer"] = status_words(version)
             failure = _proxy_failure(decision, version, _host_of(access.server))
+            if failure is not None and _proxy_unreachable(version):
+                # apiserver.tcp connects to the proxy and reports this very refusal: say it once.
+                return Result.skip(f"not examined: the proxy {where} could not be reached (apiserver.tcp)")
             if failure is not None:
-                return Result.fail(failure[0], hint=failure[1], details=details)
+                return Result.fail(failure[0], hint=failure[1])
         summary = (
             f"via {decision.kind} {where} ({decision.source}): {decision.reason}"
             if decision.is_proxied
@@ -155,33 +143,28 @@ class ProxyEnv(Check):
                 "proxy explicitly (httpx: proxy=..., trust_env=False; kubernetes client: "
                 "Configuration.proxy / no_proxy), or make the variables mean the same to every client "
                 "(host names instead of CIDRs in NO_PROXY, one spelling of each variable).",
-                details=details,
             )
-        return Result.ok(summary, details=details)
+        return Result.ok(summary)
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
-    from kdoctor.proxyrules import (
-        HttpxRejected,
-        display_proxy_url,
-        httpx_would_choose,
-        python_client_would_choose,
-    )
-
     env = ctx.env
     variables = {name: display_proxy_url(env[name]) for name in _PROXY_VARIABLES if env.get(name)}
     variables.update({name: env[name] for name in _NO_PROXY_VARIABLES if env.get(name)})
-    details: dict[str, Any] = {
-        "server": access.server,
-        "kind": decision.kind,
-        "source": decision.source,
-        "proxy": decision.display_url,
-        "reason": decision.reason,
-        "credentials_in_proxy_url": decision.credentials_in_url,
-        "cluster_proxy_url": display_proxy_url(access.proxy_url) if access.proxy_url else None,
-        "variables": variables,
-        "error": decision.error,
-    }
+    details = ctx.details
+    details.update(
+        {
+            "server": access.server,
+            "kind": decision.kind,
+            "source": decision.source,
+            "proxy": decision.display_url,
+            "reason": decision.reason,
+            "credentials_in_proxy_url": decision.credentials_in_url,
+            "cluster_proxy_url": display_proxy_url(access.proxy_url) if access.proxy_url else None,
+            "variables": variables,
+            "error": decision.error,
+        }
+    )
     differences: list[str] = []
     kubectl_way = decision.url
     try:
@@ -209,8 +192,6 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
 
 
 def _way(url: str | None) -> str:
-    from kdoctor.proxyrules import display_proxy_url
-
     return f"through {display_proxy_url(url)}" if url else "direct"
 
 
@@ -254,6 +235,14 @@ def _fix_for_source(decision: ProxyDecision) -> str:
 
 def _host_of(server: str) -> str:
     return urlsplit(server if "://" in server else f"https://{server}").hostname or server
+
+
+def _proxy_unreachable(response: ApiResponse) -> bool:
+    """The TCP connection to the proxy itself failed (what apiserver.tcp reports)."""
+    connect_failed = response.error_kind in ("refused", "unreachable", "connect-timeout") or (
+        response.error_kind == "error" and (response.error or "").startswith("TCP connect failed")
+    )
+    return connect_failed and response.timings.tls is None
 
 
 def _proxy_failure(
@@ -311,35 +300,6 @@ def _proxy_failure(
 # proxy.path: facts, then a pure assembly of hops
 
 
-@dataclass
-class PathFacts:
-    """What was learnt about the path; `assemble_hops` judges it without any network."""
-
-    server: str
-    mode: Mode
-    decision: ProxyDecision
-    #: The server answered over plain HTTP: GET /api without a credential, and GET /version.
-    plain_http: bool = False
-    unauthenticated_api: ApiResponse | None = None
-    version: ApiResponse | None = None
-    apiserver_proxy: tuple[str, ServiceRef] | None = None
-    #: The TLS chain judged against the configured CA (None: no TLS, no CA, or no chain).
-    chain: ChainAnalysis | None = None
-    server_host: str = ""
-    server_port: int = 0
-    #: Addresses the server host resolves to here (empty: unknown, e.g. resolved by a proxy).
-    server_addresses: tuple[str, ...] = ()
-    endpoint_addresses: tuple[str, ...] = ()
-    endpoint_ports: tuple[int, ...] = ()
-    endpoints_source: str = ""
-    service_ips: tuple[str, ...] = ()
-    service_ports: tuple[int, ...] = ()
-    lease_identities: tuple[str, ...] = ()
-    #: Leaf certificate SHA-256 of the session's handshake, then of each extra handshake.
-    leaf_fingerprints: tuple[str, ...] = ()
-    unavailable: list[str] = field(default_factory=list)
-
-
 def assemble_hops(facts: PathFacts) -> list[dict[str, str]]:
     """The ordered hops between the client and the apiserver, each with its evidence."""
     hops: list[dict[str, str]] = []
@@ -386,9 +346,7 @@ def _kubectl_proxy_evidence(facts: PathFacts) -> str | None:
         git_version = version.json.get("gitVersion")
     if not git_version:
         return None
-    where = (
-        "a loopback address" if _is_loopback(facts.server_host) else f"{facts.server_host} (not loopback!)"
-    )
+    where = "a loopback address" if is_loopback(facts.server_host) else f"{facts.server_host} (not loopback!)"
     return (
         f"{facts.server} is plain HTTP on {where} and answers GET /api (APIVersions) with 200 without any "
         f"credential, and /version says {git_version}: a kubectl proxy that adds its own credentials"
@@ -432,7 +390,7 @@ def _interception_evidence(facts: PathFacts) -> str | None:
 def _kube_proxy_evidence(facts: PathFacts) -> str | None:
     if facts.mode is not Mode.IN_CLUSTER:
         return None
-    host = _normal_ip(facts.server_host)
+    host = normal_ip(facts.server_host)
     if host in facts.endpoint_addresses:
         return None
     if host in facts.service_ips:
@@ -469,7 +427,7 @@ def _load_balancer_evidence(facts: PathFacts) -> list[str]:
     found: list[str] = []
     server_is_endpoint = False
     if facts.endpoint_addresses and facts.server_addresses:
-        outside = [a for a in facts.server_addresses if _normal_ip(a) not in facts.endpoint_addresses]
+        outside = [a for a in facts.server_addresses if normal_ip(a) not in facts.endpoint_addresses]
         if outside:
             found.append(
                 f"{facts.server_host} ({', '.join(facts.server_addresses)}) is not among the default/kubernetes "
@@ -506,227 +464,6 @@ def _direct_evidence(facts: PathFacts) -> str:
     return "; ".join(parts)
 
 
-async def gather_path_facts(ctx: Context) -> PathFacts:
-    """Collect the evidence proxy.path judges: a few GETs over the session, a few TLS handshakes."""
-    from kdoctor.probes.api import API_SESSION, TLS_HANDSHAKE, VERSION
-    from kdoctor.probes.route import ROUTE
-    from kdoctor.proxyrules import PROXY_DECISION
-    from kdoctor.proxyurl import split_proxy_path
-
-    access = await ctx.probe(ACCESS)
-    route = await ctx.probe(ROUTE)
-    decision = await ctx.probe(PROXY_DECISION)
-    parts = urlsplit(access.server)
-    facts = PathFacts(
-        server=access.server,
-        mode=ctx.mode,
-        decision=decision,
-        server_host=route.server.host,
-        server_port=route.server.port,
-        apiserver_proxy=split_proxy_path(parts.path),
-    )
-    session = await ctx.probe(API_SESSION)
-    version = await ctx.probe(VERSION)
-    facts.version = version
-    peer: PeerTls | None = None
-    if session.https:
-        peer = await ctx.probe(TLS_HANDSHAKE)
-    # The side lookups (below) are independent round trips: started before the chain analysis, the
-    # network and the server work while this process parses certificates.
-    side: asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]] | None = None
-    if version.answered and peer is not None and facts.apiserver_proxy is None:
-        side = asyncio.ensure_future(_side_lookups(ctx, session, route, peer, facts))
-    try:
-        if peer is not None:
-            # Also after a failed verification: the chain captured as evidence shows who signed it.
-            facts.chain = await _analyse(ctx, access, peer)
-    except BaseException:
-        if side is not None:
-            side.cancel()
-        raise
-    if not version.answered:
-        facts.unavailable.append(
-            f"the apiserver did not answer GET /version: {version.error_kind}: {version.error}"
-        )
-        return facts
-    if peer is None:
-        facts.plain_http = True
-        facts.unauthenticated_api = await session.get("/api", authenticated=False)
-        return facts
-    if side is None:
-        return facts  # beyond the proxy verb is another cluster: its endpoints say nothing of this path
-    addresses, fingerprints, _ = await side
-    facts.server_addresses = addresses
-    facts.leaf_fingerprints = fingerprints
-    return facts
-
-
-def _side_lookups(
-    ctx: Context, session: ApiSession, route: Route, peer: PeerTls, facts: PathFacts
-) -> asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]]:
-    """The server's addresses, the extra handshakes' leaves, the endpoints and leases (and the
-    Service in a pod), all at once: proxy.path adds one round trip, not four."""
-    side_lookups = [_endpoints(session, facts), _leases(session, facts, ctx.environment.now())]
-    if ctx.mode is Mode.IN_CLUSTER:
-        side_lookups.append(_service(session, facts))
-    return asyncio.gather(
-        _server_addresses(ctx, route),
-        _leaf_fingerprints(ctx, session, route, peer),
-        asyncio.gather(*side_lookups),
-    )
-
-
-async def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
-    from kdoctor.probes.api import CHAIN_ANALYSIS
-
-    if not peer.chain_der or not access.ca_pem or access.insecure_skip_tls_verify:
-        return None
-    # The same chain against the same CA as the tls checks judge: shared, not parsed twice.
-    return await ctx.probe(CHAIN_ANALYSIS)
-
-
-async def _server_addresses(ctx: Context, route: Route) -> tuple[str, ...]:
-    host = route.server.host
-    try:
-        return (str(ipaddress.ip_address(host)),)
-    except ValueError:
-        pass
-    if route.proxied:
-        return ()  # the proxy resolves the name; a lookup here could answer differently
-    from kdoctor.probes.resolve import RESOLUTION
-
-    resolution = await ctx.probe(RESOLUTION)
-    return tuple(_normal_ip(a) for a in resolution.addresses) if resolution.ok else ()
-
-
-async def _endpoints(session: ApiSession, facts: PathFacts) -> None:
-    response = await session.get(_ENDPOINTS_PATH, authenticated=True)
-    if response.status == 200 and isinstance(response.json, dict):
-        addresses: list[str] = []
-        ports: list[int] = []
-        for subset in response.json.get("subsets") or []:
-            if not isinstance(subset, dict):
-                continue
-            addresses += [
-                _normal_ip(str(a.get("ip"))) for a in subset.get("addresses") or [] if isinstance(a, dict)
-            ]
-            ports += [
-                int(p["port"]) for p in subset.get("ports") or [] if isinstance(p, dict) and "port" in p
-            ]
-        facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
-        facts.endpoint_ports = tuple(dict.fromkeys(ports))
-        facts.endpoints_source = "default/kubernetes Endpoints"
-        return
-    slices = await session.get(_SLICES_PATH, authenticated=True)
-    if slices.status == 200 and isinstance(slices.json, dict):
-        addresses, ports = [], []
-        for item in slices.json.get("items") or []:
-            if not isinstance(item, dict):
-                continue
-            for endpoint in item.get("endpoints") or []:
-                if isinstance(endpoint, dict):
-                    addresses += [_normal_ip(str(a)) for a in endpoint.get("addresses") or []]
-            ports += [int(p["port"]) for p in item.get("ports") or [] if isinstance(p, dict) and "port" in p]
-        facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
-        facts.endpoint_ports = tuple(dict.fromkeys(ports))
-        facts.endpoints_source = "default/kubernetes EndpointSlice"
-        return
-    facts.unavailable.append(
-        f"the default/kubernetes endpoints could not be read ({_status_words(response)}; EndpointSlice: "
-        f"{_status_words(slices)})"
-    )
-
-
-async def _service(session: ApiSession, facts: PathFacts) -> None:
-    response = await session.get(_SERVICE_PATH, authenticated=True)
-    if response.status != 200 or not isinstance(response.json, dict):
-        facts.unavailable.append(
-            f"the default/kubernetes Service could not be read ({_status_words(response)})"
-        )
-        return
-    spec = response.json.get("spec") or {}
-    ips = [spec.get("clusterIP"), *(spec.get("clusterIPs") or [])]
-    facts.service_ips = tuple(dict.fromkeys(_normal_ip(str(ip)) for ip in ips if ip and ip != "None"))
-    facts.service_ports = tuple(
-        int(p["port"]) for p in spec.get("ports") or [] if isinstance(p, dict) and "port" in p
-    )
-
-
-#: An apiserver renews its identity Lease every 10 s; one not renewed for this long is a stale leftover.
-LEASE_FRESH_SECONDS = 300
-
-
-async def _leases(session: ApiSession, facts: PathFacts, local_now: datetime) -> None:
-    response = await session.get(LEASES_PATH, authenticated=True)
-    if response.status != 200 or not isinstance(response.json, dict):
-        facts.unavailable.append(
-            f"the apiserver identity leases could not be listed ({_status_words(response)})"
-        )
-        return
-    facts.lease_identities = live_leases(response.json, _server_now(response, local_now))
-
-
-def live_leases(lease_list: dict[str, Any], now: datetime) -> tuple[str, ...]:
-    """Names of the identity Leases renewed within LEASE_FRESH_SECONDS of `now` (the server's clock)."""
-    names = []
-    for item in lease_list.get("items") or []:
-        if not isinstance(item, dict) or not isinstance(item.get("metadata"), dict):
-            continue
-        renewed = _parse_time((item.get("spec") or {}).get("renewTime"))
-        if renewed is not None and (now - renewed).total_seconds() > LEASE_FRESH_SECONDS:
-            continue
-        names.append(str(item["metadata"].get("name", "?")))
-    return tuple(names)
-
-
-def _server_now(response: ApiResponse, local_now: datetime) -> datetime:
-    # The server's own clock: a skewed client clock must not make live leases look stale.
-    date = response.header("date")
-    if date:
-        try:
-            return parsedate_to_datetime(date).astimezone(timezone.utc)
-        except (TypeError, ValueError):
-            pass
-    return local_now
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(timezone.utc)
-    except ValueError:
-        return None
-
-
-async def _leaf_fingerprints(
-    ctx: Context, session: ApiSession, route: Route, peer: PeerTls
-) -> tuple[str, ...]:
-    if not peer.chain_der:
-        return ()
-    from kdoctor.probes.tls import capture_chain_unverified
-
-    proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
-    if route.proxied and proxy is None:
-        return (_sha256(peer.chain_der[0]),)
-    attempts = [
-        capture_chain_unverified(
-            route.server, server_hostname=session.server_hostname, proxy_url=proxy, timeout=ctx.timeout
-        )
-        for _ in range(EXTRA_HANDSHAKES)
-    ]
-    try:
-        results = await asyncio.wait_for(asyncio.gather(*attempts), ctx.timeout * 1.5)
-    except asyncio.TimeoutError:
-        results = []  # each attempt has its own timeout; this only guards against a stuck one
-    extra = tuple(_sha256(r.chain_der[0]) for r in results if r.chain_der)
-    return (_sha256(peer.chain_der[0]), *extra)
-
-
-def _sha256(der: bytes) -> str:
-    return hashlib.sha256(der).hexdigest()
-
-
 class ProxyPath(Check):
     """What stands between this client and the apiserver, in order, each hop with its evidence.
 
@@ -747,8 +484,9 @@ class ProxyPath(Check):
 
     - pass: the path is known (the summary draws it).
     - warn: a TLS-intercepting proxy is in the path (trust its CA only if your organisation requires
-      it: `certificate-authority` must then hold it, and kubectl sends credentials through it); or
-      the apiserver did not answer, so only the client side of the path is known.
+      it: `certificate-authority` must then hold it, and kubectl sends credentials through it).
+    - skip: the apiserver did not answer: the check that says why (tls.chain, apiserver.tcp) is
+      named, and the client side of the path is in the details.
     """
 
     id = "proxy.path"
@@ -756,9 +494,10 @@ class ProxyPath(Check):
     depends_on = ("kubeconfig.server", "kubeconfig.proxy-url", "incluster.env")
 
     async def run(self, ctx: Context) -> Result:
-        facts = await gather_path_facts(ctx)
+        facts = await ctx.probe(PATH_FACTS)
         hops = assemble_hops(facts)
-        details = _path_details(facts, hops)
+        details = ctx.details
+        details.update(_path_details(facts, hops))
         drawing = " → ".join(
             ["client", *(_hop_label(h["kind"], facts) for h in hops if h["kind"] != "direct"), "apiserver"]
         )
@@ -768,16 +507,26 @@ class ProxyPath(Check):
                 hint="Add the apiserver's host to NO_PROXY (or ask for a TLS-inspection exemption) so the "
                 "cluster CA verifies the real server; trusting the interception CA in the kubeconfig lets the "
                 "proxy read every credential.",
-                details=details,
             )
         if facts.version is not None and not facts.version.answered:
-            return Result.warn(
-                f"{drawing} (only the client side is known: the apiserver did not answer)",
-                hint="Fix the connection first (see the apiserver and tls checks); the path beyond the "
-                "first hop is then examined.",
-                details=details,
+            # Only a consequence of the broken link: a skip naming it, not a second finding.
+            return Result.skip(
+                f"not examined beyond {drawing}: {_why_no_answer(facts.version.error_kind)}",
             )
-        return Result.ok(drawing + _short_evidence(hops), details=details)
+        return Result.ok(drawing + _short_evidence(hops))
+
+
+def _why_no_answer(error_kind: str | None) -> str:
+    """Which check reports why the apiserver did not answer, in words."""
+    if error_kind == "tls-verify":
+        return "the server's certificate was not verified (tls.chain, tls.hostname)"
+    if error_kind in ("tls-error", "tls-handshake-timeout", "tls-config"):
+        return "the TLS handshake failed (tls.chain)"
+    if error_kind == "proxy-error":
+        return "the proxy refused the tunnel (proxy.env)"
+    if error_kind in ("refused", "unreachable", "dns", "connect-timeout"):
+        return "the connection failed (apiserver.tcp)"
+    return "the apiserver did not answer (apiserver.version)"
 
 
 def _hop_label(kind: str, facts: PathFacts) -> str:
@@ -860,24 +609,21 @@ class ProxyServices(Check):
     opt_in = True
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import API_SESSION
-        from kdoctor.proxyurl import apiserver_proxy_path
-
         started = ctx.environment.monotonic()
         session = await ctx.probe(API_SESSION)
         listing = await session.get(CLUSTER_SERVICES_PATH, authenticated=True)
         if listing.status in (401, 403):
             return Result.warn(
-                f"listing the cluster-service services was refused ({_status_words(listing)})",
+                f"listing the cluster-service services was refused ({status_words(listing)})",
                 hint="Grant `list` on services (e.g. `kubectl create clusterrolebinding ... --clusterrole=view`) "
                 "or run as a user who has it.",
-                details={"list": _status_words(listing)},
+                details={"list": status_words(listing)},
             )
         if listing.status != 200 or not isinstance(listing.json, dict):
             return Result.fail(
-                f"GET {CLUSTER_SERVICES_PATH} answered {_status_words(listing)}",
+                f"GET {CLUSTER_SERVICES_PATH} answered {status_words(listing)}",
                 hint="See the apiserver checks; the service list must be readable.",
-                details={"list": _status_words(listing)},
+                details={"list": status_words(listing)},
             )
         services = [s for s in listing.json.get("items") or [] if isinstance(s, dict)]
         targets = [t for t in (_proxy_target(s) for s in services) if t is not None]
@@ -918,8 +664,6 @@ def _http_likeness(port: dict[str, Any]) -> int:
 
 def _proxy_target(service: dict[str, Any]) -> tuple[str, ServiceRef, str] | None:
     """(namespace, how to address it through the proxy, display name), or None when it has no HTTP port."""
-    from kdoctor.proxyurl import ServiceRef
-
     meta = service.get("metadata") or {}
     spec = service.get("spec") or {}
     name, namespace = meta.get("name"), meta.get("namespace")

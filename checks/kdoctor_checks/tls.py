@@ -10,18 +10,35 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from email.utils import parsedate_to_datetime
+from typing import Any
 
-from kdoctor.api import Check, Context, Result
-
-if TYPE_CHECKING:
-    from kdoctor.probes.api import ApiResponse, ApiSession
-    from kdoctor.probes.tls import CertSummary, ChainAnalysis, PeerTls
+from kdoctor.api import (
+    API_SESSION,
+    CHAIN_ANALYSIS,
+    SELECTION,
+    TLS_HANDSHAKE,
+    VERSION,
+    ApiResponse,
+    ApiSession,
+    CertSummary,
+    ChainAnalysis,
+    Check,
+    Context,
+    Mode,
+    PeerTls,
+    Result,
+    Unavailable,
+    expires_soon,
+    go_hostname_error,
+    hostname_matches,
+    phase_timings,
+    strength_problems,
+)
 
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
 _DEPS = ("apiserver.tcp", "kubeconfig.ca", "kubeconfig.tls", "incluster.ca")
-EXPIRY_WARNING = timedelta(days=30)
 #: Names that CAs issuing server certificates on behalf of a root usually carry.
 _INTERMEDIATE_NAME = re.compile(r"intermediate|issuing|subordinate|sub[- ]?ca", re.IGNORECASE)
 _HOSTNAME_CODES = frozenset({62, 64})  # X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH
@@ -38,6 +55,8 @@ class _Facts:
     now: datetime
     #: The GET /version answer, when there was one (its Date header can explain validity errors).
     version: ApiResponse | None
+    #: The kubeconfig cluster's name, so `kubectl config set-cluster` hints can be pasted as they are.
+    cluster: str = "CLUSTER"
 
     @property
     def ca_words(self) -> str:
@@ -64,15 +83,23 @@ class _Facts:
         }
 
 
-async def _facts(ctx: Context) -> _Facts | Result:
-    from kdoctor.probes.api import API_SESSION, CHAIN_ANALYSIS, TLS_HANDSHAKE, VERSION
-
+async def _facts(ctx: Context) -> _Facts:
     session = await ctx.probe(API_SESSION)
     if not session.https:
-        return Result.skip("the server URL is plain http://: there is no TLS to check")
+        raise Unavailable("the server URL is plain http://: there is no TLS to check")
     tls = await ctx.probe(TLS_HANDSHAKE)
     analysis = await ctx.probe(CHAIN_ANALYSIS)
-    return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION))
+    return _Facts(session, tls, analysis, ctx.environment.now(), ctx.peek(VERSION), await _cluster_name(ctx))
+
+
+async def _cluster_name(ctx: Context) -> str:
+    """The selected kubeconfig cluster's name; a placeholder in a pod (there is no kubeconfig)."""
+    if ctx.mode is not Mode.KUBECONFIG:
+        return "CLUSTER"
+    selection = await ctx.probe(SELECTION)
+    if selection.cluster is not None:
+        return selection.cluster.name
+    return selection.context.cluster if selection.context and selection.context.cluster else "CLUSTER"
 
 
 def _go_signature_error(key_type: str) -> str:
@@ -105,12 +132,15 @@ def _no_handshake(facts: _Facts, ctx: Context, timings: dict[str, float | None])
     tls = facts.tls
     if tls.verification != "none":
         return None
-    details = {
-        **facts.base_details(),
-        "error_kind": tls.error_kind,
-        "error": tls.error,
-        "timings_ms": timings,
-    }
+    details = ctx.details
+    details.update(
+        {
+            **facts.base_details(),
+            "error_kind": tls.error_kind,
+            "error": tls.error,
+            "timings_ms": timings,
+        }
+    )
     if tls.error_kind == "tls-handshake-timeout":
         route = facts.session.route
         return Result.fail(
@@ -119,23 +149,20 @@ def _no_handshake(facts: _Facts, ctx: Context, timings: dict[str, float | None])
             hint="Something accepts connections there but does not speak TLS: the wrong port, a black-holed load "
             "balancer or a firewall. Check the port in the server URL; "
             f"`openssl s_client -connect {route.server.netloc}` shows the same hang.",
-            details=details,
         )
     if tls.error_kind == "tls-error":
         return Result.fail(
             f"the TLS handshake failed: {tls.error}",
             hint="The server (or something in front of it) broke off the handshake: check that the port speaks TLS "
             "and that a proxy in the path does not interfere.",
-            details=details,
         )
     if tls.error_kind == "tls-config":
         return Result.fail(
             f"TLS could not be set up on this side: {tls.error}",
             hint="The CA or client certificate in the kubeconfig could not be loaded: see kubeconfig.ca and "
             "kubeconfig.client-cert.",
-            details=details,
         )
-    return Result.skip(f"no TLS handshake took place: {tls.error}", details=details)
+    return Result.skip(f"no TLS handshake took place: {tls.error}")
 
 
 class ChainCheck(Check):
@@ -167,32 +194,30 @@ class ChainCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import phase_timings
-
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         timings = await phase_timings(ctx, facts.version)
         early = _no_handshake(facts, ctx, timings)
         if early is not None:
             return early
         tls, analysis, access = facts.tls, facts.analysis, facts.session.access
-        details = {
-            **facts.base_details(),
-            "finding": analysis.finding,
-            "issuer_is_cluster_ca": analysis.issuer_is_cluster_ca,
-            "ca_source": access.ca_source
-            or ("certificate-authority-data" if access.ca_pem else "system roots"),
-            "configured_ca": [a.to_dict() for a in analysis.anchors],
-            "verify_error": tls.verify_message,
-            "verify_code": tls.verify_code,
-            "timings_ms": timings,
-        }
+        details = ctx.details
+        details.update(
+            {
+                **facts.base_details(),
+                "finding": analysis.finding,
+                "issuer_is_cluster_ca": analysis.issuer_is_cluster_ca,
+                "ca_source": access.ca_source
+                or ("certificate-authority-data" if access.ca_pem else "system roots"),
+                "configured_ca": [a.to_dict() for a in analysis.anchors],
+                "verify_error": tls.verify_message,
+                "verify_code": tls.verify_code,
+                "timings_ms": timings,
+            }
+        )
         if tls.verification == "off":
             return Result.skip(
                 "verification is off (insecure-skip-tls-verify): there is no CA to check against; "
                 "tls.insecure shows the chain",
-                details=details,
             )
         # OpenSSL checks the name only after the chain reached a trust anchor, and before the dates.
         name_only = (
@@ -207,9 +232,9 @@ class ChainCheck(Check):
             tail = "; the name check fails: see tls.hostname" if name_only else ""
             if not access.ca_pem:
                 details["issuer_is_cluster_ca"] = None
-                return Result.ok(f"{path}, {verdict} the system roots{tail}", details=details)
+                return Result.ok(f"{path}, {verdict} the system roots{tail}")
             details["issuer_is_cluster_ca"] = True
-            return Result.ok(f"{path}, {verdict} {facts.ca_words}{tail}", details=details)
+            return Result.ok(f"{path}, {verdict} {facts.ca_words}{tail}")
         return self._failed(facts, details)
 
     def _failed(self, facts: _Facts, details: dict[str, Any]) -> Result:
@@ -220,7 +245,6 @@ class ChainCheck(Check):
             return Result.fail(
                 f"verification failed ({tls.verify_message}) and the chain could not be read: {tls.error}",
                 hint=f"Look at the chain yourself: {facts.fingerprint_hint()}",
-                details=details,
             )
         finding = analysis.finding
         if finding == "system-roots" and (analysis.expired or analysis.not_yet_valid):
@@ -229,11 +253,10 @@ class ChainCheck(Check):
             return Result.fail(
                 f"{kubectl_unknown}: no certificate-authority is configured, so the system roots are used, and "
                 f"they do not trust {_chain_words(analysis)} ({tls.verify_message})",
-                hint="Set the cluster CA in the kubeconfig: `kubectl config set-cluster NAME "
+                hint=f"Set the cluster CA in the kubeconfig: `kubectl config set-cluster {facts.cluster} "
                 "--certificate-authority=ca.crt --embed-certs` (the CA is /etc/kubernetes/pki/ca.crt on a kubeadm "
                 "control plane). If the issuer is your company's, a TLS-intercepting proxy is in the path: check "
                 "HTTPS_PROXY and compare fingerprints from inside the network.",
-                details=details,
             )
         if finding == "ca-rotated":
             anchor = analysis.same_name_anchors[0]
@@ -243,8 +266,7 @@ class ChainCheck(Check):
                 f"(kubectl: {_go_signature_error(anchor.key_type)} … candidate authority certificate)",
                 hint="Get the cluster's current CA (the admin kubeconfig of the new cluster, or "
                 "/etc/kubernetes/pki/ca.crt on a control-plane node) and update certificate-authority-data: "
-                "`kubectl config set-cluster NAME --certificate-authority=ca.crt --embed-certs`.",
-                details=details,
+                f"`kubectl config set-cluster {facts.cluster} --certificate-authority=ca.crt --embed-certs`.",
             )
         if finding == "self-signed":
             return Result.fail(
@@ -253,7 +275,6 @@ class ChainCheck(Check):
                 hint="The apiserver (or whatever answers on that address) serves a self-signed certificate. Serve one "
                 "issued by the cluster CA (kubeadm: `kubeadm init phase certs apiserver`), or, after comparing its "
                 f"fingerprint with the server's own ({facts.fingerprint_hint()}), trust it as the CA.",
-                details=details,
             )
         if finding in ("expired", "not-yet-valid"):
             return self._validity(facts, details)
@@ -264,7 +285,6 @@ class ChainCheck(Check):
                 f"{tls.verify_message}",
                 hint=f"Inspect the chain with `openssl s_client -connect {facts.session.route.server.netloc} "
                 "-showcerts -CAfile ca.crt` and reissue the certificate that breaks the rule named here.",
-                details=details,
             )
         dangling = analysis.dangling or leaf
         issuer = dangling.issuer
@@ -276,7 +296,6 @@ class ChainCheck(Check):
                 "--tls-cert-file, or the load balancer's certificate) must hold the certificate followed by the "
                 f"intermediate {issuer}. Until then, adding the intermediate to certificate-authority-data works "
                 "around it.",
-                details=details,
             )
         top = "ends at the untrusted root" if finding == "untrusted-root" else "is issued by"
         return Result.fail(
@@ -287,7 +306,6 @@ class ChainCheck(Check):
             f"cluster's network ({facts.fingerprint_hint()}). If the server is right, the kubeconfig's CA is for "
             f"another cluster: fetch this cluster's CA. If {issuer} is an intermediate of the cluster CA, the "
             "server must send it along.",
-            details=details,
         )
 
     def _validity(self, facts: _Facts, details: dict[str, Any]) -> Result:
@@ -303,7 +321,6 @@ class ChainCheck(Check):
                 hint="Renew the serving certificate (kubeadm: `kubeadm certs renew apiserver`, then restart the "
                 "kube-apiserver; `kubeadm certs check-expiration` lists the rest). If this machine's clock is "
                 "wrong, fix it first.",
-                details=details,
             )
         cert = analysis.not_yet_valid[0]
         return Result.fail(
@@ -312,12 +329,10 @@ class ChainCheck(Check):
             hint="Check this machine's clock first (`timedatectl`; `timedatectl set-ntp true`): a clock that is "
             "behind makes fresh certificates look not yet valid. If the clock is right, the certificate was "
             "issued with a future start date: reissue it.",
-            details=details,
         )
 
 
 def _skew_note(facts: _Facts) -> str:
-    from email.utils import parsedate_to_datetime
 
     # Only when an HTTP answer came: a failed handshake carries no Date header.
     response = facts.version
@@ -351,32 +366,31 @@ class HostnameCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import go_hostname_error, hostname_matches
-
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         leaf = facts.analysis.leaf
         if leaf is None:
-            return Result.skip("no certificate to check: the handshake did not complete")
+            return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         name = facts.session.server_hostname
         access = facts.session.access
-        details = {
-            "checked_name": name,
-            "tls_server_name": access.tls_server_name,
-            "dns_names": list(leaf.dns_names),
-            "ip_addresses": list(leaf.ip_addresses),
-        }
+        details = ctx.details
+        details.update(
+            {
+                "checked_name": name,
+                "tls_server_name": access.tls_server_name,
+                "dns_names": list(leaf.dns_names),
+                "ip_addresses": list(leaf.ip_addresses),
+            }
+        )
         via = " (tls-server-name)" if access.tls_server_name else ""
         if hostname_matches(leaf, name):
-            return Result.ok(f"{name}{via} is among the certificate's SANs", details=details)
+            return Result.ok(f"{name}{via} is among the certificate's SANs")
         summary = go_hostname_error(leaf, name) + via
         port = facts.session.route.server.port
         dns_choice = next((d for d in leaf.dns_names if not d.startswith("*")), None)
         options = []
         if dns_choice:
             options.append(
-                f"set `tls-server-name: {dns_choice}` in the cluster entry (`kubectl config set-cluster NAME "
+                f"set `tls-server-name: {dns_choice}` in the cluster entry (`kubectl config set-cluster {facts.cluster} "
                 f"--tls-server-name={dns_choice}`) to keep the address but check that name"
             )
         if leaf.sans:
@@ -388,10 +402,8 @@ class HostnameCheck(Check):
         )
         hint = "Either " + "; or ".join(options) + "."
         if access.insecure_skip_tls_verify:
-            return Result.warn(
-                summary + " (not checked: insecure-skip-tls-verify)", hint=hint, details=details
-            )
-        return Result.fail(summary, hint=hint, details=details)
+            return Result.warn(summary + " (not checked: insecure-skip-tls-verify)", hint=hint)
+        return Result.fail(summary, hint=hint)
 
 
 class ExpiryCheck(Check):
@@ -408,32 +420,30 @@ class ExpiryCheck(Check):
 
     async def run(self, ctx: Context) -> Result:
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         analysis = facts.analysis
         if not analysis.chain:
-            return Result.skip("no certificate to check: the handshake did not complete")
+            return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         now = facts.now
         first = min(analysis.chain, key=lambda c: c.not_after)
-        details: dict[str, Any] = {
-            "expires": [{"subject": c.subject, "not_after": c.to_dict()["not_after"]} for c in analysis.chain]
-        }
+        details = ctx.details
+        details.update(
+            {
+                "expires": [
+                    {"subject": c.subject, "not_after": c.to_dict()["not_after"]} for c in analysis.chain
+                ]
+            }
+        )
         if first.not_after < now or any(c.not_before > now for c in analysis.chain):
-            return Result.skip(
-                "the chain is outside its validity period: tls.chain reports it", details=details
-            )
+            return Result.skip("the chain is outside its validity period: tls.chain reports it")
         left = first.not_after - now
         details["days_left"] = round(left.total_seconds() / 86400, 1)
-        if left <= EXPIRY_WARNING:
+        if expires_soon(first.not_after, now):
             return Result.warn(
                 f"{first.subject} expires on {_date(first.not_after)}, in {_days(left)}",
                 hint="Renew it before then (kubeadm: `kubeadm certs check-expiration`, `kubeadm certs renew "
                 "apiserver`, then restart kube-apiserver; managed clusters: the provider's rotation).",
-                details=details,
             )
-        return Result.ok(
-            f"{first.subject} is valid until {_date(first.not_after)} ({_days(left)})", details=details
-        )
+        return Result.ok(f"{first.subject} is valid until {_date(first.not_after)} ({_days(left)})")
 
 
 class StrengthCheck(Check):
@@ -448,35 +458,33 @@ class StrengthCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.tls import strength_problems
-
         facts = await _facts(ctx)
-        if isinstance(facts, Result):
-            return facts
         chain = facts.analysis.chain
         if not chain:
-            return Result.skip("no certificate to check: the handshake did not complete")
+            return Result.skip("no certificate to check: the handshake did not complete (tls.chain says why)")
         problems = [f"{c.subject}: {p}" for c in chain for p in strength_problems(c, is_root=c.self_signed)]
         version = facts.tls.tls_version
         if version in ("TLSv1", "TLSv1.1", "SSLv3"):
             problems.append(f"the connection uses {version}")
-        details = {
-            "keys": [
-                {"subject": c.subject, "key": c.key_description, "signature_hash": c.signature_hash}
-                for c in chain
-            ],
-            "tls_version": version,
-            "problems": problems,
-        }
+        details = ctx.details
+        details.update(
+            {
+                "keys": [
+                    {"subject": c.subject, "key": c.key_description, "signature_hash": c.signature_hash}
+                    for c in chain
+                ],
+                "tls_version": version,
+                "problems": problems,
+            }
+        )
         if problems:
             return Result.warn(
                 "weak: " + "; ".join(problems),
                 hint="Reissue the serving certificate with an RSA key of at least 2048 bits (or ECDSA P-256) and a "
                 "SHA-256 signature.",
-                details=details,
             )
         keys = ", ".join(sorted({c.key_description for c in chain}))
-        return Result.ok(f"{keys} keys, {version or 'TLS'}", details=details)
+        return Result.ok(f"{keys} keys, {version or 'TLS'}")
 
 
 class InsecureCheck(Check):
@@ -493,21 +501,21 @@ class InsecureCheck(Check):
     depends_on = _DEPS
 
     async def run(self, ctx: Context) -> Result:
-        from kdoctor.probes.api import API_SESSION
-
         session = await ctx.probe(API_SESSION)
-        details: dict[str, Any] = {
-            "insecure_skip_tls_verify": session.access.insecure_skip_tls_verify,
-            "credentials_allowed": session.credentials_allowed,
-            "credentials_reason": session.credentials_reason,
-        }
+        details = ctx.details
+        details.update(
+            {
+                "insecure_skip_tls_verify": session.access.insecure_skip_tls_verify,
+                "credentials_allowed": session.credentials_allowed,
+                "credentials_reason": session.credentials_reason,
+            }
+        )
         if not session.https:
             if session.credentials_allowed:
-                return Result.ok("plain HTTP to a loopback address (such as kubectl proxy)", details=details)
+                return Result.ok("plain HTTP to a loopback address (such as kubectl proxy)")
             return Result.warn(
                 f"the server URL is plain http:// to {session.route.server.host}: nothing is encrypted or verified",
                 hint="Use the apiserver's https:// URL with its CA.",
-                details=details,
             )
         if not session.access.insecure_skip_tls_verify:
             source = session.access.ca_source or (
@@ -515,7 +523,6 @@ class InsecureCheck(Check):
             )
             return Result.ok(
                 f"verification is on: the server must present a chain from {source} for its name",
-                details=details,
             )
         facts = await _facts(ctx)
         chain_words = "no chain could be read"
@@ -527,10 +534,10 @@ class InsecureCheck(Check):
         return Result.warn(
             f"insecure-skip-tls-verify is set: the server is not verified, so a man-in-the-middle can impersonate it "
             f"and read every credential kubectl sends; it presented {chain_words}",
-            hint="Remove insecure-skip-tls-verify and trust the cluster CA instead: `kubectl config set-cluster NAME "
+            hint="Remove insecure-skip-tls-verify and trust the cluster CA instead: "
+            f"`kubectl config set-cluster {await _cluster_name(ctx)} "
             "--insecure-skip-tls-verify=false --certificate-authority=ca.crt --embed-certs` (kubeadm: "
             "/etc/kubernetes/pki/ca.crt). Compare the fingerprint above with that CA's before trusting it.",
-            details=details,
         )
 
 

@@ -1,10 +1,24 @@
-"""An example third-party check family for kdoctor: `pip install ./examples/plugin`, then `kdoctor checks`."""
+"""An example third-party check family for kdoctor: `pip install ./examples/plugin`, then `kdoctor checks`.
+
+It shows the whole public API: a check, a probe of its own, ctx.details, Unavailable, modes.
+"""
 
 from __future__ import annotations
 
-from kdoctor.api import Check, Context, Mode, Result
-from kdoctor.kubeconfig import SELECTION
-from kdoctor.probes.api import API_SESSION
+from kdoctor.api import API_SESSION, SELECTION, Check, Context, Mode, Probe, Result, Unavailable
+
+
+async def _namespace(ctx: Context) -> str:
+    """A probe gathers a fact (never a verdict); other probes are awaited through the context."""
+    selection = await ctx.probe(SELECTION)
+    if selection.context is None:
+        # The check that judges the context reports why; every check awaiting this probe skips.
+        raise Unavailable("no context selected", root="kubeconfig.context")
+    return selection.context.namespace or "default"
+
+
+#: A probe key: computed once per target, shared by every check that awaits it.
+NAMESPACE: Probe[str] = Probe("example.namespace", _namespace)
 
 
 class NamespaceExists(Check):
@@ -19,14 +33,12 @@ class NamespaceExists(Check):
 
     id = "example.namespace"
     title = "The context's namespace exists"
-    depends_on = ("auth.identity",)
-
-    def applies(self, ctx: Context) -> str | None:
-        return None if ctx.mode is Mode.KUBECONFIG else "kubeconfig contexts only"
+    depends_on = ("auth.identity",)  # runs only once the credential is known to work
+    modes = (Mode.KUBECONFIG,)  # in a pod there is no context to read a namespace from
 
     async def run(self, ctx: Context) -> Result:
-        selection = await ctx.probe(SELECTION)
-        namespace = (selection.context.namespace if selection.context else None) or "default"
+        namespace = await ctx.probe(NAMESPACE)
+        ctx.details["namespace"] = namespace  # in the report whatever the verdict
         session = await ctx.probe(API_SESSION)
         response = await session.get(f"/api/v1/namespaces/{namespace}", authenticated=True)
         if response.status == 200:

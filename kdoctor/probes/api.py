@@ -20,10 +20,10 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import importlib.util
-import ipaddress
 import json
 import os
 import socket
@@ -38,19 +38,31 @@ from typing import TYPE_CHECKING, Any
 
 from kdoctor import __version__
 from kdoctor.access import ACCESS, AccessSpec
-from kdoctor.api import Probe
+from kdoctor.keys import (
+    API_SESSION,
+    CHAIN_ANALYSIS,
+    CREDENTIALS,
+    LIVEZ,
+    READYZ,
+    RESOLUTION,
+    TLS_HANDSHAKE,
+    VERSION,
+)
+from kdoctor.netaddr import is_loopback
 from kdoctor.probes.route import ROUTE, Route
 from kdoctor.probes.tcp import classify_os_error
 from kdoctor.probes.tls import (
     ChainAnalysis,
     PeerTls,
     ServerNameContext,
+    analyse_chain,
     capture_chain_unverified,
     chain_from_ssl_object,
 )
 from kdoctor.redact import Secret
 
 if TYPE_CHECKING:
+    # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
     import httpx
 
     from kdoctor.context import Context
@@ -156,15 +168,6 @@ class ApiResponse:
         return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class ApiSession:
     """The target's HTTP session. Create it through the `API_SESSION` probe; close with `aclose()`."""
 
@@ -215,7 +218,7 @@ class ApiSession:
                 "credential (kubectl would, to whoever answers)"
             )
         if not self.https:
-            if _is_loopback(self.route.server.host):
+            if is_loopback(self.route.server.host):
                 return True, "plain HTTP to a loopback address (such as kubectl proxy)"
             return False, "plain HTTP to a non-loopback host: a credential would travel in clear text"
         source = self.access.ca_source or ("the configured CA" if self.access.ca_pem else "the system roots")
@@ -276,6 +279,7 @@ class ApiSession:
 
     def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         _import_httpx()
+        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         return httpx.AsyncClient(
@@ -348,8 +352,6 @@ class ApiSession:
         if cred.bearer is not None:
             return {"Authorization": f"Bearer {cred.bearer.reveal()}"}
         if cred.basic is not None:
-            import base64
-
             user, password = cred.basic
             token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode()
             return {"Authorization": f"Basic {token}"}
@@ -358,6 +360,7 @@ class ApiSession:
     async def _send(
         self, client: httpx.AsyncClient, method: str, path: str, body: bytes | None, authenticated: bool
     ) -> ApiResponse:
+        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         trace = _Trace()
@@ -451,6 +454,7 @@ class ApiSession:
             )
 
     def _classify(self, exc: BaseException, trace: _Trace) -> tuple[str, str]:
+        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
         causes = _causes(exc)
@@ -714,7 +718,6 @@ async def _compute_session(ctx: Context) -> ApiSession:
 
 
 async def _credential(ctx: Context) -> ResolvedCredential | None:
-    from kdoctor.credentials import CREDENTIALS
 
     credential = await ctx.probe(CREDENTIALS)
     for secret in (credential.bearer, credential.client_key_pem):
@@ -724,7 +727,6 @@ async def _credential(ctx: Context) -> ResolvedCredential | None:
     return credential
 
 
-API_SESSION: Probe[ApiSession] = Probe("api.session", _compute_session)
 """The target's one HTTP session (see the module docstring)."""
 
 
@@ -733,7 +735,6 @@ async def _compute_version(ctx: Context) -> ApiResponse:
     return await session.get_public("/version")
 
 
-VERSION: Probe[ApiResponse] = Probe("api.version", _compute_version)
 """GET /version, once per target; the first request, so it opens the connection."""
 
 
@@ -747,36 +748,28 @@ async def _compute_readyz(ctx: Context) -> ApiResponse:
     return await (await ctx.probe(API_SESSION)).get_public("/readyz?verbose")
 
 
-LIVEZ: Probe[ApiResponse] = Probe("api.livez", _compute_livez)
-READYZ: Probe[ApiResponse] = Probe("api.readyz", _compute_readyz)
-
-
 async def _compute_tls(ctx: Context) -> PeerTls:
     session = await ctx.probe(API_SESSION)
     await ctx.probe(VERSION)
     return await session.handshake_facts()
 
 
-TLS_HANDSHAKE: Probe[PeerTls] = Probe("api.tls", _compute_tls)
 """The TLS facts of the target's connection (the chain, captured as evidence if verification failed)."""
 
 
 async def _compute_analysis(ctx: Context) -> ChainAnalysis:
-    from kdoctor.probes.tls import analyse_chain
 
     session = await ctx.probe(API_SESSION)
     facts = await ctx.probe(TLS_HANDSHAKE)
     return analyse_chain(facts.chain_der, session.access.ca_pem, ctx.environment.now())
 
 
-CHAIN_ANALYSIS: Probe[ChainAnalysis] = Probe("api.tls.analysis", _compute_analysis)
 """The presented chain judged against the configured CA (`kdoctor.probes.tls.analyse_chain`), once."""
 
 
 async def phase_timings(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:
     """The target's per-phase timings in ms: DNS, the session's TCP connect and TLS, and the first
     byte of `response` (None for a phase that did not happen). Results carry it as `timings_ms`."""
-    from kdoctor.probes.resolve import RESOLUTION
 
     resolution = await ctx.probe(RESOLUTION)
     session = ctx.peek(API_SESSION)

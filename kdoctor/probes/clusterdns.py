@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.api import Probe
+from kdoctor.keys import FQDN_LOOKUP, NAMESERVERS, RESOLV_CONF, SERVICE_LOOKUP, WILDCARD_LOOKUP
 from kdoctor.probes.inpod import SERVICE_NAME
 
 if TYPE_CHECKING:
@@ -224,13 +224,6 @@ def _is_address(value: str) -> bool:
     return True
 
 
-def is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False
-
-
 def cluster_domain(conf: ResolvConf) -> tuple[str, str]:
     """The cluster domain and where it came from, e.g. ("cluster.local", "search svc.cluster.local").
 
@@ -374,6 +367,7 @@ async def _ask(
     nameserver: str, name: str, rdtype: str, budget: QueryBudget
 ) -> tuple[str, Any, str, str | None]:
     """(outcome, response or None, transport, error) for one query of one type."""
+    # lazy: dnspython is needed only in a pod, for cluster DNS
     import dns.asyncquery
     import dns.exception
     import dns.flags
@@ -396,6 +390,7 @@ async def _ask(
 
 
 def _addresses(response: Any) -> tuple[list[str], list[str]]:
+    # lazy: dnspython is needed only in a pod, for cluster DNS
     import dns.rdatatype
 
     addresses: list[str] = []
@@ -661,10 +656,3 @@ async def _compute_wildcard(ctx: Context) -> Lookup:
     conf = await _usable_conf(ctx)
     # Two dots like kubernetes.default.svc, so it walks the same search path a service name does.
     return await resolve_like_pod(f"{random_label()}.invalid-check.svc", conf, _budget(ctx, conf))
-
-
-RESOLV_CONF: Probe[ResolvConfFacts] = Probe("dns.resolv-conf", _compute_resolv_conf)
-NAMESERVERS: Probe[tuple[NameAnswer, ...]] = Probe("dns.nameservers", _compute_nameservers)
-SERVICE_LOOKUP: Probe[Lookup] = Probe("dns.service", _compute_service)
-FQDN_LOOKUP: Probe[Lookup] = Probe("dns.fqdn", _compute_fqdn)
-WILDCARD_LOOKUP: Probe[Lookup] = Probe("dns.wildcard", _compute_wildcard)

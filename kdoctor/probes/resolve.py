@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Probe
+from kdoctor.keys import RESOLUTION
 from kdoctor.probes.route import ROUTE
 
 if TYPE_CHECKING:
@@ -93,5 +93,4 @@ async def _compute_resolution(ctx: Context) -> Resolution:
     return await resolve_host(route.dial.host, route.dial.port, ctx.timeout)
 
 
-RESOLUTION: Probe[Resolution] = Probe("resolution", _compute_resolution)
 """The addresses of the host the client dials: the server, or the proxy when one is in the path."""

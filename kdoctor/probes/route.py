@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kdoctor.access import ACCESS, AccessUnavailable
-from kdoctor.api import Probe
+from kdoctor.keys import PROXY_DECISION, ROUTE
 from kdoctor.probes import Endpoint, parse_endpoint
 
 if TYPE_CHECKING:
@@ -42,7 +42,6 @@ class Route:
 
 
 async def _compute_route(ctx: Context) -> Route:
-    from kdoctor.proxyrules import PROXY_DECISION
 
     access = await ctx.probe(ACCESS)
     decision = await ctx.probe(PROXY_DECISION)
@@ -62,6 +61,3 @@ async def _compute_route(ctx: Context) -> Route:
         dial,
         decision.error,
     )
-
-
-ROUTE: Probe[Route] = Probe("route", _compute_route)

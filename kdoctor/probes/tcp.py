@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kdoctor.api import Probe
+from kdoctor.keys import TCP_CONNECT
 from kdoctor.probes.resolve import RESOLUTION
 from kdoctor.probes.route import ROUTE
 
@@ -117,5 +117,4 @@ async def _compute_tcp(ctx: Context) -> TcpConnect:
     return TcpConnect(host, port, route.proxy_url, tuple(attempts), outcome, _ms(started))
 
 
-TCP_CONNECT: Probe[TcpConnect] = Probe("tcp-connect", _compute_tcp)
 """A TCP connect to the server, or to the proxy when one is in the path (`via_proxy` says so)."""

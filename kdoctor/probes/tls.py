@@ -11,6 +11,7 @@ Reading and describing one certificate is `kdoctor.certs`' (re-exported here: `C
 from __future__ import annotations
 
 import asyncio
+import base64
 import ipaddress
 import ssl
 import time
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from kdoctor.certs import (
     CertSummary,
@@ -28,7 +30,7 @@ from kdoctor.certs import (
     load_pem_bundle,
     parse_pem_certificates,
 )
-from kdoctor.probes import Endpoint
+from kdoctor.probes import Endpoint, parse_endpoint
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -252,7 +254,6 @@ async def _tls_through_proxy(
     transports: list[asyncio.BaseTransport],
 ) -> Any:
     """CONNECT through an http:// proxy, then the TLS handshake inside the tunnel."""
-    from kdoctor.probes import parse_endpoint
 
     proxy = parse_endpoint(proxy_url)
     if proxy.scheme != "http":
@@ -289,8 +290,6 @@ def _proxy_authorization(proxy_url: str) -> str:
     It authenticates to the proxy, which sees it on every CONNECT anyway; nothing of the apiserver's
     credentials is involved.
     """
-    import base64
-    from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(proxy_url)
     if parts.username is None:

@@ -10,7 +10,7 @@ import contextlib
 import os
 from typing import TextIO
 
-from kdoctor.render.common import DEFAULT_WIDTH, MIN_WIDTH, glyphs_for
+from kdoctor.render.common import DEFAULT_WIDTH, MIN_WIDTH, TERMINAL_FALLBACK_WIDTH, glyphs_for
 from kdoctor.report import Report
 
 __all__ = ["FORMATS", "render", "resolve_width"]
@@ -24,7 +24,9 @@ def resolve_width(out: TextIO, width: int | None = None) -> int:
         return max(width, MIN_WIDTH)
     try:
         if out.isatty():
-            return max(os.get_terminal_size(out.fileno()).columns, MIN_WIDTH)
+            columns = os.get_terminal_size(out.fileno()).columns
+            # A terminal that reports no width (a serial console, some CI runners) gets 80 columns.
+            return max(columns, MIN_WIDTH) if columns > 0 else TERMINAL_FALLBACK_WIDTH
     except (AttributeError, OSError, ValueError):
         pass
     return DEFAULT_WIDTH
@@ -54,21 +56,27 @@ def _write(out: TextIO, text: str, errors: str) -> None:
     out.write(text)
 
 
-def render(report: Report, fmt: str, out: TextIO, *, width: int | None = None) -> None:
+def render(report: Report, fmt: str, out: TextIO, *, width: int | None = None, verbose: bool = False) -> None:
     """Write `report` to `out` in format `fmt` (one of `FORMATS`).
 
     `width` is the wrapping width for ``rich`` and ``text`` (default: the terminal's, or 100
-    when `out` is not a terminal). Raises ValueError for an unknown format.
+    when `out` is not a terminal). `verbose` shows every check in ``rich`` and ``text`` (the
+    default is compact); the other formats are documents and always hold everything. Raises
+    ValueError for an unknown format.
     """
     if fmt == "rich":
         from kdoctor.render.rich_render import write_rich
 
-        write_rich(report, out, width=width)
+        write_rich(report, out, width=width, verbose=verbose)
     elif fmt == "text":
         from kdoctor.render.text import render_text
 
         glyphs = glyphs_for(_encoding(out))
-        _write(out, render_text(report, width=resolve_width(out, width), glyphs=glyphs), "replace")
+        _write(
+            out,
+            render_text(report, width=resolve_width(out, width), glyphs=glyphs, verbose=verbose),
+            "replace",
+        )
     elif fmt == "json":
         from kdoctor.render.json_render import render_json
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
 from kdoctor.report import STATUSES, CheckResult, Report, TargetReport
 
 MARKS: Mapping[Status, str] = {
@@ -33,6 +33,7 @@ ASCII_MARKS: Mapping[Status, str] = {
 }
 
 DEFAULT_WIDTH = 100
+TERMINAL_FALLBACK_WIDTH = 80
 MIN_WIDTH = 40
 #: Known phases of `details["timings_ms"]`, in the order a request lives through them.
 TIMING_PHASES = (("dns", "dns"), ("connect", "connect"), ("tls", "tls"), ("first_byte", "first byte"))
@@ -50,17 +51,20 @@ class Glyphs:
     marks: Mapping[Status, str]
     sep: str
     ellipsis: str
+    arrow: str = "→"
+    dash: str = "—"
 
 
 UNICODE_GLYPHS = Glyphs(MARKS, "·", "…")
-ASCII_GLYPHS = Glyphs(ASCII_MARKS, "|", "...")
+ASCII_GLYPHS = Glyphs(ASCII_MARKS, "|", "...", "->", "-")
 
 
 def glyphs_for(encoding: str | None) -> Glyphs:
     """Unicode glyphs unless `encoding` (a stream's) cannot encode them."""
     if not encoding:
         return UNICODE_GLYPHS
-    sample = "".join(MARKS.values()) + UNICODE_GLYPHS.sep + UNICODE_GLYPHS.ellipsis
+    g = UNICODE_GLYPHS
+    sample = "".join(MARKS.values()) + g.sep + g.ellipsis + g.arrow + g.dash
     try:
         sample.encode(encoding)
     except (UnicodeError, LookupError):
@@ -311,18 +315,148 @@ def _result_lines(result: CheckResult, id_column: int, width: int, glyphs: Glyph
     return lines
 
 
-def _target_lines(target: TargetReport, width: int, glyphs: Glyphs) -> list[Line]:
+def _target_heading(target: TargetReport, width: int, glyphs: Glyphs) -> list[Line]:
     facts = f" {glyphs.sep} ".join(target_facts(target))
     lines, prefix = _long_prefix([], clean(target.label, newlines=False), "target", width)
     lines += _wrapped([*prefix, Span(f" {glyphs.sep} ", "dim")], facts, "dim", width, 2)
     if not target.results:
         lines.append((Span("  no checks ran", "dim"),))
+    return lines
+
+
+def _verbose_lines(target: TargetReport, width: int, glyphs: Glyphs) -> list[Line]:
+    """Every check on its own line(s), grouped by family: what -v shows."""
+    lines: list[Line] = []
     id_column = min(max((cell_len(r.id) for r in target.results), default=0), _ID_COLUMN_MAX)
     for family, results in by_family(target.results):
         lines.append(())
         lines.append((Span(clean(family, newlines=False), "family"),))
         for result in results:
             lines.extend(_result_lines(result, id_column, width, glyphs))
+    return lines
+
+
+_FINDINGS = (Status.FAIL, Status.WARN, Status.ERROR)
+
+
+def _checks(count: int) -> str:
+    return _plural(count, "check")
+
+
+def _quiet_parts(target: TargetReport, results: Sequence[CheckResult]) -> list[tuple[str, str]]:
+    """(text, style) for what compact mode folds into counts: passes and skips of one family."""
+    passed = sum(1 for r in results if r.status is Status.PASS)
+    blocked: dict[str, int] = {}
+    not_applicable = 0
+    for result in results:
+        if result.status is not Status.SKIP:
+            continue
+        cause = target.skip_cause(result)
+        if cause is None:
+            not_applicable += 1
+        else:
+            blocked[cause] = blocked.get(cause, 0) + 1
+    parts: list[tuple[str, str]] = []
+    if passed:
+        parts.append((_checks(passed), "pass"))
+    for cause, count in blocked.items():
+        words = f"{count} not run" if parts else f"{_checks(count)} not run"
+        status = target.status_of(cause)
+        if status is Status.WARN:
+            parts.append((f"{words}: would repeat {clean(cause, newlines=False)}", "skip"))
+            continue
+        verb = "errored" if status is Status.ERROR else "failed"
+        parts.append((f"{words}: {clean(cause, newlines=False)} {verb}", "skip"))
+    if not_applicable:
+        parts.append((f"{not_applicable} not applicable", "dim"))
+    return parts
+
+
+def _compact_lines(target: TargetReport, width: int, glyphs: Glyphs) -> list[Line]:
+    """Quiet families on one line each; failing and warning checks in full (the default)."""
+    groups = by_family(target.results)
+    column = min(max((cell_len(family) for family, _ in groups), default=0), _ID_COLUMN_MAX)
+    lines: list[Line] = []
+    findings = [r for r in target.results if r.status in _FINDINGS]
+    id_column = min(max((cell_len(r.id) for r in findings), default=0), _ID_COLUMN_MAX)
+    sep = f" {glyphs.sep} "
+    for family, results in groups:
+        name = clean(family, newlines=False)
+        shown = [r for r in results if r.status in _FINDINGS]
+        parts = _quiet_parts(target, results)
+        if not shown:
+            status = Status.PASS if any(r.status is Status.PASS for r in results) else Status.SKIP
+            pad = " " * max(column - cell_len(name), 0)
+            prefix = [
+                Span(glyphs.marks[status], status.value),
+                Span(" "),
+                Span(name, "family"),
+                Span(pad + "  "),
+            ]
+            lines.extend(_wrapped(prefix, sep.join(text for text, _ in parts), "dim", width, column + 4))
+            continue
+        worst = max((r.status for r in shown), key=lambda st: (st.severity, st is Status.ERROR))
+        lines.append(())
+        lines.append((Span(glyphs.marks[worst], worst.value), Span(" "), Span(name, "family")))
+        for result in shown:
+            lines.extend(_result_lines(result, id_column, width, glyphs))
+        for text, style in parts:
+            mark = {"pass": Status.PASS}.get(style, Status.SKIP)
+            if style == "pass":
+                count = int(text.split()[0])
+                text = f"{count} other {'check passes' if count == 1 else 'checks pass'}"
+            lines.extend(
+                _wrapped([Span("  "), Span(glyphs.marks[mark], mark.value), Span(" ")], text, "dim", width, 4)
+            )
+        lines.append(())
+    # No blank line twice in a row, none at the end.
+    out: list[Line] = []
+    for line in lines:
+        if line == () and (not out or out[-1] == ()):
+            continue
+        out.append(line)
+    while out and out[-1] == ():
+        out.pop()
+    return [(), *out]
+
+
+def headline(target: TargetReport, glyphs: Glyphs = UNICODE_GLYPHS) -> tuple[Status, str]:
+    """The one line that answers the question: the broken link and its fix, or that every link works."""
+    root = target.root_cause
+    errors = [r for r in target.results if r.status is Status.ERROR]
+    warnings = [r for r in target.results if r.status is Status.WARN]
+    if root is not None:
+        text = f"broken link: {root.id} {glyphs.dash} {root.summary}"
+        if root.hint.strip():
+            text += f" {glyphs.arrow} fix: {root.hint}"
+        return Status.FAIL, clean(text, newlines=False)
+    if errors:
+        ids = ", ".join(r.id for r in errors)
+        return Status.ERROR, clean(
+            f"kdoctor could not finish {ids}: a bug in kdoctor, not a broken link of the cluster "
+            f"(--debug shows the traceback)",
+            newlines=False,
+        )
+    if not target.results:
+        return Status.SKIP, "no checks ran"
+    passed = sum(1 for r in target.results if r.status is Status.PASS)
+    if warnings:
+        ids = ", ".join(r.id for r in warnings)
+        return Status.WARN, clean(
+            f"every link works ({_checks(passed)}), with {_plural(len(warnings), 'warning')}: {ids}",
+            newlines=False,
+        )
+    return Status.PASS, f"every link works ({_checks(passed)})"
+
+
+def _headline_lines(target: TargetReport, width: int, glyphs: Glyphs) -> list[Line]:
+    status, text = headline(target, glyphs)
+    lines = _wrapped([Span(glyphs.marks[status], status.value), Span(" ")], text, "headline", width, 2)
+    errors = [r.id for r in target.results if r.status is Status.ERROR]
+    if target.root_cause is not None and errors:
+        text = f"kdoctor could not finish {', '.join(errors)}: a bug in kdoctor (--debug shows the traceback)"
+        mark = [Span(glyphs.marks[Status.ERROR], "error"), Span(" ")]
+        lines += _wrapped(mark, clean(text, newlines=False), "", width, 2)
     return lines
 
 
@@ -334,90 +468,97 @@ def _truncate(text: str, cells: int, ellipsis: str) -> str:
     return head + ellipsis
 
 
+def first_sentence(text: str) -> str:
+    """The first sentence of a hint, for a one-line fix (a command in backticks is never cut)."""
+    text = " ".join(text.split())
+    in_code = False
+    for index, ch in enumerate(text):
+        if ch == "`":
+            in_code = not in_code
+        elif ch == "." and not in_code and (index + 1 == len(text) or text[index + 1] == " "):
+            return text[: index + 1]
+    return text
+
+
+def _row_cells(target: TargetReport, glyphs: Glyphs) -> tuple[str, str, str]:
+    """(status, broken link, fix) of one target for the targets table."""
+    status = target.status
+    root = target.root_cause
+    if root is not None:
+        return f"{glyphs.marks[status]} {status.value}", root.id, first_sentence(root.hint) or root.summary
+    return f"{glyphs.marks[status]} {status.value}", "-", headline(target, glyphs)[1]
+
+
 def _targets_list(report: Report, width: int, glyphs: Glyphs) -> list[Line]:
     """The targets table as wrapped lines, for widths too narrow for its columns."""
     lines: list[Line] = []
     for target in report.targets:
+        status_text, link, fix = _row_cells(target, glyphs)
         status = target.status
-        lead = [Span("  "), Span(f"{glyphs.marks[status]} {status.value}", status.value), Span(" ")]
+        lead = [Span("  "), Span(status_text, status.value), Span(" ")]
         label_lines, prefix = _long_prefix(lead, clean(target.label, newlines=False), "target", width - 2)
         lines.extend(label_lines)
         prefix.append(Span(": "))
-        # The heading above shows the full server; here it only has to identify the target.
-        server = _truncate(clean(target.server or "no server", newlines=False), width - 4, glyphs.ellipsis)
-        text = f"{counts_text(target_counts(target))} {glyphs.sep} {server}"
-        lines.extend(_wrapped(prefix, text, "", width, 4))
+        text = fix if link == "-" else f"{link} {glyphs.dash} {fix}"
+        lines.extend(_wrapped(prefix, clean(text, newlines=False), "", width, 4))
     return lines
 
 
 def targets_table(report: Report, width: int, glyphs: Glyphs) -> list[Line]:
-    """One row per target: context, server, status and counts, fitted to `width`."""
-    counts_header = [status.value for status in STATUSES]
-    header = ["context", "server", "status", *counts_header]
+    """One row per target: context, status, broken link and the one-line fix, fitted to `width`."""
+    header = ["context", "status", "broken link", "fix"]
     rows: list[tuple[list[str], Status]] = []
     for target in report.targets:
-        counts = target_counts(target)
-        status = target.status
-        rows.append(
-            (
-                [
-                    clean(target.label, newlines=False),
-                    clean(target.server or "-", newlines=False),
-                    f"{glyphs.marks[status]} {status.value}",
-                    *(str(counts[key]) for key in counts_header),
-                ],
-                status,
-            )
-        )
-    widths = [
-        max(cell_len(cells[i]) for cells in [header, *(r for r, _ in rows)]) for i in range(len(header))
-    ]
+        status_text, link, fix = _row_cells(target, glyphs)
+        cells = [clean(target.label, newlines=False), status_text, clean(link, newlines=False)]
+        rows.append(([*cells, clean(fix, newlines=False)], target.status))
+    widths = [max(cell_len(cells[i]) for cells in [header, *(r for r, _ in rows)]) for i in range(3)]
+    widths[0] = min(widths[0], 24)
+    widths[2] = min(widths[2], _ID_COLUMN_MAX)
     gap = 2
-    # Give up server width first, then context width, never below a readable minimum.
-    for column, minimum in ((1, 12), (0, 8)):
-        excess = sum(widths) + gap * (len(widths) - 1) + 2 - width
-        if excess > 0:
-            widths[column] = max(widths[column] - excess, min(minimum, widths[column]))
-    if sum(widths) + gap * (len(widths) - 1) + 2 > width:
+    fix_width = width - 2 - sum(widths) - gap * 3
+    if fix_width < 20:
         return _targets_list(report, width, glyphs)
 
     def row_line(cells: list[str], styles: list[str]) -> Line:
         spans: list[Span] = [Span("  ")]
         for index, (cell, style) in enumerate(zip(cells, styles, strict=True)):
-            text = _truncate(cell, widths[index], glyphs.ellipsis)
-            padding = " " * (widths[index] - cell_len(text))
-            # Counts align right, text left.
-            if index >= 3:
-                spans.append(Span(padding + text, style))
-            else:
-                spans.append(Span(text, style))
-                if index < len(cells) - 1:
-                    spans.append(Span(padding))
-            if index < len(cells) - 1:
-                spans.append(Span(" " * gap))
+            column = widths[index] if index < 3 else fix_width
+            text = _truncate(cell, column, glyphs.ellipsis)
+            spans.append(Span(text, style))
+            if index < 3:
+                spans.append(Span(" " * (column - cell_len(text) + gap)))
         return tuple(spans)
 
-    lines: list[Line] = [row_line(header, ["dim"] * len(header))]
+    lines: list[Line] = [row_line(header, ["dim"] * 4)]
     for cells, status in rows:
-        styles = ["", "", status.value, *([""] * len(counts_header))]
-        lines.append(row_line(cells, styles))
+        link_style = "fail-id" if status is Status.FAIL and cells[2] != "-" else ""
+        lines.append(row_line(cells, ["", status.value, link_style, ""]))
     return lines
 
 
-def report_lines(report: Report, width: int, glyphs: Glyphs = UNICODE_GLYPHS) -> list[Line]:
-    """The whole line-per-check report, as styled lines no wider than `width` cells."""
+def report_lines(
+    report: Report, width: int, glyphs: Glyphs = UNICODE_GLYPHS, *, verbose: bool = False
+) -> list[Line]:
+    """The whole report as styled lines no wider than `width` cells.
+
+    Compact (the default): a family whose checks all pass is one line, failing and warning
+    checks are shown in full, skipped ones are counted per family with what stopped them; with
+    several targets only the failing ones are detailed. `verbose`: every check, every target.
+    Either way a single target ends with its headline, several with the targets table.
+    """
     width = max(width, MIN_WIDTH)
     lines: list[Line] = []
+    several = len(report.targets) > 1
     if not report.targets:
         lines.append((Span("no targets were checked", "dim"),))
-    for index, target in enumerate(report.targets):
+    shown = [t for t in report.targets if verbose or not several or t.status is Status.FAIL]
+    for index, target in enumerate(shown):
         if index:
             lines.append(())
-        lines.extend(_target_lines(target, width, glyphs))
-    if len(report.targets) > 1:
-        lines.append(())
-        lines.append((Span("targets", "family"),))
-        lines.extend(targets_table(report, width, glyphs))
+        lines.extend(_target_heading(target, width, glyphs))
+        body = _verbose_lines if verbose else _compact_lines
+        lines.extend(body(target, width, glyphs))
     if report.plugin_errors:
         lines.append(())
         for name, error in report.plugin_errors.items():
@@ -429,4 +570,16 @@ def report_lines(report: Report, width: int, glyphs: Glyphs = UNICODE_GLYPHS) ->
     prefix = [Span(f"{glyphs.marks[status]} {status.value}", status.value), Span(": ")]
     text = f"{counts_text(report.summary)} in {format_ms(report.duration_ms)}"
     lines.extend(_wrapped(prefix, text, "counts", width, 2))
+    if several:
+        lines.append(())
+        lines.extend(targets_table(report, width, glyphs))
+    else:
+        for target in report.targets:
+            lines.extend(_headline_lines(target, width, glyphs))
+    if report.plugin_errors:
+        # "Every link works" must not hide links that no check looked at.
+        names = [clean(name.split(" ", 1)[0], newlines=False) for name in report.plugin_errors]
+        family = "check family" if len(names) == 1 else "check families"
+        text = f"not checked: the {family} {', '.join(names)} did not load (see above)"
+        lines.extend(_wrapped([Span(glyphs.marks[Status.ERROR], "error"), Span(" ")], text, "", width, 2))
     return lines

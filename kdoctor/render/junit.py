@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from kdoctor.api import Status
+from kdoctor.core import Status
+from kdoctor.render.common import headline
 from kdoctor.report import CheckResult, Report, TargetReport
 
 # XML 1.0 allows only \t \n \r below U+0020, no surrogates and neither U+FFFE nor U+FFFF.
@@ -53,7 +54,7 @@ def _body(result: CheckResult) -> str:
     return xml_safe("\n\n".join(parts))
 
 
-def _testcase(parent: ET.Element, result: CheckResult) -> None:
+def _testcase(parent: ET.Element, result: CheckResult, *, root: bool = False) -> None:
     case = ET.SubElement(
         parent,
         "testcase",
@@ -63,7 +64,7 @@ def _testcase(parent: ET.Element, result: CheckResult) -> None:
             "time": _seconds(result.duration_ms),
         },
     )
-    message = xml_safe(result.summary)
+    message = xml_safe(f"root cause: {result.summary}" if root else result.summary)
     if result.status is Status.FAIL:
         ET.SubElement(case, "failure", {"message": message, "type": "fail"}).text = _body(result)
     elif result.status is Status.ERROR:
@@ -99,11 +100,22 @@ def _testsuite(parent: ET.Element, target: TargetReport, timestamp: str) -> None
         "mode": target.mode,
         "status": target.status.value,
     }
+    root = target.root_cause
+    if root is not None:
+        facts["root_cause"] = f"{root.id}: {root.summary}"
+        facts["fix"] = root.hint or None
+    else:
+        facts["headline"] = headline(target)[1]
     for name, value in facts.items():
         if value is not None:
             ET.SubElement(properties, "property", {"name": name, "value": xml_safe(value)})
-    for result in results:
-        _testcase(suite, result)
+    # The root cause is the first <failure> a CI UI shows; the other checks keep their order.
+    first = [r for r in results if root is not None and r.id == root.id]
+    for result in [*first, *(r for r in results if r not in first)]:
+        _testcase(suite, result, root=bool(first) and result is first[0])
+    # The suite's message: the one line that answers the question, as the text report ends.
+    status, text = headline(target)
+    ET.SubElement(suite, "system-out").text = xml_safe(f"{status.value}: {text}")
 
 
 def _plugin_suite(parent: ET.Element, plugin_errors: Mapping[str, str], timestamp: str) -> None:

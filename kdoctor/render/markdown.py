@@ -7,8 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kdoctor.api import Status
-from kdoctor.render.common import MARKS, clean, counts_text, format_ms, target_counts
+from kdoctor.core import Status
+from kdoctor.render.common import MARKS, clean, counts_text, format_ms, headline, target_counts
 from kdoctor.report import CheckResult, Report, TargetReport
 
 # Backslash-escaping every character Markdown could read as syntax keeps a summary literal.
@@ -37,8 +37,44 @@ def md_code(text: str, *, in_table: bool = False) -> str:
     return code.replace("|", "\\|") if in_table else code
 
 
+def md_prose(text: str) -> str:
+    """Prose whose `backticked` commands render as code spans, everything else literal.
+
+    Text with an unbalanced backtick is all literal: a lone backtick must not swallow the rest.
+    """
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:
+        return md_text(text)
+    out = []
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            out.append(md_code(piece) if piece else "")
+        else:
+            out.append(md_text(piece))
+    return "".join(out)
+
+
+#: What identifies a certificate in a ticket; the rest (keys, SANs, serials, PEM) is left out.
+_CERT_FIELDS = ("subject", "issuer", "sha256", "not_before", "not_after")
+
+
+def _trim_certificates(value: Any) -> Any:
+    """`value` with every certificate summary cut to subject, issuer, fingerprint and dates."""
+    if isinstance(value, Mapping):
+        if "subject" in value and "issuer" in value:
+            return {key: value[key] for key in _CERT_FIELDS if key in value}
+        return {
+            key: _trim_certificates(item)
+            for key, item in value.items()
+            if not (isinstance(item, str) and "-----BEGIN" in item)
+        }
+    if isinstance(value, (list, tuple)):
+        return [_trim_certificates(item) for item in value]
+    return value
+
+
 def _fenced_json(details: Mapping[str, Any]) -> str:
-    body = clean(json.dumps(dict(details), indent=2, ensure_ascii=False, default=str))
+    body = clean(json.dumps(_trim_certificates(dict(details)), indent=2, ensure_ascii=False, default=str))
     longest = max((len(run) for run in re.findall(r"`{3,}", body)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}json\n{body}\n{fence}"
@@ -66,17 +102,15 @@ def _check_section(result: CheckResult) -> list[str]:
         lines += [f"*{md_text(result.title)}*", ""]
     lines += [f"**Summary:** {md_text(result.summary)}", ""]
     if result.hint.strip():
-        lines += [f"**Hint:** {md_text(result.hint)}", ""]
+        lines += [f"**Hint:** {md_prose(result.hint)}", ""]
     if result.details:
         lines += ["**Details:**", "", _fenced_json(result.details), ""]
     return lines
 
 
 def _has_section(result: CheckResult) -> bool:
-    # A skip that only names the dependency that stopped it says all it has in its table row.
-    if result.status is Status.SKIP:
-        return bool(result.hint.strip() or result.details)
-    return result.status is not Status.PASS
+    # A skipped check says all it has in its table row.
+    return result.status not in (Status.PASS, Status.SKIP)
 
 
 def _target_section(target: TargetReport, heading: bool) -> list[str]:
@@ -117,6 +151,28 @@ def _targets_table(report: Report) -> list[str]:
     return [*lines, ""]
 
 
+def _root_cause_section(report: Report) -> list[str]:
+    """The answer first: each target's broken link and its fix, or that every link works."""
+    lines = ["### Root cause", ""]
+    several = len(report.targets) > 1
+    for target in report.targets:
+        lead = f"{md_code(target.label)}: " if several else ""
+        root = target.root_cause
+        if root is None:
+            status, text = headline(target)
+            lines += [
+                f"- {lead}{MARKS[status]} {md_text(text)}" if several else f"{MARKS[status]} {md_text(text)}"
+            ]
+            continue
+        entry = f"{MARKS[Status.FAIL]} broken link {md_code(root.id)}: {md_text(root.summary)}"
+        fix = f"**Fix:** {md_prose(root.hint)}" if root.hint.strip() else ""
+        if several:
+            lines.append(f"- {lead}{entry}" + (f"  \n  {fix}" if fix else ""))
+        else:
+            lines += [entry, "", fix] if fix else [entry]
+    return [*lines, ""]
+
+
 def render_markdown(report: Report) -> str:
     """The report as GitHub-flavoured Markdown."""
     lines = [
@@ -129,6 +185,8 @@ def render_markdown(report: Report) -> str:
         "",
     ]
     several = len(report.targets) > 1
+    if report.targets:
+        lines += _root_cause_section(report)
     if several:
         lines += _targets_table(report)
     for target in report.targets:

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from kdoctor.render.common import DEFAULT_WIDTH, MIN_WIDTH, glyphs_for, report_lines
+from kdoctor.render.common import DEFAULT_WIDTH, MIN_WIDTH, TERMINAL_FALLBACK_WIDTH, glyphs_for, report_lines
 from kdoctor.report import Report
 
 #: Semantic style names of the layout → Rich styles.
@@ -31,13 +31,14 @@ STYLES: dict[str, Style] = {
     "dim": Style(dim=True),
     "plugin": Style(color="magenta"),
     "counts": Style(bold=True),
+    "headline": Style(bold=True),
 }
 
 
-def render_rich(report: Report, console: Console) -> None:
+def render_rich(report: Report, console: Console, *, verbose: bool = False) -> None:
     """Print the report on `console`, laid out for its width."""
     glyphs = glyphs_for(console.encoding)
-    for line in report_lines(report, console.width, glyphs):
+    for line in report_lines(report, console.width, glyphs, verbose=verbose):
         text = Text(no_wrap=True, end="\n")
         for span in line:
             text.append(span.text, STYLES.get(span.style))
@@ -46,7 +47,7 @@ def render_rich(report: Report, console: Console) -> None:
         console.print(text, soft_wrap=True, highlight=False)
 
 
-def write_rich(report: Report, out: TextIO, *, width: int | None = None) -> None:
+def write_rich(report: Report, out: TextIO, *, width: int | None = None, verbose: bool = False) -> None:
     """Print the report on `out` through a Console of our own; colour follows the stream.
 
     Rich decides colour itself (a TTY, ``NO_COLOR``, ``TERM=dumb``); on a non-terminal stream
@@ -55,6 +56,8 @@ def write_rich(report: Report, out: TextIO, *, width: int | None = None) -> None
     console = Console(file=out, highlight=False, emoji=False, markup=False)
     if width is None and not console.is_terminal:
         width = DEFAULT_WIDTH
+    if width is None and console.is_terminal and console.size.width <= 0:
+        width = TERMINAL_FALLBACK_WIDTH
     if width is not None:
         console.width = max(width, MIN_WIDTH)
-    render_rich(report, console)
+    render_rich(report, console, verbose=verbose)

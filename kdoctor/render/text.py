@@ -6,7 +6,10 @@ from kdoctor.render.common import DEFAULT_WIDTH, UNICODE_GLYPHS, Glyphs, report_
 from kdoctor.report import Report
 
 
-def render_text(report: Report, *, width: int = DEFAULT_WIDTH, glyphs: Glyphs = UNICODE_GLYPHS) -> str:
-    """One line per check grouped by family, hints under non-passing checks, a final count line."""
-    lines = report_lines(report, width, glyphs)
+def render_text(
+    report: Report, *, width: int = DEFAULT_WIDTH, glyphs: Glyphs = UNICODE_GLYPHS, verbose: bool = False
+) -> str:
+    """Findings in full with their hints, quiet families folded (every check with `verbose`), a count
+    line, then the headline: the broken link and its fix."""
+    lines = report_lines(report, width, glyphs, verbose=verbose)
     return "".join("".join(span.text for span in line).rstrip() + "\n" for line in lines)

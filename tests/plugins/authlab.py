@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from kdoctor.access import ACCESS, AccessSpec, Credentials, ExecSpec
 from kdoctor.api import Check, Mode, Result
+from kdoctor.api import run_check as run_one_check
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.redact import Secret
 
@@ -112,9 +113,7 @@ def seed_access(ctx: Context, access: AccessSpec) -> None:
 
     Must be called with an event loop running (the probe cache holds futures).
     """
-    future: asyncio.Future[AccessSpec] = asyncio.get_running_loop().create_future()
-    future.set_result(access)
-    ctx._probes[ACCESS.name] = future
+    ctx.provide(ACCESS, access)
 
 
 def access_with(
@@ -150,7 +149,7 @@ def run_check(check: type[Check], ctx: Context, access: AccessSpec) -> Result:
     async def go() -> Result:
         seed_access(ctx, access)
         try:
-            return await check().run(ctx)
+            return await run_one_check(check(), ctx)
         finally:
             ctx.cancel_probes()
 
