@@ -1,21 +1,19 @@
-"""kdoctor's kubeconfig family vs `kubectl config view --minify`, alternately, in one run.
+"""`kdoctor run --check kubeconfig` vs `kubectl config view --minify`, and `kdoctor --version` vs
+`python3 -c pass`, alternately in one run.
 
     python bench/bench_kubeconfig.py [--rounds 15]
-
-Also times `kdoctor --version` (start-up cost alone).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import alternate, clean_env, kdoctor_cmd, kubectl_cmd, time_once
+from _common import Side, alternate, budget, clean_env, header, kdoctor_cmd, kubectl_cmd
 
 
 def write_kubeconfig(directory: Path) -> Path:
@@ -51,18 +49,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
+    header("kubeconfig family and start-up")
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        config = write_kubeconfig(home)
+        config = str(write_kubeconfig(home))
         env = clean_env(home)
-        kd = [*kdoctor_cmd(), "run", "--check", "kubeconfig", "-o", "json", "--kubeconfig", str(config)]
-        kc = [*kubectl_cmd(), "config", "view", "--minify", "--kubeconfig", str(config)]
-        print(f"kdoctor: {' '.join(kd)}\nkubectl: {' '.join(kc)}")
+        run_args = ["run", "--check", "kubeconfig", "-o", "json", "--kubeconfig", config]
+        print("-- kdoctor run --check kubeconfig vs kubectl config view --minify")
         alternate(
-            ("kdoctor run --check kubeconfig", [kd]), ("kubectl config view --minify", [kc]), env, args.rounds
+            Side("kdoctor run --check kubeconfig -o json", [[*kdoctor_cmd(), *run_args]]),
+            Side(
+                "kubectl config view --minify",
+                [[*kubectl_cmd(), "config", "view", "--minify", "--kubeconfig", config]],
+            ),
+            env,
+            args.rounds,
         )
-        version = [time_once([*kdoctor_cmd(), "--version"], env) for _ in range(args.rounds)]
-        print(f"{'kdoctor --version':<40} median {statistics.median(version) * 1000:8.1f} ms")
+        print("-- where the time goes")
+        budget(run_args, env, max(5, args.rounds // 2))
+        print("-- kdoctor --version vs python3 -c pass (the interpreter's own start-up)")
+        alternate(
+            Side("kdoctor --version", [[*kdoctor_cmd(), "--version"]]),
+            Side("python3 -c pass", [[sys.executable, "-c", "pass"]]),
+            env,
+            args.rounds,
+        )
 
 
 if __name__ == "__main__":

@@ -85,6 +85,7 @@ from kdoctor.keys import (
     SERVICE_LOOKUP,
     TCP_CONNECT,
     TLS_HANDSHAKE,
+    UNAUTHORIZED_FACTS,
     VERSION,
     WILDCARD_LOOKUP,
 )
@@ -113,7 +114,7 @@ from kdoctor.probes.clusterdns import (
     NameAnswer,
     ResolvConfFacts,
 )
-from kdoctor.probes.identity import IdentityReview
+from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
 from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
 from kdoctor.probes.resolve import Resolution, is_ip_literal
@@ -136,7 +137,7 @@ from kdoctor.proxyrules import (
 )
 from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
 from kdoctor.redact import fingerprint
-from kdoctor.timefmt import iso_utc
+from kdoctor.timefmt import human_utc, iso_utc
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # the check API
@@ -176,6 +177,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "SERVICE_LOOKUP",
     "TCP_CONNECT",
     "TLS_HANDSHAKE",
+    "UNAUTHORIZED_FACTS",
     "VERSION",
     "WILDCARD_LOOKUP",
     # fact types
@@ -208,6 +210,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ServiceAccountFacts",
     "ServiceRef",
     "TcpConnect",
+    "UnauthorizedFacts",
     "UserEntry",
     # helpers and constants checks judge with
     "EXEC_API_VERSIONS",
@@ -242,6 +245,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "go_hostname_error",
     "has_tls_settings",
     "hostname_matches",
+    "human_utc",
     "httpx_would_choose",
     "is_dns1123_label",
     "is_ip_literal",

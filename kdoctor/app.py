@@ -13,7 +13,8 @@ from kdoctor import __version__
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.core import Mode
 from kdoctor.exit_codes import ExitCode, exit_code_for
-from kdoctor.kubeconfig import list_contexts
+from kdoctor.kubeconfig import PRELOADED, load_kubeconfig
+from kdoctor.kubeconfig import select as select_context
 from kdoctor.observer import NullObserver, RunObserver
 from kdoctor.probes.inpod import detect
 from kdoctor.redact import SecretRegistry
@@ -27,12 +28,21 @@ if TYPE_CHECKING:
     # lazy: Rich only for a person at a terminal
     from kdoctor.render.live import LiveProgress
 
-#: How many targets of --all-contexts are checked at once.
-TARGET_CONCURRENCY = 8
+#: How many targets of --all-contexts are checked at once when they only use the network: waiting
+#: on the network costs nothing, so 200 contexts (some of them hanging until the timeout) are
+#: checked in about the time of the slowest (with 128, 200 hanging contexts took two timeouts). Lowered to fit the open-file limit (see `_target_limit`).
+TARGET_CONCURRENCY = 256
+#: How many targets whose user runs a credential plugin (exec, auth-provider) are checked at once:
+#: each may start a process (a cloud CLI) that costs CPU and memory, so these stay few.
+PLUGIN_TARGET_CONCURRENCY = 8
+#: Sockets one target may hold at a time (its connections, the DNS queries, the evidence handshakes).
+_FDS_PER_TARGET = 8
 
 
 @dataclass(frozen=True)
 class OutputOptions:
+    """How the report is shown and written."""
+
     format: str | None = None  # None: rich on a TTY, text otherwise
     report_file: str | None = None
     fail_on: str = "fail"
@@ -42,6 +52,8 @@ class OutputOptions:
 
 @dataclass
 class RunOutcome:
+    """The report of a run, its exit code, and the tracebacks --debug shows."""
+
     report: Report
     tracebacks: dict[str, str]
 
@@ -55,13 +67,38 @@ def choose_format(requested: str | None, stdout: TextIO, env: dict[str, str] | N
 
 
 def plan_targets(options: Options, environment: Environment) -> list[Target]:
+    return _plan(options, environment)[0]
+
+
+def _plan(options: Options, environment: Environment) -> tuple[list[Target], set[str]]:
+    """The targets, and the names of the contexts whose user runs a credential plugin."""
     if detect(options, environment):
-        return [Target(Mode.IN_CLUSTER)]
+        return [Target(Mode.IN_CLUSTER)], set()
     if options.all_contexts:
-        names = list_contexts(options, environment)
+        loaded = load_kubeconfig(options, environment)
+        PRELOADED.set((options, environment, loaded))  # seen by the targets' tasks, made after this
+        names = loaded.context_names
         if names:
-            return [Target(Mode.KUBECONFIG, name) for name in names]
-    return [Target(Mode.KUBECONFIG, options.context)]
+            plugins = set()
+            for name in names:
+                user = select_context(loaded, name).user
+                if user is not None and (user.exec is not None or user.auth_provider):
+                    plugins.add(name)
+            return [Target(Mode.KUBECONFIG, name) for name in names], plugins
+    return [Target(Mode.KUBECONFIG, options.context)], set()
+
+
+def _target_limit() -> int:
+    """TARGET_CONCURRENCY, or fewer when the open-file limit could not hold that many targets."""
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):
+        return PLUGIN_TARGET_CONCURRENCY
+    if soft == resource.RLIM_INFINITY:
+        return TARGET_CONCURRENCY
+    return max(PLUGIN_TARGET_CONCURRENCY, min(TARGET_CONCURRENCY, (soft - 64) // _FDS_PER_TARGET))
 
 
 async def collect(
@@ -75,11 +112,18 @@ async def collect(
     """Run every target and build the (scrubbed) report. Never raises for findings."""
     started_at = environment.now()
     started = time.perf_counter()
-    targets = plan_targets(options, environment)
-    limit = asyncio.Semaphore(TARGET_CONCURRENCY)
+    targets, plugin_contexts = _plan(options, environment)
+    limit = asyncio.Semaphore(_target_limit())
+    plugin_limit = asyncio.Semaphore(PLUGIN_TARGET_CONCURRENCY)
     secrets = SecretRegistry()
 
     async def one(target: Target) -> tuple[TargetReport, dict[str, str]]:
+        if target.context in plugin_contexts:
+            async with plugin_limit:
+                return await checked(target)
+        return await checked(target)
+
+    async def checked(target: Target) -> tuple[TargetReport, dict[str, str]]:
         async with limit:
             ctx = Context(options=options, environment=environment, target=target, secrets=secrets)
             label = target.context or ("in-cluster" if target.mode is Mode.IN_CLUSTER else "current context")

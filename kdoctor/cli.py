@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 
 from kdoctor import __version__
-from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR, Options
+from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR
 from kdoctor.exit_codes import ExitCode
-
-OUTPUT_FORMATS = ("rich", "text", "json", "junit", "markdown")
+from kdoctor.fastpath import OUTPUT_FORMATS, default_to_run
 
 app = typer.Typer(
     name="kdoctor",
@@ -100,23 +99,26 @@ def run(
 ) -> None:
     """Check the access path to the cluster and report every link (what bare `kdoctor` does)."""
     # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
-    from kdoctor.app import OutputOptions, run_command
+    from kdoctor.fastpath import execute
 
-    options = Options(
-        kubeconfig=kubeconfig,
-        context=context,
-        all_contexts=all_contexts,
-        in_cluster=in_cluster,
-        serviceaccount_dir=serviceaccount_dir,
-        resolv_conf=resolv_conf,
-        timeout=timeout,
-        no_exec=no_exec,
-        debug=debug,
-        selected=tuple(check or ()),
-        skipped=tuple(skip or ()),
-    )
-    code = run_command(
-        options, OutputOptions(format=output, report_file=report, fail_on=fail_on, verbose=verbose)
+    code = execute(
+        {
+            "kubeconfig": kubeconfig,
+            "context": context,
+            "all_contexts": all_contexts,
+            "in_cluster": in_cluster,
+            "serviceaccount_dir": serviceaccount_dir,
+            "resolv_conf": resolv_conf,
+            "output": output,
+            "report": report,
+            "check": check,
+            "skip": skip,
+            "timeout": timeout,
+            "fail_on": fail_on,
+            "no_exec": no_exec,
+            "debug": debug,
+            "verbose": verbose,
+        }
     )
     raise typer.Exit(code)
 
@@ -208,19 +210,6 @@ def proxy_url(
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(ExitCode.USAGE) from None
-
-
-#: Options that belong to the top-level command, not to `run`.
-_TOP_LEVEL_OPTIONS = ("--help", "--version")
-
-
-def default_to_run(args: list[str]) -> list[str]:
-    """Bare `kdoctor` (and `kubectl doctor`) is `kdoctor run`, like `flutter doctor`; so is a
-    command line that starts with an option of `run` (`kdoctor --context prod`). `--help` and
-    `--version` stay the top-level ones."""
-    if not args or (args[0].startswith("-") and args[0] not in _TOP_LEVEL_OPTIONS):
-        return ["run", *args]
-    return args
 
 
 def main() -> None:

@@ -106,12 +106,17 @@ class Check:
     depends_on: ClassVar[tuple[str, ...]] = ()
     #: The target modes the check applies to; the default `applies` says why not for the others.
     modes: ClassVar[tuple[Mode, ...]] = (Mode.KUBECONFIG, Mode.IN_CLUSTER)
+    #: Why not in the other modes, when more can be said than the mode (e.g. which check does it
+    #: there instead); empty: the generic reason.
+    not_for_mode: ClassVar[str] = ""
     #: Opt-in checks run only when named by --check (e.g. ones that probe many services).
     opt_in: ClassVar[bool] = False
 
     def applies(self, ctx: Context) -> str | None:
         """None when the check applies to this target, else the reason it does not (shown as skip)."""
-        return None if ctx.mode in self.modes else _NOT_FOR_MODE[ctx.mode]
+        if ctx.mode in self.modes:
+            return None
+        return self.not_for_mode or _NOT_FOR_MODE[ctx.mode]
 
     async def run(self, ctx: Context) -> Result:
         raise NotImplementedError

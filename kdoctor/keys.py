@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
     from kdoctor.probes.api import ApiResponse, ApiSession
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
-    from kdoctor.probes.identity import IdentityReview
+    from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
     from kdoctor.probes.path import PathFacts
     from kdoctor.probes.resolve import Resolution
     from kdoctor.probes.route import Route
@@ -78,4 +78,9 @@ PATH_FACTS: Probe[PathFacts] = Probe("proxy.path-facts", "kdoctor.probes.path:ga
 # Who the apiserver says the credential is, for auth.identity
 IDENTITY_REVIEW: Probe[IdentityReview] = Probe(
     "auth.identity-review", "kdoctor.probes.identity:review_identity"
+)
+
+# What tells the causes of a 401 apart (the cluster's token issuer, the client certificate's CA)
+UNAUTHORIZED_FACTS: Probe[UnauthorizedFacts] = Probe(
+    "auth.unauthorized-facts", "kdoctor.probes.identity:gather_unauthorized_facts"
 )

@@ -45,7 +45,13 @@ def is_loopback(host: str) -> bool:
 def normal_ip(text: str) -> str:
     """An address in one spelling, to compare addresses from different sources ("[::1]", "::0:1" → "::1").
 
-    Text that is not an IP literal comes back stripped and lower-cased (a host name).
+    Spelled as Go's net.IP.String does, so that two texts are equal exactly when net.IP.Equal holds:
+    an IPv4-mapped IPv6 address is the IPv4 address ("::ffff:10.0.0.1" → "10.0.0.1"). Text that is
+    not an IP literal comes back stripped and lower-cased (a host name).
     """
     ip = parse_ip(text.strip().strip("[]"))
-    return str(ip) if ip is not None else text.strip().lower()
+    if ip is None:
+        return text.strip().lower()
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)

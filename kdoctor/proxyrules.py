@@ -231,6 +231,8 @@ def _go_split_host_port(text: str) -> tuple[str, str] | None:
 
 @dataclass(frozen=True)
 class _NoProxyEntry:
+    """One parsed NO_PROXY entry."""
+
     text: str  # the entry as written (trimmed), for evidence
     kind: Literal["all", "cidr", "ip", "domain"]
     network: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
@@ -522,6 +524,8 @@ def python_getproxies(env: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class _HttpxPattern:
+    """One proxy-mount pattern as httpx matches it."""
+
     pattern: str
     scheme: str  # "" for any
     host: str  # "" for any

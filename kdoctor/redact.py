@@ -79,6 +79,9 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        #: The values longest first, kept until the set changes: a run scrubs every string of
+        #: every result (hundreds of thousands over 200 contexts) and the set rarely changes.
+        self._ordered: list[str] | None = None
 
     def add(self, value: str | bytes | Secret | None) -> None:
         if value is None:
@@ -88,11 +91,14 @@ class SecretRegistry:
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         for candidate in {value, value.strip()}:
-            if len(candidate) >= _MIN_SCRUB_LEN:
+            if len(candidate) >= _MIN_SCRUB_LEN and candidate not in self._values:
                 self._values.add(candidate)
+                self._ordered = None
 
     def merge(self, other: SecretRegistry) -> None:
-        self._values |= other._values
+        if not other._values <= self._values:
+            self._values |= other._values
+            self._ordered = None
 
     def __contains__(self, value: str) -> bool:
         return value in self._values
@@ -100,7 +106,10 @@ class SecretRegistry:
     def scrub(self, text: str) -> str:
         """`text` with every known secret, bearer credential and private key block replaced."""
         # Longest first so a secret containing another is replaced whole.
-        for value in sorted(self._values, key=len, reverse=True):
+        ordered = self._ordered
+        if ordered is None:
+            ordered = self._ordered = sorted(self._values, key=len, reverse=True)
+        for value in ordered:
             if value in text:
                 text = text.replace(value, REDACTED)
         text = _PEM_KEY.sub(REDACTED, text)

@@ -26,6 +26,8 @@ def worst_status(statuses: Iterable[Status]) -> Status:
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One check's outcome in the report."""
+
     id: str
     title: str
     status: Status
@@ -52,6 +54,8 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class TargetReport:
+    """The results of one target (a context, or the pod's own access)."""
+
     context: str | None
     cluster: str | None
     user: str | None
@@ -107,6 +111,8 @@ class TargetReport:
 
 @dataclass(frozen=True)
 class Report:
+    """The whole run: every target, as the JSON report carries it."""
+
     kdoctor_version: str
     started_at: str
     duration_ms: float

@@ -30,6 +30,8 @@ def check_budget(timeout: float) -> float:
 
 @dataclass
 class TargetRun:
+    """What running one target's checks produced."""
+
     results: list[CheckResult]
     #: check id → traceback text (unscrubbed; the caller scrubs before showing it)
     tracebacks: dict[str, str] = field(default_factory=dict)
@@ -57,11 +59,14 @@ async def run_target(
     tracebacks: dict[str, str] = {}
     #: skipped check id → the check whose failure (or own skip) is the root of it
     roots: dict[str, str] = {}
+    depends = {c.id: tuple(c.depends_on) for c in checks}
 
     async def run_one(entry: RegisteredCheck) -> None:
         future = outcomes[entry.id]
         try:
-            result = await _run_one(ctx, entry, outcomes, present, observer, label, tracebacks, roots)
+            result = await _run_one(
+                ctx, entry, outcomes, present, observer, label, tracebacks, roots, depends
+            )
         except BaseException:
             future.set_result(_error(entry, "the runner was interrupted", 0.0))
             raise
@@ -94,6 +99,7 @@ async def _run_one(
     label: str,
     tracebacks: dict[str, str],
     roots: dict[str, str],
+    depends: Mapping[str, Sequence[str]],
 ) -> CheckResult | None:
     for dep in entry.depends_on:
         if dep not in present or dep == entry.id:
@@ -107,7 +113,10 @@ async def _run_one(
                 outcomes[root].result() if root in outcomes and outcomes[root].done() else dep_result
             )
             status = root_result.status if root_result is not None else Status.SKIP
-            verb = {Status.FAIL: "failed", Status.ERROR: "errored", Status.SKIP: "was skipped"}[status]
+            # A root named by `Unavailable` may have passed (its own reading disagreed): say no more.
+            verb = {Status.FAIL: "failed", Status.ERROR: "errored", Status.SKIP: "was skipped"}.get(
+                status, "reports the cause"
+            )
             result = _make(entry, Result.skip(f"skipped: {root} {verb}"), 0.0)
             observer.finished(label, result)
             return result
@@ -137,6 +146,11 @@ async def _run_one(
         # check that reports the cause says why, so this one is a skip naming it, not a crash.
         if exc.root:
             roots[entry.id] = exc.root
+            if exc.root in outcomes and not _reaches(exc.root, entry.id, depends):
+                # Let the root finish first, so that the checks after this one name its verdict
+                # ("kubeconfig.client-cert failed"), not a guess. Never when the root waits on
+                # this check: that would be a deadlock.
+                await asyncio.shield(outcomes[exc.root])
         result = _make(entry, Result.skip(exc.summary), _ms(started), details)
     except asyncio.TimeoutError:
         result = _error(
@@ -149,6 +163,20 @@ async def _run_one(
         result = _error(entry, summary, _ms(started), details)
     observer.finished(label, result)
     return result
+
+
+def _reaches(start: str, goal: str, depends: Mapping[str, Sequence[str]]) -> bool:
+    """Whether `start` waits, directly or through others, on `goal` (or is it)."""
+    seen: set[str] = set()
+    stack = [start]
+    while stack:
+        current = stack.pop()
+        if current == goal:
+            return True
+        if current not in seen:
+            seen.add(current)
+            stack.extend(depends.get(current, ()))
+    return False
 
 
 def _ms(started: float) -> float:

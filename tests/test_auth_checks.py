@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from kdoctor_checks.auth import CHECKS, CredentialCheck, TokenCheck
+from kdoctor_checks.kubeconfig import CHECKS as KUBECONFIG_CHECKS
 
 from kdoctor.access import AccessSpec, Credentials
-from kdoctor.api import Check, Mode, Result, Status
+from kdoctor.api import Check, Mode, Result, Status, Unavailable
 from kdoctor.api import run_check as run_one_check
 from kdoctor.context import Context
 from kdoctor.emulator import Rule
@@ -225,13 +226,17 @@ def test_credential_client_certificate_outcomes(tmp_path: Path) -> None:
     soon = make_client_cert(ca, "soon", not_before=now - timedelta(days=1), not_after=now + timedelta(days=2))
 
     def run(cert: bytes, key: bytes) -> Result:
-        creds = Credentials(client_cert_pem=cert, client_key_pem=Secret(key.decode()))
+        # A certificate an exec plugin returns: no other check sees it, so auth.credential judges it.
+        name = f"kd-cert-{len(list(tmp_path.iterdir()))}"
+        plugin = write_plugin(tmp_path, name, exec_credential_body(V1, cert_pem=cert, key_pem=key))
+        creds = Credentials(exec=exec_spec(plugin))
         result = run_check(CredentialCheck, make_ctx(tmp_path), access_with(creds))
         _assert_clean(result, key.decode().strip().splitlines()[1])
         return result
 
     ok = run(good.cert_pem, good.key_pem)
     assert ok.status is Status.PASS and "CN=jane O=devs" in ok.summary
+    assert "exec plugin's certificate" in ok.summary
     assert ok.details["client_certificate"]["common_name"] == "jane"
     mismatch = run(good.cert_pem, other.key_pem)
     assert mismatch.status is Status.FAIL and "does not belong" in mismatch.summary
@@ -239,6 +244,55 @@ def test_credential_client_certificate_outcomes(tmp_path: Path) -> None:
     early = run(future.cert_pem, future.key_pem)
     assert early.status is Status.FAIL and "clock skew" in early.summary
     assert run(soon.cert_pem, soon.key_pem).status is Status.WARN
+
+
+def test_credential_kubeconfig_certificate_is_shown_not_judged(tmp_path: Path) -> None:
+    """The kubeconfig's own certificate is kubeconfig.client-cert's to judge: shown here, never re-judged."""
+    ca = make_ca("test-ca")
+    now = datetime.now(timezone.utc)
+    good = make_client_cert(ca, "jane", ["devs"])
+    soon = make_client_cert(ca, "soon", not_before=now - timedelta(days=1), not_after=now + timedelta(days=2))
+    expired = make_client_cert(
+        ca, "old", not_before=now - timedelta(days=10), not_after=now - timedelta(days=1)
+    )
+
+    def creds(cert: bytes, key: bytes) -> AccessSpec:
+        return access_with(Credentials(client_cert_pem=cert, client_key_pem=Secret(key.decode())))
+
+    ok = run_check(CredentialCheck, make_ctx(tmp_path), creds(good.cert_pem, good.key_pem))
+    assert ok.status is Status.PASS and "CN=jane O=devs" in ok.summary
+    assert ok.summary.endswith("(validity: kubeconfig.client-cert)")
+    assert ok.details["client_certificate"]["common_name"] == "jane"
+    # Expiring soon is kubeconfig.client-cert's warning, not a second one here.
+    expiring = run_check(CredentialCheck, make_ctx(tmp_path), creds(soon.cert_pem, soon.key_pem))
+    assert expiring.status is Status.PASS and "kubeconfig.client-cert" in expiring.summary
+    # Expired: kubeconfig.client-cert fails; this check skips pointing there (raised for the runner).
+    with pytest.raises(Unavailable) as raised:
+        run_check(CredentialCheck, make_ctx(tmp_path), creds(expired.cert_pem, expired.key_pem))
+    assert raised.value.root == "kubeconfig.client-cert"
+    assert "expired" not in raised.value.summary
+
+
+def test_expired_kubeconfig_certificate_fails_once(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    """Through the runner: kubeconfig.client-cert fails; every auth check after it names it, none repeats it."""
+    api = emulator("healthy")
+    cert = api.mint_client_cert("old", ("devs",), expired=True)
+    results = run_family(
+        api.write_kubeconfig(tmp_path / "config", user="cert", client_cert=cert),
+        tmp_path,
+        extra=KUBECONFIG_CHECKS,
+    )
+    failed = [r for r in results.values() if r.status is Status.FAIL]
+    assert [r.id for r in failed] == ["kubeconfig.client-cert"], failed
+    assert "expired" in failed[0].summary
+    credential = results["auth.credential"]
+    assert credential.status is Status.SKIP
+    assert credential.summary.endswith("(see kubeconfig.client-cert)"), credential.summary
+    assert credential.details["client_certificate"]["common_name"] == "old"
+    for check_id in ("auth.token", "auth.identity", "auth.permissions"):
+        assert results[check_id].summary == "skipped: kubeconfig.client-cert failed", results[check_id]
+    # Nothing was sent with the expired certificate.
+    assert not [r for r in api.requests if r.path.endswith("selfsubjectreviews")]
 
 
 def test_credential_basic_none_and_auth_provider(tmp_path: Path) -> None:
@@ -433,8 +487,10 @@ def run_family(
     timeout: float = 3.0,
     mode: Mode = Mode.KUBECONFIG,
     serviceaccount_dir: Path | None = None,
+    extra: tuple[type[Check], ...] = (),
 ) -> dict[str, CheckResult]:
-    """The auth family through the real runner, ACCESS from a real kubeconfig (or a pod's files)."""
+    """The auth family (and `extra` checks) through the real runner, ACCESS from a real kubeconfig
+    (or a pod's files)."""
     import asyncio
 
     from kdoctor.context import Context, Environment, Options, Target
@@ -455,7 +511,8 @@ def run_family(
     async def go() -> list[CheckResult]:
         try:
             run = await run_target(
-                ctx, [RegisteredCheck(check=c(), origin="kdoctor", entry_point="auth") for c in CHECKS]
+                ctx,
+                [RegisteredCheck(check=c(), origin="kdoctor", entry_point="auth") for c in (*extra, *CHECKS)],
             )
         finally:
             await close_session(ctx)

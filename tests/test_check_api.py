@@ -85,6 +85,61 @@ def test_modes_gate_a_check(tmp_path: Path) -> None:
     assert _run(tmp_path, pod_only, mode=Mode.IN_CLUSTER)["x.pod"][0] is Status.PASS
 
 
+def test_modes_keep_a_check_s_own_reason(tmp_path: Path) -> None:
+    class NotInPod(Check):
+        id = "x.laptop"
+        title = "x"
+        modes = (Mode.KUBECONFIG,)
+        not_for_mode = "in a pod, x.pod does this"
+
+        async def run(self, ctx: Context) -> Result:
+            return Result.ok("fine")
+
+    out = _run(tmp_path, NotInPod(), mode=Mode.IN_CLUSTER)
+    assert out["x.laptop"][:2] == (Status.SKIP, "not applicable: in a pod, x.pod does this")
+
+
+def _slow(check_id: str, outcome: str, deps: tuple[str, ...] = ()) -> Check:
+    class Slow(Check):
+        id = check_id
+        title = check_id
+        depends_on = deps
+
+        async def run(self, ctx: Context) -> Result:
+            await asyncio.sleep(0.2)
+            return Result.fail("bad") if outcome == "fail" else Result.ok("good")
+
+    return Slow()
+
+
+def test_an_unavailable_root_still_running_is_awaited_so_dependents_name_its_verdict(tmp_path: Path) -> None:
+    out = _run(
+        tmp_path,
+        _slow("a.fails", "fail"),
+        _check("b.unavailable", "unavailable"),
+        _check("c.next", "ok", ("b.unavailable",)),
+    )
+    assert out["c.next"][1] == "skipped: a.fails failed"
+
+
+def test_an_unavailable_root_that_passed_or_waits_on_the_raiser(tmp_path: Path) -> None:
+    passed = _run(
+        tmp_path,
+        _slow("a.fails", "ok"),  # named as the root, yet it passed: no false verb, no crash
+        _check("b.unavailable", "unavailable"),
+        _check("c.next", "ok", ("b.unavailable",)),
+    )
+    assert passed["c.next"][1] == "skipped: a.fails reports the cause"
+    # The root depends on the raiser: waiting for it would never end; the runner does not wait.
+    cycle = _run(
+        tmp_path,
+        _slow("a.fails", "fail", ("b.unavailable",)),
+        _check("b.unavailable", "unavailable"),
+    )
+    assert cycle["b.unavailable"][0] is Status.SKIP
+    assert cycle["a.fails"][0] is Status.SKIP  # and the run ended
+
+
 def test_probe_keys_are_identities_not_names(tmp_path: Path) -> None:
     async def one(ctx: Context) -> int:
         return 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kdoctor.access import AccessSpec
-from kdoctor.netaddr import is_loopback, parse_ip
+from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
 from kdoctor.probes import parse_endpoint
 from kdoctor.probes.api import ApiSession
 from kdoctor.probes.route import Route
@@ -39,6 +39,28 @@ def test_is_loopback_follows_go(host: str, loopback: bool) -> None:
 def test_parse_ip_is_net_parseip() -> None:
     assert str(parse_ip("::ffff:127.0.0.1")) == "::ffff:7f00:1"
     assert parse_ip("fe80::1%eth0") is None and parse_ip("") is None and parse_ip("example.com") is None
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "equal"),
+    [
+        ("[::1]", "::0:1", True),
+        ("::ffff:10.0.0.1", "10.0.0.1", True),  # net.IP.Equal: IPv4-mapped IPv6 is the IPv4 address
+        ("10.0.0.1 ", "10.0.0.01", False),  # Go (1.17+) and Python refuse leading zeros: text compare
+        ("10.0.0.1", "10.0.0.2", False),
+        ("Kubernetes.Default", "kubernetes.default", True),  # names: compared as text, case-blind
+        ("fe80::1%eth0", "fe80::1", False),  # a zone is not an IP to net.ParseIP
+    ],
+)
+def test_normal_ip_equal_exactly_when_go_says_so(a: str, b: str, equal: bool) -> None:
+    assert (normal_ip(a) == normal_ip(b)) is equal
+
+
+def test_dns_matches_service_host_compares_like_go() -> None:
+    from kdoctor_checks.dns import _same_ip
+
+    assert _same_ip("::ffff:10.96.0.1", "10.96.0.1") and _same_ip("[fd00::1]", "fd00:0::1")
+    assert not _same_ip("10.96.0.1", "10.96.0.10")
 
 
 def _session_allows_credentials(server: str) -> bool:

@@ -134,6 +134,8 @@ class TcpCheck(Check):
         route = await ctx.probe(ROUTE)
         tcp = await ctx.probe(TCP_CONNECT)
         timings = await timings_ms(ctx)
+        # This link is the TCP connect: the handshake, if the connect was the session's, is the tls checks'.
+        timings["tls"] = None
         answered = tcp.connected_address
         if answered is not None:
             timings["connect"] = next(a.duration_ms for a in tcp.attempts if a.outcome == "connected")
@@ -280,6 +282,7 @@ class VersionCheck(Check):
         if not response.answered:
             return _failure_result(ctx, response, "GET /version got no answer", details)
         details["content_type"] = response.content_type
+        details["protocol"] = response.protocol
         body = response.json
         if response.status == 200 and isinstance(body, dict) and isinstance(body.get("gitVersion"), str):
             fields = ("gitVersion", "platform", "goVersion", "buildDate", "gitCommit", "major", "minor")

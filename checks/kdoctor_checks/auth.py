@@ -9,7 +9,7 @@ attaches that credential only where it is safe to send it.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from kdoctor.api import (
@@ -19,8 +19,8 @@ from kdoctor.api import (
     REMOVED_AUTH_PROVIDERS,
     SELECTION,
     SERVICE_ACCOUNT,
+    UNAUTHORIZED_FACTS,
     ApiResponse,
-    ApiSession,
     Check,
     ClientCertFacts,
     Context,
@@ -30,24 +30,32 @@ from kdoctor.api import (
     Mode,
     ResolvedCredential,
     Result,
+    UnauthorizedFacts,
+    Unavailable,
     client_cert_facts,
     credential_details,
     decode_jwt,
-    describe,
     expires_soon,
     iso_utc,
-    issued_by,
-    parse_pem_certificates,
 )
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
 # are skipped (the connection failed first) never needs them.
 
-__all__ = ["CHECKS", "CredentialCheck", "IdentityCheck", "PermissionsCheck", "TokenCheck"]
+__all__ = [
+    "CHECKS",
+    "CredentialCheck",
+    "IdentityCheck",
+    "PermissionsCheck",
+    "TokenCheck",
+    "unauthorized_causes",
+]
 
 # The apiserver's JWT validation allows this much clock difference for nbf/iat (go-jose DefaultLeeway).
 _JWT_LEEWAY = timedelta(minutes=1)
 _NETWORK_DEPS = ("tls.chain", "apiserver.version")
+#: Judges the kubeconfig's own client certificate; auth.credential judges only exec-provided ones.
+_CLIENT_CERT_CHECK = "kubeconfig.client-cert"
 
 
 def _ago(delta: timedelta) -> str:
@@ -103,15 +111,22 @@ class CredentialCheck(Check):
     KUBERNETES_EXEC_INFO set like client-go; its exit code, duration and scrubbed stderr are shown).
     The token itself is never shown, only its sha256 fingerprint.
 
+    A client certificate written in the kubeconfig is judged by kubeconfig.client-cert (one verdict
+    per fact); this check shows its subject, issuer and expiry and points there. A certificate an
+    exec plugin returns exists only here, so it is judged here.
+
     pass: a credential was obtained (method, source and fingerprint in the summary).
     warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
-          1.19); an exec credential that is already expired; a client certificate expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
+          1.19); an exec credential that is already expired; an exec plugin's client certificate
+          expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
           hung past the timeout (killed), or printed something that is not an ExecCredential of the
-          configured apiVersion; the tokenFile cannot be read or is empty; the client certificate is
-          expired, not yet valid, unparsable, or its key does not match; a removed auth-provider.
+          configured apiVersion; the tokenFile cannot be read or is empty; the exec plugin's client
+          certificate is expired, not yet valid, unparsable, or its key does not match; a removed
+          auth-provider.
     skip: --no-exec was given (the plugin is not run), or the plugin needs a terminal
-          (interactiveMode: Always): kdoctor never runs plugins interactively.
+          (interactiveMode: Always): kdoctor never runs plugins interactively; the kubeconfig's
+          client certificate cannot be used (kubeconfig.client-cert fails and says why).
     """
 
     id = "auth.credential"
@@ -170,8 +185,10 @@ class CredentialCheck(Check):
             return None
         facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
         details["client_certificate"] = facts.to_details()
-        origin = "exec plugin's" if cred.kind == "exec-client-certificate" else "client"
         from_plugin = cred.kind == "exec-client-certificate"
+        if not from_plugin and ctx.mode is Mode.KUBECONFIG:
+            return self._kubeconfig_cert(ctx, cred, facts)
+        origin = "exec plugin's" if from_plugin else "client"
         plugin_hint = (
             "The exec plugin returned a broken certificate/key pair (clientCertificateData/clientKeyData): "
             "update the plugin or log in again with it."
@@ -224,6 +241,35 @@ class CredentialCheck(Check):
             result = cred.exec_result
             summary += f", exit code {result.exit_code} in {result.duration:.2f}s" + _stderr_note(result)
         return Result.ok(summary)
+
+    def _kubeconfig_cert(
+        self, ctx: Context, cred: ResolvedCredential, facts: ClientCertFacts
+    ) -> Result | None:
+        """The kubeconfig's own certificate: kubeconfig.client-cert judges it; here only its facts.
+
+        One verdict per fact (principle 3): an unusable certificate is kubeconfig.client-cert's
+        failure, so this check and those after it skip pointing there; an expiring one is its warning.
+        """
+        now = ctx.environment.now()
+        who = _cert_identity(facts)
+        broken = (
+            facts.error is not None
+            or facts.key_matches is False
+            or (facts.not_after is not None and facts.not_after <= now)
+            or (facts.not_before is not None and facts.not_before > now)
+        )
+        if broken:
+            # client-go refuses to build a transport with a key that does not fit, and the apiserver
+            # rejects an expired certificate: nothing can be sent with it.
+            raise Unavailable(
+                f"the kubeconfig's client certificate ({who}) cannot be used", root=_CLIENT_CERT_CHECK
+            )
+        if cred.bearer is not None:
+            return None
+        expiry = f", expires {iso_utc(facts.not_after)}" if facts.not_after is not None else ""
+        return Result.ok(
+            f"client certificate for {who} from {cred.source}{expiry} (validity: {_CLIENT_CERT_CHECK})"
+        )
 
     def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         result = cred.exec_result
@@ -371,11 +417,9 @@ class TokenCheck(Check):
     title = "The token's claims are currently valid"
     depends_on = (*_NETWORK_DEPS, "auth.credential")
 
-    def applies(self, ctx: Context) -> str | None:
-        # In a pod the token is the service-account file, which incluster.token already judges.
-        if ctx.mode is Mode.IN_CLUSTER:
-            return "in a pod, incluster.token reads the service-account token's claims"
-        return None
+    # In a pod the token is the service-account file, which incluster.token already judges.
+    modes = (Mode.KUBECONFIG,)
+    not_for_mode = "in a pod, incluster.token reads the service-account token's claims"
 
     async def run(self, ctx: Context) -> Result:
         cred = await ctx.probe(CREDENTIALS)
@@ -540,7 +584,7 @@ class IdentityCheck(Check):
         if response.status in (200, 201):
             return self._identified(cred, response, details)
         if response.status == 401:
-            return await self._unauthorized(ctx, session, cred, response, details)
+            return await self._unauthorized(ctx, cred, response, details)
         if response.status == 403:
             return self._forbidden(cred, response, details)
         if review.fallback is not None:
@@ -616,12 +660,18 @@ class IdentityCheck(Check):
     async def _unauthorized(
         self,
         ctx: Context,
-        session: ApiSession,
         cred: ResolvedCredential,
         response: ApiResponse,
         details: dict[str, Any],
     ) -> Result:
-        causes = await _unauthorized_causes(ctx, session, cred)
+        kube_user, exec_entry = await _kube_user(ctx)
+        causes = unauthorized_causes(
+            cred,
+            await ctx.probe(UNAUTHORIZED_FACTS),
+            now=ctx.environment.now(),
+            kube_user=kube_user,
+            exec_entry=exec_entry,
+        )
         details["likely_causes"] = causes
         message = _server_message(response)
         if not cred.usable:
@@ -646,22 +696,20 @@ class IdentityCheck(Check):
         return Result.fail(summary, hint=hint)
 
 
-async def _cluster_issuer(session: ApiSession) -> str | None:
-    """The cluster's service-account issuer, when discovery answers without a credential."""
-    response = await session.get("/.well-known/openid-configuration", authenticated=False)
-    body = response.json
-    if response.status == 200 and isinstance(body, dict) and isinstance(body.get("issuer"), str):
-        return str(body["issuer"])
-    return None
-
-
-async def _unauthorized_causes(
-    ctx: Context, session: ApiSession, cred: ResolvedCredential
+def unauthorized_causes(
+    cred: ResolvedCredential,
+    facts: UnauthorizedFacts,
+    *,
+    now: datetime,
+    kube_user: str = "USER",
+    exec_entry: ExecEntry | None = None,
 ) -> list[dict[str, Any]]:
-    """The reasons a 401 is likely, most likely first; each {cause, evidence, fix, likely}."""
-    now = ctx.environment.now()
+    """The reasons a 401 may have, most likely first; each {cause, evidence, fix, likely, certain}.
+
+    Pure: the credential, what UNAUTHORIZED_FACTS gathered, and the time decide; `kube_user` and
+    `exec_entry` only shape the fixes.
+    """
     causes: list[dict[str, Any]] = []
-    kube_user, exec_entry = await _kube_user(ctx)
     store = f"`kubectl config set-credentials {kube_user} --token=…`"
 
     def add(cause: str, evidence: str, fix: str, likely: bool, certain: bool = False) -> None:
@@ -705,7 +753,7 @@ async def _unauthorized_causes(
             expiry = f"exp {iso_utc(claims.exp)}" if claims.exp is not None else "no exp claim"
             add("the token expired", f"ruled out by its claims ({expiry})", renew, False)
         if claims is not None:
-            issuer = await _cluster_issuer(session)
+            issuer = facts.cluster_issuer
             if issuer is not None:
                 mismatch = claims.iss is not None and claims.iss != issuer
                 add(
@@ -744,22 +792,22 @@ async def _unauthorized_causes(
                 True,
             )
     if cred.client_cert_pem is not None:
-        facts = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
-        expired = facts.not_after is not None and facts.not_after <= now
+        cert = client_cert_facts(cred.client_cert_pem, cred.client_key_pem)
+        expired = cert.not_after is not None and cert.not_after <= now
         add(
             "the client certificate expired",
-            f"notAfter {iso_utc(facts.not_after)}" if facts.not_after else "unreadable certificate",
+            f"notAfter {iso_utc(cert.not_after)}" if cert.not_after else "unreadable certificate",
             "Get a new client certificate (kubeadm kubeconfig user --client-name NAME, or from the provider).",
             expired,
             certain=expired,
         )
-        ca_subject, signed_by_ca = _issued_by(cred.client_cert_pem, session.access.ca_pem)
+        ca_subject, signed_by_ca = facts.client_ca_subject, facts.signed_by_cluster_ca
         if signed_by_ca:
-            evidence = f"issuer {facts.issuer}: signed by the kubeconfig's CA, which usually is the client CA"
+            evidence = f"issuer {cert.issuer}: signed by the kubeconfig's CA, which usually is the client CA"
         elif ca_subject is not None:
-            evidence = f"issuer {facts.issuer}, not signed by the kubeconfig's CA ({ca_subject})"
+            evidence = f"issuer {cert.issuer}, not signed by the kubeconfig's CA ({ca_subject})"
         else:
-            evidence = f"issuer {facts.issuer}; the kubeconfig names no cluster CA to compare with"
+            evidence = f"issuer {cert.issuer}; the kubeconfig names no cluster CA to compare with"
         add(
             "the client certificate was issued by another CA than the cluster's client CA",
             evidence,
@@ -767,19 +815,6 @@ async def _unauthorized_causes(
             not signed_by_ca,
         )
     return causes
-
-
-def _issued_by(cert_pem: bytes, ca_pem: bytes | None) -> tuple[str | None, bool]:
-    """(the CA's subject, whether it signed the certificate); (None, False) without a usable CA."""
-    if not ca_pem:
-        return None, False
-
-    certs, cert_error = parse_pem_certificates(cert_pem)
-    cas, ca_error = parse_pem_certificates(ca_pem)
-    if cert_error is not None or ca_error is not None:
-        return None, False
-    signer = next((ca for ca in cas if issued_by(certs[0], ca)), None)
-    return describe(signer or cas[0]).subject, signer is not None
 
 
 # --- permissions ----------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ directly on port 53 the questions the resolver would ask, in the order it would 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +32,7 @@ from kdoctor.api import (
     ResolvConfFacts,
     Result,
     is_loopback,
+    normal_ip,
 )
 
 # kdoctor.probes.clusterdns is imported where it is used: outside a pod these checks do not apply,
@@ -420,10 +420,8 @@ class Fqdn(Check):
 
 
 def _same_ip(a: str, b: str) -> bool:
-    try:
-        return ipaddress.ip_address(a.strip("[]")) == ipaddress.ip_address(b.strip("[]"))
-    except ValueError:
-        return a.strip().lower() == b.strip().lower()
+    """net.IP.Equal for IP literals (one spelling each: normal_ip), else the names compared as text."""
+    return normal_ip(a) == normal_ip(b)
 
 
 class MatchesServiceHost(Check):

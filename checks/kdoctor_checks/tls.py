@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -32,6 +32,7 @@ from kdoctor.api import (
     expires_soon,
     go_hostname_error,
     hostname_matches,
+    human_utc,
     phase_timings,
     strength_problems,
 )
@@ -116,10 +117,6 @@ def _describe(cert: CertSummary) -> str:
 
 def _chain_words(analysis: ChainAnalysis) -> str:
     return " ← ".join(c.subject for c in analysis.chain) or "no certificate"
-
-
-def _date(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _days(delta: timedelta) -> str:
@@ -311,12 +308,12 @@ class ChainCheck(Check):
     def _validity(self, facts: _Facts, details: dict[str, Any]) -> Result:
         analysis = facts.analysis
         now = facts.now
-        clock = f"this machine's clock reads {_date(now)}"
+        clock = f"this machine's clock reads {human_utc(now)}"
         skew = _skew_note(facts)
         if analysis.expired:
             cert = analysis.expired[0]
             return Result.fail(
-                f"x509: certificate has expired: {cert.subject} expired on {_date(cert.not_after)}, "
+                f"x509: certificate has expired: {cert.subject} expired on {human_utc(cert.not_after)}, "
                 f"{_days(now - cert.not_after)} ago ({clock}){skew}",
                 hint="Renew the serving certificate (kubeadm: `kubeadm certs renew apiserver`, then restart the "
                 "kube-apiserver; `kubeadm certs check-expiration` lists the rest). If this machine's clock is "
@@ -324,7 +321,7 @@ class ChainCheck(Check):
             )
         cert = analysis.not_yet_valid[0]
         return Result.fail(
-            f"x509: certificate is not yet valid: {cert.subject} is valid from {_date(cert.not_before)}, "
+            f"x509: certificate is not yet valid: {cert.subject} is valid from {human_utc(cert.not_before)}, "
             f"{_days(cert.not_before - now)} from now ({clock}){skew}",
             hint="Check this machine's clock first (`timedatectl`; `timedatectl set-ntp true`): a clock that is "
             "behind makes fresh certificates look not yet valid. If the clock is right, the certificate was "
@@ -439,11 +436,11 @@ class ExpiryCheck(Check):
         details["days_left"] = round(left.total_seconds() / 86400, 1)
         if expires_soon(first.not_after, now):
             return Result.warn(
-                f"{first.subject} expires on {_date(first.not_after)}, in {_days(left)}",
+                f"{first.subject} expires on {human_utc(first.not_after)}, in {_days(left)}",
                 hint="Renew it before then (kubeadm: `kubeadm certs check-expiration`, `kubeadm certs renew "
                 "apiserver`, then restart kube-apiserver; managed clusters: the provider's rotation).",
             )
-        return Result.ok(f"{first.subject} is valid until {_date(first.not_after)} ({_days(left)})")
+        return Result.ok(f"{first.subject} is valid until {human_utc(first.not_after)} ({_days(left)})")
 
 
 class StrengthCheck(Check):

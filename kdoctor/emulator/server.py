@@ -417,6 +417,10 @@ class Emulator:
             except OSError:
                 return  # e.g. out of file descriptors; the reader fires again
             conn.setblocking(False)
+            # A Go apiserver sets TCP_NODELAY; asyncio does so only for sockets it accepts itself, not
+            # for this listener. Without it a small response can wait ~40 ms on the peer's delayed ACK.
+            with contextlib.suppress(OSError):
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._sockets.add(conn)
             task = loop.create_task(self._dispatch(conn))
             self._tasks.add(task)

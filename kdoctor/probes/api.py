@@ -4,7 +4,10 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
 
 - TLS is verified against the kubeconfig's CA (or the system roots when none is set), with
   `tls-server-name` as the name sent and checked; the client certificate, when the credential has
-  one, is loaded into that context. HTTP/2 is off (one HTTP/1.1 connection, requests in turn).
+  one, is loaded into that context. HTTP/2 is off (one HTTP/1.1 connection, requests in turn):
+  kubectl negotiates h2 by ALPN, but httpx needs the `h2` package for it, whose import (~15 ms)
+  every run would pay, and nothing kdoctor judges differs between the two. The version each answer
+  came in is kept (`ApiResponse.protocol`) and apiserver.version reports it.
 - The proxy is the one `kdoctor.proxyrules` decided (client-go's rules), handed to httpx explicitly;
   httpx's own environment handling (`trust_env`) is never used.
 - Credentials go only over a connection whose verification succeeded (or plain HTTP to loopback,
@@ -149,6 +152,8 @@ class ApiResponse:
     repeated: bool = False
     #: The local clock (the context's) when the response headers arrived, for clock-skew checks.
     received_at: datetime | None = None
+    #: The HTTP version the answer came in ("HTTP/1.1"; HTTP/2 is not offered, see the module doc).
+    protocol: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -422,6 +427,7 @@ class ApiSession:
             credentials_sent=sent_credentials and trace.tls_done(self.https),
             new_connection=trace.opened,
             received_at=self._clock(),
+            protocol=answer.protocol,
         )
 
     def _note_connection(self, trace: _Trace, error_kind: str | None, error: str | None) -> None:
@@ -632,11 +638,14 @@ class _Trace:
 
 @dataclass(frozen=True)
 class _Answer:
+    """An HTTP answer as read off the wire."""
+
     status: int
     reason: str
     headers: tuple[tuple[str, str], ...]
     body: bytes
     truncated: bool
+    protocol: str
 
 
 async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answer:
@@ -657,7 +666,9 @@ async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answe
     finally:
         await response.aclose()
     body = b"".join(chunks)[:MAX_BODY]
-    return _Answer(response.status_code, response.reason_phrase, headers, body, truncated)
+    return _Answer(
+        response.status_code, response.reason_phrase, headers, body, truncated, response.http_version
+    )
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -1,8 +1,10 @@
 """A TCP connect to the host the client dials, address by address, with the failure told apart.
 
-This bare connect is separate from the API session's connection on purpose: httpx (anyio) races the
-addresses (happy eyeballs) and reports only that "all connection attempts failed"; this probe says which
-address refused, which timed out and which answered. It sends nothing and closes at once.
+With one address and no proxy, the API session's own connect is the answer (`_session_connect`): one
+connection per target carries the TCP connect, TLS and every request. Otherwise a bare connect,
+separate from the session's on purpose: httpx (anyio) races the addresses (happy eyeballs) and
+reports only that "all connection attempts failed"; this probe says which address refused, which
+timed out and which answered. It sends nothing and closes at once.
 """
 
 from __future__ import annotations
@@ -11,12 +13,13 @@ import asyncio
 import contextlib
 import errno
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kdoctor.keys import TCP_CONNECT
+from kdoctor.keys import API_SESSION, TCP_CONNECT, VERSION
 from kdoctor.probes.resolve import RESOLUTION
-from kdoctor.probes.route import ROUTE
+from kdoctor.probes.route import ROUTE, Route
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
@@ -31,6 +34,8 @@ _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errn
 
 @dataclass(frozen=True)
 class ConnectAttempt:
+    """One TCP connect to one address."""
+
     address: str
     port: int
     #: "connected", "refused", "timeout", "unreachable", "reset" or "error"
@@ -102,6 +107,9 @@ async def _compute_tcp(ctx: Context) -> TcpConnect:
     started = time.perf_counter()
     if not resolution.ok:
         return TcpConnect(host, port, route.proxy_url, (), "no-address", 0.0)
+    reused = await _session_connect(ctx, route, resolution.addresses)
+    if reused is not None:
+        return reused
     attempts: list[ConnectAttempt] = []
     # One --timeout for the whole probe, split over the addresses tried, like a dialer's deadline.
     deadline = time.monotonic() + ctx.timeout
@@ -115,6 +123,28 @@ async def _compute_tcp(ctx: Context) -> TcpConnect:
             break
     outcome = attempts[-1].outcome if attempts else "timeout"
     return TcpConnect(host, port, route.proxy_url, tuple(attempts), outcome, _ms(started))
+
+
+async def _session_connect(ctx: Context, route: Route, addresses: Sequence[str]) -> TcpConnect | None:
+    """The API session's own TCP connect, when it tells everything a bare connect would.
+
+    With one address to try and no proxy, the connection that carries TLS and every request (it
+    opens for GET /version) answers the same question: did `address:port` accept? Reading its
+    connect saves a connection per target. With several addresses (httpx races them and names none
+    that failed), through a proxy, or when the session did not get as far as a TCP connection, the
+    bare connects below say which address did what.
+    """
+    if route.proxied or len(addresses) != 1 or route.server.scheme != "https":
+        return None
+    session = await ctx.probe(API_SESSION)
+    await ctx.probe(VERSION)
+    timings = session.connection_timings
+    if timings is None or timings.connect is None or session.peer_address != addresses[0]:
+        return None
+    attempt = ConnectAttempt(addresses[0], route.dial.port, "connected", None, timings.connect)
+    return TcpConnect(
+        route.dial.host, route.dial.port, route.proxy_url, (attempt,), "connected", timings.connect
+    )
 
 
 """A TCP connect to the server, or to the proxy when one is in the path (`via_proxy` says so)."""

@@ -13,12 +13,13 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from kdoctor.core import Status
 from kdoctor.render.common import headline
 from kdoctor.report import CheckResult, Report, TargetReport
+from kdoctor.timefmt import iso_utc
 
 # XML 1.0 allows only \t \n \r below U+0020, no surrogates and neither U+FFFE nor U+FFFF.
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
@@ -142,14 +143,13 @@ def _plugin_suite(parent: ET.Element, plugin_errors: Mapping[str, str], timestam
 
 
 def _timestamp(started_at: str) -> str:
-    # The JUnit schema's timestamp is an ISO 8601 date-time without a zone: give it in UTC.
     try:
         moment = datetime.fromisoformat(started_at.replace("Z", "+00:00"))
     except ValueError:
         return ""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # The JUnit schema (junit-10.xsd, ISO8601_DATETIME_PATTERN) takes a date-time without a zone:
+    # the UTC one, without its "Z".
+    return iso_utc(moment).removesuffix("Z")
 
 
 def render_junit(report: Report) -> str:

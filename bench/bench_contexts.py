@@ -1,0 +1,145 @@
+"""`kdoctor run --all-contexts` over many contexts on loopback emulators.
+
+    python bench/bench_contexts.py [--contexts 200] [--emulators 4] [--timeout 2] [--rounds 3]
+
+1. every context healthy (goal: 200 contexts in <= 2 s);
+2. half the contexts on an emulator that accepts TCP and never answers TLS (goal: a verdict within
+   2 x --timeout + 1 s: the hanging targets wait together, not in turns);
+3. every context hanging: how many targets wait on the network at once, without the CPU of a healthy half.
+
+The emulators run as separate processes (python -m kdoctor.emulator), so that serving does not share
+this process's interpreter lock; their kubeconfigs are merged into one with N contexts, each with its
+own cluster and user entry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import yaml
+from _common import clean_env, header, kdoctor_cmd, peak_rss_kib, run_once
+
+
+def start_emulator(scenario: str, kubeconfig: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kdoctor.emulator", "--scenario", scenario, "--kubeconfig", str(kubeconfig)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line.startswith("kubeconfig "):
+            return proc
+        if not line and proc.poll() is not None:
+            break
+    proc.kill()
+    sys.exit(f"the {scenario} emulator did not start")
+
+
+def merged(configs: list[Path], count: int, out: Path) -> Path:
+    """`count` contexts, spread over the emulators' kubeconfigs in turn."""
+    docs = [yaml.safe_load(c.read_text()) for c in configs]
+    clusters, users, contexts = [], [], []
+    for i in range(count):
+        doc = docs[i % len(docs)]
+        name = f"ctx-{i:03d}"
+        clusters.append({"name": name, "cluster": doc["clusters"][0]["cluster"]})
+        users.append({"name": name, "user": doc["users"][0]["user"]})
+        contexts.append({"name": name, "context": {"cluster": name, "user": name}})
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": clusters,
+        "users": users,
+        "contexts": contexts,
+        "current-context": "ctx-000",
+    }
+    out.write_text(yaml.safe_dump(config))
+    out.chmod(0o600)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contexts", type=int, default=200)
+    parser.add_argument("--emulators", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    header(f"--all-contexts over {args.contexts} contexts ({args.emulators} emulator processes per scenario)")
+    procs: list[subprocess.Popen[str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        env = clean_env(home)
+        try:
+            healthy = []
+            hanging = []
+            for i in range(args.emulators):
+                path = home / f"healthy-{i}.kubeconfig"
+                procs.append(start_emulator("healthy", path))
+                healthy.append(path)
+                path = home / f"hang-{i}.kubeconfig"
+                procs.append(start_emulator("hang", path))
+                hanging.append(path)
+            all_healthy = merged(healthy, args.contexts, home / "healthy.kubeconfig")
+            # Alternate healthy and hanging emulators: half the contexts hang.
+            mixed = merged(
+                [p for pair in zip(healthy, hanging, strict=True) for p in pair],
+                args.contexts,
+                home / "mixed.kubeconfig",
+            )
+            all_hanging = merged(hanging, args.contexts, home / "hanging.kubeconfig")
+            timeout = f"{args.timeout:g}"
+            for label, config, bound in (
+                (f"{args.contexts} healthy contexts", all_healthy, 2.0),
+                (f"{args.contexts} contexts, half hanging, --timeout {timeout}", mixed, 2 * args.timeout + 1),
+                # No CPU-bound healthy half: only how many targets wait on the network at once.
+                (
+                    f"{args.contexts} contexts, all hanging, --timeout {timeout}",
+                    all_hanging,
+                    2 * args.timeout + 1,
+                ),
+            ):
+                cmd = [
+                    *kdoctor_cmd(),
+                    "run",
+                    "--all-contexts",
+                    "-o",
+                    "json",
+                    "--timeout",
+                    timeout,
+                    "--kubeconfig",
+                    str(config),
+                ]
+                times = [run_once(cmd, env, ok_codes=(0, 1), timeout=600) for _ in range(args.rounds)]
+                check = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+                doc = json.loads(check.stdout)
+                targets = len(doc["targets"])
+                failing = sum(1 for t in doc["targets"] if any(r["status"] == "fail" for r in t["results"]))
+                rss = peak_rss_kib(cmd, env, ok_codes=(0, 1)) / 1024
+                print(f"-- {label}: {targets} targets, {failing} with a failure, peak RSS {rss:.0f} MiB")
+                print(
+                    f"  median {statistics.median(times):6.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)});"
+                    f" goal <= {bound:g} s"
+                )
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
