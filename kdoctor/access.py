@@ -56,6 +56,8 @@ class Credentials:
     password: Secret | None = None
     exec: ExecSpec | None = None
     auth_provider: str | None = None
+    #: The auth-provider's config (id-token, refresh-token, client-secret, ...); every value a Secret.
+    auth_provider_config: tuple[tuple[str, Secret], ...] = ()
 
     @property
     def methods(self) -> list[str]:
@@ -83,6 +85,9 @@ class AccessSpec:
     insecure_skip_tls_verify: bool = False
     tls_server_name: str | None = None
     proxy_url: str | None = None  # the cluster's proxy-url field, if any
+    #: Set when a CA is configured but cannot be read: kubectl cannot verify (nor send a credential),
+    #: yet the server can still be looked at without one.
+    ca_error: str | None = None
     credentials: Credentials = field(default_factory=Credentials)
     origin: str = ""  # human words: "context prod in ~/.kube/config", "pod service account"
 

@@ -41,6 +41,15 @@ from kdoctor.certs import (
     key_problem,
     parse_pem_certificates,
 )
+from kdoctor.cloudcreds import (
+    decode_eks_token,
+    eks_cluster_argument,
+    eks_server_region,
+    judge_eks_token,
+    judge_token_against_server_clock,
+    oidc_claim_problems,
+    removed_provider_migration,
+)
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
 from kdoctor.credentials import (
@@ -50,7 +59,11 @@ from kdoctor.credentials import (
     client_cert_facts,
     credential_details,
 )
+from kdoctor.dialplan import describe_dial, go_dial_plan
+from kdoctor.discovery import DiscoveryFacts, judge_discovery
 from kdoctor.execplugin import ExecResult
+from kdoctor.gotls import go_rejections, go_version
+from kdoctor.identity import ClaimedIdentity, anonymous_403_words, identity_note
 from kdoctor.incluster import (
     REFRESH_GRACE,
     InClusterEnv,
@@ -62,15 +75,19 @@ from kdoctor.jwt import JwtClaims
 from kdoctor.jwt import decode as decode_jwt
 from kdoctor.keys import (
     ACCESS,
+    ADDRESS_SURVEY,
     API_SESSION,
     CHAIN_ANALYSIS,
     CREDENTIALS,
+    DISCOVERY,
     FQDN_LOOKUP,
     IDENTITY_REVIEW,
     IN_CLUSTER_ACCESS,
     IN_CLUSTER_ENV,
+    INTERCEPTION,
     KUBECONFIG,
     KUBECONFIG_ACCESS,
+    KUBECTL_CLIENT,
     LIVEZ,
     MATERIAL,
     NAMESERVERS,
@@ -103,40 +120,49 @@ from kdoctor.kubeconfig import (
     has_tls_settings,
 )
 from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
-from kdoctor.probes.api import ApiResponse, ApiSession, phase_timings
+from kdoctor.noproxy import no_proxy_notes, no_proxy_value
+from kdoctor.probes.api import ApiResponse, ApiSession, Interception, phase_timings
 from kdoctor.probes.clusterdns import (
     KUBELET_NDOTS,
     MAX_NAMESERVERS,
     MUSL_MAX_LINE,
     OLD_GLIBC_MAX_SEARCH,
     OLD_GLIBC_MAX_SEARCH_CHARS,
+    DNSUnavailable,
     Lookup,
     NameAnswer,
     ResolvConfFacts,
 )
 from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
 from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
+from kdoctor.probes.kubectl import KubectlClient
 from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
 from kdoctor.probes.resolve import Resolution, is_ip_literal
-from kdoctor.probes.route import Route
+from kdoctor.probes.route import ProxyFault, Route
 from kdoctor.probes.tcp import TcpConnect
 from kdoctor.probes.tls import (
+    KUBERNETES_CA_WORDS,
     ChainAnalysis,
     PeerTls,
     capture_chain_unverified,
     go_hostname_error,
     hostname_matches,
+    interception_issuer,
     strength_problems,
 )
 from kdoctor.proxyrules import (
     HttpxRejected,
     ProxyDecision,
+    decide_proxy,
     display_proxy_url,
     httpx_would_choose,
+    python_client_bypasses,
     python_client_would_choose,
 )
 from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
 from kdoctor.redact import fingerprint
+from kdoctor.shadowing import shadowed_definitions
+from kdoctor.skew import judge_skew
 from kdoctor.timefmt import human_utc, iso_utc
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
@@ -154,15 +180,19 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "run_check",
     # probe keys
     "ACCESS",
+    "ADDRESS_SURVEY",
     "API_SESSION",
     "CHAIN_ANALYSIS",
     "CREDENTIALS",
+    "DISCOVERY",
     "FQDN_LOOKUP",
     "IDENTITY_REVIEW",
     "IN_CLUSTER_ACCESS",
+    "INTERCEPTION",
     "IN_CLUSTER_ENV",
     "KUBECONFIG",
     "KUBECONFIG_ACCESS",
+    "KUBECTL_CLIENT",
     "LIVEZ",
     "MATERIAL",
     "NAMESERVERS",
@@ -182,6 +212,9 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "WILDCARD_LOOKUP",
     # fact types
     "AccessSpec",
+    "ClaimedIdentity",
+    "DiscoveryFacts",
+    "KubectlClient",
     "ApiResponse",
     "ApiSession",
     "CertSummary",
@@ -193,8 +226,11 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "ExecResult",
     "ExecSpec",
     "IdentityReview",
+    "DNSUnavailable",
     "InClusterEnv",
+    "Interception",
     "JwtClaims",
+    "ProxyFault",
     "LoadedKubeconfig",
     "Lookup",
     "Material",
@@ -218,6 +254,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "HOST_VAR",
     "INTERACTIVE_MODES",
     "KUBELET_NDOTS",
+    "KUBERNETES_CA_WORDS",
     "LEASES_PATH",
     "MAX_NAMESERVERS",
     "MUSL_MAX_LINE",
@@ -229,12 +266,31 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "REMOVED_AUTH_PROVIDERS",
     "SERVICE_NAME",
     "HttpxRejected",
+    "anonymous_403_words",
+    "decode_eks_token",
+    "describe_dial",
+    "eks_cluster_argument",
+    "eks_server_region",
+    "go_dial_plan",
+    "go_rejections",
+    "go_version",
+    "identity_note",
+    "judge_discovery",
+    "judge_eks_token",
+    "judge_skew",
+    "judge_token_against_server_clock",
+    "no_proxy_notes",
+    "no_proxy_value",
+    "oidc_claim_problems",
+    "removed_provider_migration",
+    "shadowed_definitions",
     "apiserver_proxy_path",
     "capture_chain_unverified",
     "certificate_facts",
     "client_cert_facts",
     "credential_details",
     "decode_jwt",
+    "decide_proxy",
     "describe",
     "display_proxy_url",
     "effective_server",
@@ -247,6 +303,8 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "hostname_matches",
     "human_utc",
     "httpx_would_choose",
+    "interception_issuer",
+    "python_client_bypasses",
     "is_dns1123_label",
     "is_ip_literal",
     "is_loopback",

@@ -173,7 +173,32 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether `issuer` names and signed `cert` (its key verifies the signature)."""
     try:
         cert.verify_directly_issued_by(issuer)
-    except Exception:  # InvalidSignature, another issuer name (ValueError), an unsupported key (TypeError)
+    except ValueError:
+        # cryptography refuses SHA-1 (and MD5) signatures outright; who signed still matters, so that
+        # a SHA-1 chain is reported as SHA-1 (kdoctor.gotls) rather than as a rotated or missing CA.
+        return _legacy_signature_verifies(cert, issuer)
+    except Exception:  # InvalidSignature, an unsupported key (TypeError)
+        return False
+    return True
+
+
+def _legacy_signature_verifies(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    try:
+        if cert.issuer != issuer.subject:
+            return False
+        algorithm = cert.signature_hash_algorithm
+        if algorithm is None or algorithm.name not in ("sha1", "md5"):
+            return False
+        key = issuer.public_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+        elif isinstance(key, ec.EllipticCurvePublicKey):
+            key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+        else:
+            return False
+    except Exception:  # InvalidSignature, an unknown algorithm
         return False
     return True
 

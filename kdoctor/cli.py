@@ -43,6 +43,12 @@ def _output_choice(value: str | None) -> str | None:
     return value
 
 
+def _client_choice(value: str) -> str:
+    if value not in ("kubectl", "python"):
+        raise typer.BadParameter("must be kubectl or python")
+    return value
+
+
 def _fail_on_choice(value: str) -> str:
     if value not in ("fail", "warn"):
         raise typer.BadParameter("must be fail or warn")
@@ -88,6 +94,13 @@ def run(
     fail_on: Annotated[
         str, typer.Option(callback=_fail_on_choice, help="Exit 1 on fail (default) or on warn too.")
     ] = "fail",
+    client: Annotated[
+        str,
+        typer.Option(
+            callback=_client_choice,
+            help="Whose behaviour to judge: kubectl (default) or python (the official Python client and httpx).",
+        ),
+    ] = "kubectl",
     no_exec: Annotated[bool, typer.Option("--no-exec", help="Never run exec credential plugins.")] = False,
     debug: Annotated[
         bool, typer.Option("--debug", help="Tracebacks of checks that ended in error, to stderr.")
@@ -115,6 +128,7 @@ def run(
             "skip": skip,
             "timeout": timeout,
             "fail_on": fail_on,
+            "client": client,
             "no_exec": no_exec,
             "debug": debug,
             "verbose": verbose,

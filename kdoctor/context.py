@@ -54,6 +54,9 @@ class Options:
     debug: bool = False
     selected: tuple[str, ...] = ()  # --check
     skipped: tuple[str, ...] = ()  # --skip
+    #: --client: whose behaviour the checks judge, "kubectl" (client-go) or "python" (the official
+    #: Python client and httpx): the proxy route, and which differences are findings or notes.
+    client: str = "kubectl"
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ async def resolve_credentials(ctx: Context, access: AccessSpec) -> ResolvedCrede
     configured = tuple(creds.methods)
     _register(ctx, creds)
 
+    if creds.auth_provider == "oidc":
+        return _from_oidc(ctx, creds, configured)
     if creds.auth_provider:
         return ResolvedCredential(
             kind="none",
@@ -247,7 +249,46 @@ def _static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None, str,
     return None, "", None
 
 
+def _from_oidc(ctx: Context, creds: Credentials, configured: tuple[str, ...]) -> ResolvedCredential:
+    """client-go's oidc auth-provider: the id-token while it is valid, else a refresh at the IdP.
+
+    kdoctor sends the id-token as kubectl would; it never contacts the identity provider, so an
+    expired id-token with a refresh-token is "not run" (kubectl would refresh), not a failure.
+    """
+    from kdoctor.cloudcreds import oidc_id_token_state
+
+    config = {k: v.reveal() for k, v in creds.auth_provider_config}
+    state = oidc_id_token_state(config, ctx.environment.now())
+    source = "auth-provider oidc (id-token)"
+    if state.usable:
+        return ResolvedCredential(
+            kind="token",
+            bearer=Secret(config["id-token"]),
+            source=source,
+            expires_at=state.expires_at,
+            configured=configured,
+        )
+    if state.refreshable:
+        return ResolvedCredential(kind="none", source=source, not_run=state.words, configured=configured)
+    return ResolvedCredential(kind="none", source=source, problem=state.words, configured=configured)
+
+
+#: auth-provider config keys that name things rather than prove them: shown, never scrubbed.
+_PUBLIC_PROVIDER_KEYS = frozenset(
+    {
+        "client-id",
+        "idp-issuer-url",
+        "idp-certificate-authority",
+        "idp-certificate-authority-data",
+        "extra-scopes",
+    }
+)
+
+
 def _register(ctx: Context, creds: Credentials) -> None:
+    for key, value in creds.auth_provider_config:
+        if key not in _PUBLIC_PROVIDER_KEYS:
+            ctx.secrets.add(value)
     ctx.secrets.add(creds.token)
     ctx.secrets.add(creds.client_key_pem)
     ctx.secrets.add(creds.password)

@@ -370,20 +370,31 @@ def _tail(stderr: bytes, secrets: SecretRegistry) -> tuple[str, ...]:
 
 def _parse(stdout: bytes, api_version: str, secrets: SecretRegistry) -> dict[str, Any]:
     """The ExecCredential fields client-go reads, or `parse_error` with client-go's wording."""
+    from kdoctor.outputshape import describe_shape
+    from kdoctor.yamlload import YamlDocument, load_yaml_bytes
+
     try:
-        obj = json.loads(stdout.decode("utf-8"))
+        obj: Any = json.loads(stdout.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        # Whatever it printed may hold a credential; keep none of it.
-        return {"parse_error": "decoding stdout: plugin output is not valid JSON"}
+        # client-go's decoder takes YAML too: kubectl accepts a YAML ExecCredential.
+        loaded = load_yaml_bytes(stdout)
+        if not isinstance(loaded, YamlDocument) or not isinstance(loaded.data, dict):
+            # Whatever it printed may hold a credential: described by its shape, none of it kept.
+            return {
+                "parse_error": f"decoding stdout: not an ExecCredential: it printed {describe_shape(stdout)}"
+            }
+        obj = loaded.data
     if not isinstance(obj, dict):
-        return {"parse_error": "decoding stdout: plugin output is not a JSON object"}
+        return {"parse_error": f"decoding stdout: not a JSON object: it printed {describe_shape(stdout)}"}
     status = obj.get("status")
     _register_status(status, secrets)
     kind = obj.get("kind")
     returned = obj.get("apiVersion")
     out: dict[str, Any] = {"returned_api_version": returned if isinstance(returned, str) else None}
     if kind != "ExecCredential":
-        out["parse_error"] = f"decoding stdout: expected kind ExecCredential, got {_short(kind)}"
+        out["parse_error"] = (
+            f"decoding stdout: expected kind ExecCredential, got {_short(kind)}: it printed {describe_shape(stdout)}"
+        )
         return out
     if returned != api_version:
         out["parse_error"] = (

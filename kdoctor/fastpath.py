@@ -27,6 +27,7 @@ _VALUE_FLAGS = {
     "--skip": "skip",
     "--timeout": "timeout",
     "--fail-on": "fail_on",
+    "--client": "client",
 }
 _SWITCHES: dict[str, tuple[str, bool]] = {
     "--all-contexts": ("all_contexts", True),
@@ -88,6 +89,8 @@ def _validated(values: dict[str, Any]) -> dict[str, Any] | None:
         return None
     if values.get("fail_on", "fail") not in ("fail", "warn"):
         return None
+    if values.get("client", "kubectl") not in ("kubectl", "python"):
+        return None
     if "timeout" in values:
         try:
             timeout = float(values["timeout"])
@@ -115,6 +118,7 @@ def execute(values: dict[str, Any]) -> int:
         timeout=float(values.get("timeout", 5.0)),
         no_exec=bool(values.get("no_exec", False)),
         debug=bool(values.get("debug", False)),
+        client=values.get("client", "kubectl"),
         selected=tuple(values.get("check") or ()),
         skipped=tuple(values.get("skip") or ()),
     )

@@ -13,15 +13,17 @@ from kdoctor.core import Probe
 if TYPE_CHECKING:
     from kdoctor.access import AccessSpec
     from kdoctor.credentials import ResolvedCredential
+    from kdoctor.discovery import DiscoveryFacts
     from kdoctor.incluster import InClusterEnv, ServiceAccountFacts
     from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
-    from kdoctor.probes.api import ApiResponse, ApiSession
+    from kdoctor.probes.api import ApiResponse, ApiSession, Interception
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
     from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
+    from kdoctor.probes.kubectl import KubectlClient
     from kdoctor.probes.path import PathFacts
     from kdoctor.probes.resolve import Resolution
     from kdoctor.probes.route import Route
-    from kdoctor.probes.tcp import TcpConnect
+    from kdoctor.probes.tcp import ConnectAttempt, TcpConnect
     from kdoctor.probes.tls import ChainAnalysis, PeerTls
     from kdoctor.proxyrules import ProxyDecision
 
@@ -45,7 +47,7 @@ IN_CLUSTER_ACCESS: Probe[AccessSpec] = Probe("incluster.access", "kdoctor.inclus
 # The credential kubectl would send
 CREDENTIALS: Probe[ResolvedCredential] = Probe("credentials", "kdoctor.credentials:_compute")
 
-# The proxy decision client-go makes
+# The proxy decision client-go makes (with --client python: the official Python client's)
 PROXY_DECISION: Probe[ProxyDecision] = Probe("proxy.decision", "kdoctor.proxyrules:_compute_decision")
 
 # The network path
@@ -60,6 +62,11 @@ LIVEZ: Probe[ApiResponse] = Probe("api.livez", "kdoctor.probes.api:_compute_live
 READYZ: Probe[ApiResponse] = Probe("api.readyz", "kdoctor.probes.api:_compute_readyz")
 TLS_HANDSHAKE: Probe[PeerTls] = Probe("api.tls", "kdoctor.probes.api:_compute_tls")
 CHAIN_ANALYSIS: Probe[ChainAnalysis] = Probe("api.tls.analysis", "kdoctor.probes.api:_compute_analysis")
+#: The TLS-intercepting proxy in the path, once identified (None when there is none): every hint that would
+#: otherwise point at names or settings of the interceptor's certificate reads it.
+INTERCEPTION: Probe[Interception | None] = Probe(
+    "api.tls.interception", "kdoctor.probes.api:_compute_interception"
+)
 
 # Cluster DNS, from inside a pod
 RESOLV_CONF: Probe[ResolvConfFacts] = Probe(
@@ -84,3 +91,14 @@ IDENTITY_REVIEW: Probe[IdentityReview] = Probe(
 UNAUTHORIZED_FACTS: Probe[UnauthorizedFacts] = Probe(
     "auth.unauthorized-facts", "kdoctor.probes.identity:gather_unauthorized_facts"
 )
+
+# Every address of the server's name, for apiserver.tcp's note (direct connections only)
+ADDRESS_SURVEY: Probe[tuple[ConnectAttempt, ...]] = Probe(
+    "address-survey", "kdoctor.probes.addresses:survey_resolved_addresses"
+)
+
+# API discovery as kubectl fetches it, for apiserver.discovery
+DISCOVERY: Probe[DiscoveryFacts] = Probe("api.discovery", "kdoctor.probes.discovery:gather_discovery")
+
+# The kubectl on PATH (kubectl version --client), for apiserver.skew and Go's TLS rules
+KUBECTL_CLIENT: Probe[KubectlClient] = Probe("kubectl-client", "kdoctor.probes.kubectl:read_path_kubectl")

@@ -731,6 +731,15 @@ def _context_entry(name: str, body: Mapping[str, Any], origin: str) -> ContextEn
     )
 
 
+def _auth_provider_config(body: Mapping[str, Any]) -> tuple[tuple[str, Secret], ...]:
+    """The auth-provider's string config values, each a Secret (id-token and refresh-token are credentials)."""
+    provider = body.get("auth-provider")
+    config = provider.get("config") if isinstance(provider, Mapping) else None
+    if not isinstance(config, Mapping):
+        return ()
+    return tuple((str(k), Secret(v)) for k, v in config.items() if isinstance(v, str) and v)
+
+
 def _user_entry(name: str, body: Mapping[str, Any], origin: str) -> UserEntry:
     token = body.get("token")
     password = body.get("password")
@@ -982,8 +991,13 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
         raise AccessUnavailable(
             "insecure-skip-tls-verify is set together with a CA; kubectl refuses the cluster"
         )
-    if material.ca is not None and material.ca.data is None:
-        raise AccessUnavailable(f"{material.ca.setting} {material.ca.source} {material.ca.error}")
+    # An unreadable CA does not stop kdoctor looking at the server (kubeconfig.ca reports it; the
+    # session then connects only to read the chain, without a credential).
+    ca_error = (
+        f"{material.ca.setting} {material.ca.source} {material.ca.error}"
+        if material.ca is not None and material.ca.data is None
+        else None
+    )
     credentials = Credentials()
     if user is not None:
         token = user.token
@@ -1014,6 +1028,7 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
             password=user.password,
             exec=exec_spec,
             auth_provider=user.auth_provider,
+            auth_provider_config=_auth_provider_config(user.raw),
         )
     context = selection.context
     return AccessSpec(
@@ -1025,6 +1040,7 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
         proxy_url=cluster.proxy_url,
         credentials=credentials,
         origin=f"context {context.name} in {context.origin}",
+        ca_error=ca_error,
     )
 
 

@@ -44,6 +44,8 @@ __all__ = [
     "display_proxy_url",
     "httpx_would_choose",
     "proxy_url_secrets",
+    "python_client_bypasses",
+    "python_client_decision",
     "python_client_would_choose",
 ]
 
@@ -629,25 +631,96 @@ def httpx_would_choose(server_url: str, env: Mapping[str, str]) -> str | None:
     return None
 
 
+def python_client_bypasses(server_url: str, no_proxy: str) -> bool:
+    """The official Python client's NO_PROXY test (kubernetes/client/rest.py ``should_bypass_proxies``,
+    v37): ``*``, CIDR entries for IP hosts, a host or ``host:port`` and their subdomains (a leading dot
+    is ignored). Loopback is not special, unlike client-go."""
+    parts = urlsplit(server_url if "://" in server_url else f"https://{server_url}")
+    host = (parts.hostname or "").lower()
+    if not host:
+        return True
+    host_and_port = parts.netloc.lower().rpartition("@")[2]
+    try:
+        host_ip: ipaddress.IPv4Address | ipaddress.IPv6Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        host_ip = None
+    for entry in (e.strip().lower() for e in no_proxy.split(",")):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        if host_ip is not None:
+            try:
+                if host_ip in ipaddress.ip_network(entry, strict=False):
+                    return True
+            except ValueError:
+                pass
+        entry = entry.lstrip(".")
+        if (
+            host in (entry,)
+            or host.endswith("." + entry)
+            or host_and_port == entry
+            or host_and_port.endswith("." + entry)
+        ):
+            return True
+    return False
+
+
 def python_client_would_choose(
     server_url: str, env: Mapping[str, str], cluster_proxy_url: str | None
 ) -> str | None:
     """The proxy the official Python client (``kubernetes``, sync, via load_kube_config) would use.
 
-    A model of recent releases, kept deliberately simple because the behaviour changed between
-    releases: the kubeconfig ``proxy-url`` is honoured (releases before kubernetes-client/python#2680
-    ignore it in the sync client), and otherwise only ALL_PROXY/all_proxy applies, because the
-    configuration object is built before the server's scheme is known (kubernetes-client/python#2681),
-    so HTTPS_PROXY/HTTP_PROXY do not reach it. urllib3 has no loopback exception and its NO_PROXY
-    handling is not client-go's (no reliable CIDR support), so NO_PROXY is not modelled.
+    Modelled on kubernetes 37.x, and checked against the installed client by
+    tests/test_python_client_agreement.py: ``Configuration`` reads the environment with
+    urllib's ``getproxies()`` (lower-case spellings win) and picks the proxy for the server URL's
+    scheme, else ``all`` (configuration.py ``_env_proxy``, re-resolved when ``host`` is set);
+    the kubeconfig's ``proxy-url`` replaces it (kube_config.py ``_load_cluster_info``); and rest.py
+    skips the proxy when NO_PROXY matches (``should_bypass_proxies``, see `python_client_bypasses`),
+    for a proxy-url too. No loopback exception. Older releases differ: they ignored proxy-url in the
+    sync client (kubernetes-client/python#2680) and HTTPS_PROXY/HTTP_PROXY for a kubeconfig
+    (kubernetes-client/python#2681).
     """
-    del server_url  # the server does not influence this client's choice
+    proxies = python_getproxies(env)
     if cluster_proxy_url:
-        return cluster_proxy_url.strip()
-    value = python_getproxies(env).get("all")
-    if not value:
+        value: str | None = cluster_proxy_url.strip()
+    else:
+        scheme = urlsplit(server_url if "://" in server_url else f"https://{server_url}").scheme.lower()
+        value = proxies.get(scheme) or proxies.get("all")
+    if not value or python_client_bypasses(server_url, proxies.get("no", "")):
         return None
     return value if "://" in value else f"http://{value}"
+
+
+def python_client_decision(
+    server_url: str, env: Mapping[str, str], cluster_proxy_url: str | None
+) -> ProxyDecision:
+    """`python_client_would_choose` as a decision, for `--client python`: the route the network
+    checks then take is the one the official Python client would take."""
+    url = python_client_would_choose(server_url, env, cluster_proxy_url)
+    if url is None:
+        no_proxy = python_getproxies(env).get("no")
+        return ProxyDecision(
+            None,
+            "direct",
+            "none",
+            f"the official Python client connects directly (NO_PROXY {no_proxy!r} matches, or no proxy is set)"
+            if no_proxy
+            else "the official Python client connects directly: no proxy-url and no proxy variable applies",
+        )
+    parts = urlsplit(url)
+    kind: ProxyKind = "socks-proxy" if parts.scheme.lower().startswith("socks") else "http-proxy"
+    if cluster_proxy_url:
+        source, reason = "cluster proxy-url", "the official Python client applies the cluster's proxy-url"
+    else:
+        scheme = urlsplit(server_url if "://" in server_url else f"https://{server_url}").scheme.lower()
+        names = (f"{scheme}_proxy", f"{scheme.upper()}_PROXY", "all_proxy", "ALL_PROXY")
+        source = next((n for n in names if env.get(n) and python_getproxies({n: env[n]})), "ALL_PROXY")
+        reason = (
+            f"the official Python client applies {source} (urllib's getproxies: lower case first; no loopback "
+            "exception, unlike client-go)"
+        )
+    return ProxyDecision(url, kind, source, reason, credentials_in_url=parts.username is not None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -662,7 +735,10 @@ async def _compute_decision(ctx: Context) -> ProxyDecision:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         for value in proxy_url_secrets(ctx.env.get(name)):
             ctx.secrets.add(value)
+    if ctx.options.client == "python":
+        return python_client_decision(access.server, ctx.env, access.proxy_url)
     return decide_proxy(access.server, ctx.env, access.proxy_url)
 
 
-"""client-go's proxy decision for the target's server; also registers proxy credentials as secrets."""
+"""The proxy decision for the target's server (the PROXY_DECISION key): client-go's, or with `--client python`
+the official Python client's; also registers proxy credentials as secrets."""

@@ -33,6 +33,8 @@ SECRET_KEYS = frozenset(
 
 # Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
 _MIN_SCRUB_LEN = 4
+#: Up to this many secrets, scrubbing tries each one in turn; beyond, it looks them up by prefix.
+_LINEAR_SCRUB_MAX = 64
 # Not before a command-line flag: "set-credentials basic --token=…" names a user called basic.
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!--)[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
@@ -79,9 +81,11 @@ class SecretRegistry:
 
     def __init__(self) -> None:
         self._values: set[str] = set()
-        #: The values longest first, kept until the set changes: a run scrubs every string of
-        #: every result (hundreds of thousands over 200 contexts) and the set rarely changes.
+        # Built on first scrub after a change: the values longest first, and an index by their
+        # first _MIN_SCRUB_LEN characters, so that a kubeconfig with thousands of users (thousands
+        # of secrets) scrubs a report in one pass per string instead of one per secret.
         self._ordered: list[str] | None = None
+        self._by_prefix: dict[str, list[str]] = {}
 
     def add(self, value: str | bytes | Secret | None) -> None:
         if value is None:
@@ -100,15 +104,29 @@ class SecretRegistry:
             self._values |= other._values
             self._ordered = None
 
+    def _index(self) -> list[str]:
+        if self._ordered is None:
+            self._ordered = sorted(self._values, key=len, reverse=True)
+            self._by_prefix = {}
+            for value in self._ordered:
+                self._by_prefix.setdefault(value[:_MIN_SCRUB_LEN], []).append(value)
+        return self._ordered
+
     def __contains__(self, value: str) -> bool:
         return value in self._values
 
     def scrub(self, text: str) -> str:
         """`text` with every known secret, bearer credential and private key block replaced."""
         # Longest first so a secret containing another is replaced whole.
-        ordered = self._ordered
-        if ordered is None:
-            ordered = self._ordered = sorted(self._values, key=len, reverse=True)
+        ordered = self._index()
+        if len(ordered) > _LINEAR_SCRUB_MAX and len(text) >= _MIN_SCRUB_LEN:
+            # Many secrets: only those whose first characters occur in the text can be in it.
+            found: set[str] = set()
+            for i in range(len(text) - _MIN_SCRUB_LEN + 1):
+                for value in self._by_prefix.get(text[i : i + _MIN_SCRUB_LEN], ()):
+                    if text.startswith(value, i):
+                        found.add(value)
+            ordered = [v for v in ordered if v in found] if found else []
         for value in ordered:
             if value in text:
                 text = text.replace(value, REDACTED)

@@ -36,8 +36,13 @@ __all__ = [
     "load_yaml_file",
 ]
 
-#: Kubeconfigs are kilobytes; 5 MiB leaves room for many embedded certificates.
-MAX_BYTES = 5 * 1024 * 1024
+#: kdoctor's own memory guard, not kubectl's (kubectl reads any size): multi-cluster fleets have
+#: valid kubeconfigs of 10 MB with thousands of contexts (about 120 MiB RSS to load), so the cap is
+#: far above that.
+MAX_BYTES = 32 * 1024 * 1024
+_LIMIT_WORDS = (
+    f"kdoctor's {MAX_BYTES // (1024 * 1024)} MiB limit (a memory guard of kdoctor's; kubectl has none)"
+)
 #: Nodes after alias expansion. A legitimate 5 MiB document has far fewer; a billion-laughs has 10^9.
 MAX_NODES = 1_000_000
 #: A kubeconfig nests about six levels (users[].user.exec.env[].value); 64 is generous.
@@ -176,9 +181,14 @@ for _loader in (_PyLoader, _CLoader):
     _loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"), list("yYnN"))
 
 
-def _check_depth(text: str) -> None:
-    """Refuse nesting deeper than MAX_DEPTH by walking libyaml's events (no nodes are built)."""
+def _check_depth(text: str) -> bool:
+    """Refuse nesting deeper than MAX_DEPTH by walking libyaml's events (no nodes are built).
+
+    Returns whether the document has an alias: without one, no alias bomb is possible and the
+    expansion count (a walk over every node) is not needed, which keeps a 10 MB kubeconfig fast.
+    """
     depth = 0
+    aliases = False
     for event in yaml.parse(text, Loader=yaml.CSafeLoader):
         if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
             depth += 1
@@ -186,6 +196,9 @@ def _check_depth(text: str) -> None:
                 raise _Refused("too-deep", f"nesting deeper than {MAX_DEPTH} levels", event.start_mark)
         elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
             depth -= 1
+        elif isinstance(event, yaml.AliasEvent):
+            aliases = True
+    return aliases
 
 
 def _expanded_size(root: Node) -> int:
@@ -257,7 +270,7 @@ def load_yaml_bytes(data: bytes, *, fast: bool | None = None) -> YamlResult:
     results, libyaml in a tenth of the time.
     """
     if len(data) > MAX_BYTES:
-        return YamlError("too-large", f"larger than the {MAX_BYTES // (1024 * 1024)} MiB limit")
+        return YamlError("too-large", f"over {_LIMIT_WORDS}")
     nul = data.find(b"\x00")
     if nul != -1:
         line, col = _line_col_of_offset(data, nul)
@@ -271,12 +284,12 @@ def load_yaml_bytes(data: bytes, *, fast: bool | None = None) -> YamlResult:
     loader: _PyLoader | _CLoader = _CLoader(text) if fast else _PyLoader(text)
     try:
         try:
-            if fast:
-                _check_depth(text)
+            aliases = _check_depth(text) if fast else True
             node = loader.get_node() if loader.check_node() else None
             if node is None:
                 return YamlDocument(data=None, size=len(data))
-            _expanded_size(node)
+            if aliases:
+                _expanded_size(node)
             value = loader.construct_document(node)
             extra = loader.check_node()
         finally:
@@ -342,9 +355,7 @@ def load_yaml_file(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> 
         if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
             return YamlError("not-a-file", "not a regular file (a pipe or socket)")
         if stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
-            return YamlError(
-                "too-large", f"{info.st_size:,} bytes, over the {max_bytes // (1024 * 1024)} MiB limit"
-            )
+            return YamlError("too-large", f"{info.st_size:,} bytes, over {_limit_words(max_bytes)}")
         chunks: list[bytes] = []
         remaining = max_bytes + 1
         while remaining > 0:
@@ -365,5 +376,9 @@ def load_yaml_file(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> 
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        return YamlError("too-large", f"over the {max_bytes // (1024 * 1024)} MiB limit")
+        return YamlError("too-large", f"over {_limit_words(max_bytes)}")
     return load_yaml_bytes(data)
+
+
+def _limit_words(max_bytes: int) -> str:
+    return _LIMIT_WORDS if max_bytes == MAX_BYTES else f"the {max_bytes:,}-byte limit"

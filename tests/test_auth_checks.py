@@ -305,7 +305,8 @@ def test_credential_basic_none_and_auth_provider(tmp_path: Path) -> None:
     _assert_clean(basic, CANARY_PASSWORD)
 
     none = run_check(CredentialCheck, make_ctx(tmp_path), access_with(Credentials()))
-    assert none.status is Status.WARN and "anonymous" in none.summary
+    # no evidence of trouble yet: auth.identity asks the server
+    assert none.status is Status.PASS and "no credential configured" in none.summary
     pod = run_check(CredentialCheck, make_ctx(tmp_path, mode=Mode.IN_CLUSTER), access_with(Credentials()))
     assert pod.status is Status.WARN and "automountServiceAccountToken" in pod.hint
 
@@ -710,21 +711,24 @@ def test_forbidden_reviews_is_a_warning_naming_the_user(emulator: EmulatorFactor
     assert 'cannot create resource "selfsubjectrulesreviews"' in perms.summary
 
 
-def test_no_credential_over_insecure_skip_verify(emulator: EmulatorFactory, tmp_path: Path) -> None:
+def test_insecure_skip_verify_sends_what_kubectl_sends(emulator: EmulatorFactory, tmp_path: Path) -> None:
     api = emulator("healthy")
-    results = run_family(
-        api.write_kubeconfig(tmp_path / "config", token=CANARY_TOKEN, insecure_skip_tls_verify=True), tmp_path
-    )
+    results = run_family(api.write_kubeconfig(tmp_path / "config", insecure_skip_tls_verify=True), tmp_path)
     identity = results["auth.identity"]
-    assert identity.status is Status.SKIP and "insecure-skip-tls-verify" in identity.summary
-    assert results["auth.permissions"].status is Status.SKIP
-    assert all(r.header("Authorization") is None for r in api.requests)
+    assert identity.status is Status.PASS and "authenticated as" in identity.summary, identity.summary
+    # a token kubectl would send (and the server refuses) is sent too, and never shown
+    refused = run_family(
+        api.write_kubeconfig(tmp_path / "c2", token=CANARY_TOKEN, insecure_skip_tls_verify=True), tmp_path
+    )
+    assert refused["auth.identity"].status is Status.FAIL and "401" in refused["auth.identity"].summary
+    assert any(r.header("Authorization") == f"Bearer {CANARY_TOKEN}" for r in api.requests)
+    assert all(CANARY_TOKEN not in f"{r.summary} {r.hint} {r.details}" for r in refused.values())
 
 
 def test_anonymous_user(emulator: EmulatorFactory, tmp_path: Path) -> None:
     api = emulator("healthy")
     results = run_family(api.write_kubeconfig(tmp_path / "config", user="none"), tmp_path)
-    assert results["auth.credential"].status is Status.WARN
+    assert results["auth.credential"].status is Status.PASS
     identity = results["auth.identity"]
     assert identity.status is Status.WARN and "system:anonymous" in identity.summary
 

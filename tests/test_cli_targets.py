@@ -73,7 +73,7 @@ def test_all_contexts_text_has_one_summary_table(tmp_path: Path, emulator: Emula
     )
     rows = {line.split()[0]: line for line in lines[header + 1 :] if line.strip()}
     assert set(rows) == {"good", "stuck"}, done.stdout
-    assert rows["good"].split()[1:] == ["✓", "pass", "-", "every", "link", "works", "(28", "checks)"], (
+    assert rows["good"].split()[1:] == ["✓", "pass", "-", "every", "link", "works", "(30", "checks)"], (
         done.stdout
     )
     # The stuck server accepts TCP and never speaks TLS: the broken link is the handshake.

@@ -232,8 +232,10 @@ def test_not_executable_is_a_start_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("stdout", "expected"),
     [
-        ("token: abc", "not valid JSON"),
-        ("[]", "not a JSON object"),
+        # YAML decodes (client-go takes YAML too), but a mapping without kind is not an ExecCredential.
+        ("token: abc", "expected kind ExecCredential"),
+        ("{not json", "not an ExecCredential: it printed 1 line(s) of text"),
+        ("[]", "not a JSON object: it printed a JSON array of 0 items"),
         (
             json.dumps({"apiVersion": V1, "kind": "Other", "status": {"token": "x"}}),
             "expected kind ExecCredential",

@@ -22,6 +22,7 @@ ACCEPTED = [
     ["--timeout=0.1", "--fail-on", "warn", "--no-exec", "--debug", "--all-contexts"],
     ["--in-cluster", "--no-in-cluster", "--serviceaccount-dir", "/sa", "--resolv-conf", "/r", "-v"],
     ["--verbose", "--check", "dns"],
+    ["--client", "python", "--client=kubectl"],
     ["--report", "/tmp/r.json", "-o", "rich", "-o", "markdown", "--timeout", "300"],
     ["--kubeconfig", "--debug"],  # click takes the next word as the value, whatever it looks like
 ]
@@ -31,6 +32,7 @@ REFUSED = [
     ["-o=json"],
     ["-o", "yaml"],
     ["--fail-on", "error"],
+    ["--client", "go"],
     ["--timeout", "0"],
     ["--timeout", "nan"],
     ["--timeout", "five"],

@@ -56,9 +56,11 @@ def test_healthy_pod(emulator: EmulatorFactory, tmp_path: Path) -> None:
         "dns.wildcard",
     ):
         assert results[check_id]["status"] == "pass", results[check_id]
-    # The test DNS server lives on loopback, which inside a pod is a finding.
-    assert results["dns.resolv-conf"]["status"] == "warn"
-    assert "loopback nameserver" in results["dns.resolv-conf"]["summary"]
+    # The test DNS server lives on loopback and answers the cluster's name: a node-local cache's
+    # situation, so a note in the passing check, not a warning.
+    assert results["dns.resolv-conf"]["status"] == "pass", results["dns.resolv-conf"]
+    assert "note: loopback nameserver" in results["dns.resolv-conf"]["summary"]
+    assert "node-local DNS cache" in results["dns.resolv-conf"]["summary"]
     # The in-cluster target went through the network families with the pod's CA and token.
     if "auth.identity" in results:
         assert results["auth.identity"]["status"] == "pass"
@@ -129,3 +131,16 @@ def test_explain_incluster_and_dns(emulator: EmulatorFactory, tmp_path: Path) ->
         wildcard = pod.run("explain", "dns.wildcard", in_cluster_flags=False)
     assert token.code == 0 and "kubelet" in token.stdout and "stale" in token.stdout
     assert wildcard.code == 0 and "search domain" in wildcard.stdout
+
+
+def test_loopback_nameserver_that_does_not_know_the_cluster_warns(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The same loopback nameserver, without the cluster's names: the suspicion now has evidence."""
+    api = emulator("healthy")
+    with DNSServer(records={}) as dns:
+        pod = make_pod(api, dns, tmp_path)
+        result = pod.run("run", "--in-cluster", "-o", "json", "--check", "dns")
+    results = results_by_id(result.json)
+    assert results["dns.resolv-conf"]["status"] == "warn", results["dns.resolv-conf"]
+    assert "loopback nameserver" in results["dns.resolv-conf"]["summary"]

@@ -43,7 +43,7 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "empty": (_bytes(b""), "kubeconfig.context", "is empty"),
     "binary-junk": (_bytes(bytes(range(256)) * 64), "kubeconfig.parse", "binary data"),
     "invalid-utf8": (_bytes(b"clusters:\n- name: caf\xe9\n"), "kubeconfig.parse", "not valid UTF-8"),
-    "50MB": (_big, "kubeconfig.parse", "over the 5 MiB limit"),
+    "50MB": (_big, "kubeconfig.parse", "over kdoctor's 32 MiB limit (a memory guard of kdoctor's; kubectl has none)"),
     "alias-bomb": (_bytes(_bomb()), "kubeconfig.parse", "billion laughs"),
     "python-tag": (
         _bytes(b"current-context: !!python/object/apply:os.system ['echo pwned > /tmp/kdoctor-pwned']\n"),

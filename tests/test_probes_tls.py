@@ -189,7 +189,7 @@ def test_evidence_handshake_reads_the_whole_chain_and_sends_nothing(tmp_path: Pa
     async def main() -> None:
         async with tls_server(tmp_path, [leaf, inter], received) as port:
             facts = await capture_chain_unverified(
-                Endpoint("https", "127.0.0.1", port), server_hostname=None, proxy_url=None, timeout=2
+                Endpoint("https", "127.0.0.1", port), server_hostname=None, route=None, timeout=2
             )
             assert facts.verification == "off"
             assert facts.captured_on == "evidence"
@@ -212,7 +212,7 @@ def test_evidence_handshake_against_a_silent_server_times_out(tmp_path: Path) ->
         port = server.sockets[0].getsockname()[1]
         started = time.monotonic()
         facts = await capture_chain_unverified(
-            Endpoint("https", "127.0.0.1", port), server_hostname=None, proxy_url=None, timeout=0.5
+            Endpoint("https", "127.0.0.1", port), server_hostname=None, route=None, timeout=0.5
         )
         elapsed = time.monotonic() - started
         server.close()

@@ -516,9 +516,13 @@ def test_python_getproxies_matches_urllib(monkeypatch: pytest.MonkeyPatch, os_en
 
 
 def test_python_client_model() -> None:
-    # proxy-url wins; HTTPS_PROXY does not reach load_kube_config's configuration; ALL_PROXY does
+    # proxy-url wins; the scheme's variable, else ALL_PROXY (kubernetes 37); NO_PROXY, CIDRs included,
+    # applies to both; loopback is not special
     assert python_client_would_choose("https://k8s.example", {"HTTPS_PROXY": P}, S) == S
-    assert python_client_would_choose("https://k8s.example", {"HTTPS_PROXY": P}, None) is None
+    assert python_client_would_choose("https://k8s.example", {"HTTPS_PROXY": P}, None) == P
+    assert python_client_would_choose("https://127.0.0.1:6443", {"HTTPS_PROXY": P}, None) == P
+    assert python_client_would_choose("https://10.1.2.3:6443", {"HTTPS_PROXY": P, "NO_PROXY": "10.0.0.0/8"}, None) is None
+    assert python_client_would_choose("https://10.1.2.3:6443", {"NO_PROXY": "10.0.0.0/8"}, S) is None
     assert (
         python_client_would_choose("https://k8s.example", {"all_proxy": "p.corp:1"}, None)
         == "http://p.corp:1"

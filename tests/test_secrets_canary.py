@@ -29,6 +29,34 @@ CANARY_OIDC_ID = "canary-oidc-id-token-3344556677889900"
 CANARY_OIDC_REFRESH = "canary-oidc-refresh-aabbccddeeff0011"
 CANARY_OIDC_SECRET = "canary-oidc-client-secret-2233445566"
 CANARY_PROXY_PASSWORD = "canary-proxy-password-8899aabbccdd"
+CANARY_EKS_SIGNATURE = "ca7a11e5eca7a11e5eca7a11e5e0123456789abcdef"
+CANARY_EKS_KEY = "ASIACANARYKEY0123456"
+CANARY_OIDC_JWT_SIGNATURE = "Y2FuYXJ5LW9pZGMtand0LXNpZ25hdHVyZQ"
+
+
+def _eks_token() -> str:
+    """An EKS token (k8s-aws-v1. + a presigned STS URL) whose signature and key id are canaries."""
+    import datetime as dt
+
+    signed = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    url = (
+        "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
+        f"&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={CANARY_EKS_KEY}%2F20260101%2Feu-west-1%2Fsts%2Faws4_request"
+        f"&X-Amz-Date={signed}&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"
+        f"&X-Amz-Signature={CANARY_EKS_SIGNATURE}"
+    )
+    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
+
+
+def _oidc_jwt() -> str:
+    """A valid-looking OIDC id-token (kdoctor sends it, as kubectl does) with a canary signature."""
+    import time
+
+    def part(data: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    claims = {"iss": "https://127.0.0.1:1/", "aud": "kdoctor", "sub": "jane", "exp": int(time.time()) + 3600}
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.{CANARY_OIDC_JWT_SIGNATURE}"
 
 
 def _exec_plugin(tmp_path: Path) -> Path:
@@ -52,6 +80,7 @@ def _kubeconfig(tmp_path: Path, emu: Emulator) -> tuple[Path, list[str]]:
     token_file.write_text(CANARY_FILE_TOKEN + "\n")
     token_file.chmod(0o644)  # group/world readable on purpose: the permissions finding must not quote it
     plugin = _exec_plugin(tmp_path)
+    eks_token, oidc_jwt = _eks_token(), _oidc_jwt()
     ca_data = base64.b64encode(emu.ca_pem).decode()
     key_data = base64.b64encode(key_pem).decode()
     users = {
@@ -78,6 +107,18 @@ def _kubeconfig(tmp_path: Path, emu: Emulator) -> tuple[Path, list[str]]:
                     "client-id": "kdoctor",
                     "client-secret": CANARY_OIDC_SECRET,
                     "id-token": CANARY_OIDC_ID,
+                    "refresh-token": CANARY_OIDC_REFRESH,
+                },
+            }
+        },
+        "eks": {"token": eks_token},
+        "oidc-jwt": {
+            "auth-provider": {
+                "name": "oidc",
+                "config": {
+                    "idp-issuer-url": "https://127.0.0.1:1/",
+                    "client-id": "kdoctor",
+                    "id-token": oidc_jwt,
                     "refresh-token": CANARY_OIDC_REFRESH,
                 },
             }
@@ -109,6 +150,11 @@ def _kubeconfig(tmp_path: Path, emu: Emulator) -> tuple[Path, list[str]]:
         CANARY_OIDC_REFRESH,
         CANARY_OIDC_SECRET,
         CANARY_PROXY_PASSWORD,
+        CANARY_EKS_SIGNATURE,
+        CANARY_EKS_KEY,
+        CANARY_OIDC_JWT_SIGNATURE,
+        eks_token,
+        oidc_jwt,
         key_data,
         *key_lines,
     ]
@@ -150,6 +196,8 @@ def test_no_canary_in_any_output(tmp_path: Path, emulator: object, fmt: str) -> 
         "cert",
         "exec",
         "oidc",
+        "eks",
+        "oidc-jwt",
         "double",
     }
     by_context = {t["context"]: t for t in doc["targets"]}
@@ -160,6 +208,16 @@ def test_no_canary_in_any_output(tmp_path: Path, emulator: object, fmt: str) -> 
     assert identity["token"] is not None and "canary-token-user" in identity["token"]["summary"]
     assert identity["exec"] is not None and "canary-exec-user" in identity["exec"]["summary"]
     assert identity["cert"] is not None and "canary-cert-user" in identity["cert"]["summary"]
+    # The EKS token and the OIDC id-token were read (and sent), not skipped.
+    token_results = {
+        c: next((r for r in t["results"] if r["id"] == "auth.token"), None) for c, t in by_context.items()
+    }
+    assert token_results["eks"] is not None and token_results["eks"]["summary"].startswith(
+        "EKS token for STS"
+    )
+    assert (
+        token_results["oidc-jwt"] is not None and "audience kdoctor" in token_results["oidc-jwt"]["summary"]
+    )
     assert done.code in (1, 0), done.stderr  # findings, never an internal error
     outputs = {"stdout": done.stdout, "stderr": done.stderr, "report": report.read_text()}
     for where, text in outputs.items():

@@ -12,6 +12,9 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 from kdoctor.api import (
+    ADDRESS_SURVEY,
+    DISCOVERY,
+    KUBECTL_CLIENT,
     LIVEZ,
     READYZ,
     RESOLUTION,
@@ -22,17 +25,23 @@ from kdoctor.api import (
     Check,
     Context,
     Result,
+    describe_dial,
+    go_dial_plan,
     is_ip_literal,
     iso_utc,
+    judge_discovery,
+    judge_skew,
     phase_timings,
 )
 
 __all__ = [
     "CHECKS",
     "ClockCheck",
+    "DiscoveryCheck",
     "DnsCheck",
     "LivezCheck",
     "ReadyzCheck",
+    "SkewCheck",
     "TcpCheck",
     "VersionCheck",
 ]
@@ -124,6 +133,11 @@ class TcpCheck(Check):
 
     When an HTTP or SOCKS proxy is in the path the connect goes to the proxy, as kubectl's does;
     the result says so.
+
+    A name with several addresses (`localhost` → ::1 and 127.0.0.1, a DNS round robin) gets a note:
+    every address, whether it answers, and the order Go's dialer tries them (the first answer's
+    address family one after another, the other family racing from 300 ms on: happy eyeballs).
+    An address that does not answer while another does is a note, not a finding: kubectl connects.
     """
 
     id = "apiserver.tcp"
@@ -171,6 +185,7 @@ class TcpCheck(Check):
             earlier = [f"{a.address} {a.outcome}" for a in tcp.attempts if a.outcome != "connected"]
             if earlier:
                 tail += f" (after {', '.join(earlier)})"
+            tail += await _dial_note(ctx, tcp.host, details)
             return Result.ok(
                 f"connected to {'the ' + route.proxy_kind + ' at ' if route.proxied else ''}{where} "
                 f"in {timings['connect']:.1f} ms{tail}",
@@ -204,6 +219,18 @@ class TcpCheck(Check):
         if outcome == "no-address":
             return Result.skip("no address to connect to (see apiserver.dns)")
         return Result.fail(f"could not connect to {target}: {tried}")
+
+
+async def _dial_note(ctx: Context, host: str, details: dict[str, Any]) -> str:
+    """For a name with several addresses: each one and whether it answers, in Go's dialing order."""
+    survey = await ctx.probe(ADDRESS_SURVEY)
+    if not survey:
+        return ""
+    outcomes = {a.address: a.outcome for a in survey}
+    plan = go_dial_plan([a.address for a in survey])
+    details["addresses"] = [{"address": a.address, "outcome": a.outcome, "error": a.error} for a in survey]
+    details["go_dial_order"] = {"primaries": list(plan.primaries), "fallbacks": list(plan.fallbacks)}
+    return f"; note: {describe_dial(host, plan, outcomes)}"
 
 
 def _html_title(body: bytes) -> str | None:
@@ -248,10 +275,9 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
             "balancer's backends.",
         )
     if kind == "proxy-error":
-        return Result.fail(
-            f"{what}: {response.error}",
-            hint="The proxy refused to open the tunnel (403: policy, 407: it needs credentials): check the proxy "
-            "URL and its credentials, or add the server to NO_PROXY if it should be reached directly.",
+        # The proxy's failure is proxy.env's finding; the apiserver was never reached.
+        return Result.skip(
+            f"the proxy stopped the connection before the apiserver: {response.error} (see proxy.env)",
         )
     return Result.fail(f"{what}: {response.error}")
 
@@ -268,7 +294,8 @@ class VersionCheck(Check):
       server on the wrong port (kubectl: "invalid character '<' looking for beginning of value"),
       other JSON, or 404.
     - warn: the server is an apiserver (it answered a metav1.Status) but refused /version.
-    - skip: the TLS handshake failed; the tls.* checks say why.
+    - skip: the TLS handshake failed (the tls.* checks say why), or the proxy in the path stopped
+      the connection (proxy.env says how): the apiserver was never reached.
     """
 
     id = "apiserver.version"
@@ -325,6 +352,13 @@ class VersionCheck(Check):
         )
 
 
+def _status_message(response: ApiResponse) -> str:
+    body = response.json
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return str(body["message"])[:200]
+    return response.preview(80) or "no message"
+
+
 def _failed_checks(body: bytes) -> list[str]:
     """The "[-]name failed: reason" lines of a ?verbose health answer."""
     lines = body.decode("utf-8", "replace").splitlines()
@@ -369,6 +403,16 @@ class _HealthCheck(Check):
         details["failed_checks"] = failed
         if response.status == 200:
             return Result.ok(f"{self.path}: ok")
+        if response.status in (401, 403):
+            # The apiserver answered, so it is up; RBAC (or anonymous access off) hides its health
+            # from this identity. That is not a health failure.
+            who = "anonymous requests" if not response.credentials_sent else "this identity"
+            return Result.skip(
+                f"{self.path} answered {response.status} {response.reason}: {who} may not see it "
+                f"({_status_message(response)}); the apiserver answered, its health is not visible here",
+                hint=f"To see it, grant `get` on the non-resource URL {self.path} (the system:public-info-viewer "
+                "ClusterRole does, by default), or run as a user who has it.",
+            )
         if response.status == 404:
             return Result.warn(
                 f"{self.path} is not served (404): an apiserver older than 1.16, or not an apiserver",
@@ -411,7 +455,8 @@ class LivezCheck(_HealthCheck):
     """Asks the apiserver whether it is live: GET /livez?verbose.
 
     A 500 names the failing sub-checks ("[-]etcd failed: reason withheld"); a process that fails
-    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn).
+    /livez is restarted by the kubelet. 404: an apiserver before 1.16 (warn). 401/403 means this
+    identity may not see /livez (anonymous access off, RBAC), never a health failure: skip, saying so.
     """
 
     id = "apiserver.livez"
@@ -429,8 +474,9 @@ class ReadyzCheck(_HealthCheck):
     An apiserver can be up yet not ready (etcd unreachable, informers not synced, shutting down):
     load balancers then stop sending it traffic and requests fail with 500/503. A failure names
     the failing sub-checks as the apiserver reports them ("[-]etcd failed: reason withheld").
-    When /livez fails on the same sub-checks, that is one finding: apiserver.livez reports it
-    (and says /readyz fails too) and this check skips, naming it.
+    401/403 means this identity may not see /readyz (anonymous access off, RBAC), never a health
+    failure: skip, saying so. When /livez fails on the same sub-checks, that is one finding:
+    apiserver.livez reports it (and says /readyz fails too) and this check skips, naming it.
     """
 
     id = "apiserver.readyz"
@@ -506,7 +552,80 @@ class ClockCheck(Check):
         )
 
 
+class SkewCheck(Check):
+    """Compares the server's version with the kubectl on PATH and with kdoctor's known range.
+
+    Reads gitVersion from GET /version and kubectl's own version with `kubectl version --client
+    -o json` (run without a kubeconfig, so without any network; Google Cloud SDK's kubectl
+    dispatcher is recognised: it runs a release matching each server). kubectl is supported within
+    one minor version of the apiserver, older or newer.
+
+    - warn: kubectl is two or more minor versions away from the server; the hint gives the
+      download URL of the matching kubectl (dl.k8s.io) for this platform.
+    - pass: within ±1 minor, or no kubectl on PATH (not a finding). Notes: the server's minor
+      release is past its upstream end of life (managed providers may support it longer), or
+      outside the range kdoctor's verdicts are written for.
+    """
+
+    id = "apiserver.skew"
+    title = "kubectl and the apiserver are within the supported version skew"
+    depends_on = ("apiserver.version",)
+
+    async def run(self, ctx: Context) -> Result:
+        response = await ctx.probe(VERSION)
+        kubectl = await ctx.probe(KUBECTL_CLIENT)
+        verdict = judge_skew(
+            response.json, kubectl.version, today=ctx.environment.now(), kubectl_path=kubectl.path
+        )
+        ctx.details.update({**verdict.details, "timings_ms": await timings_ms(ctx, response)})
+        if kubectl.error:
+            ctx.details["kubectl_error"] = kubectl.error
+        if verdict.status == "warn":
+            return Result.warn(verdict.summary, hint=verdict.hint)
+        if verdict.status == "skip":
+            return Result.skip(verdict.summary)
+        return Result.ok(verdict.summary)
+
+
+class DiscoveryCheck(Check):
+    """Fetches API discovery the way kubectl does and names every group-version that fails.
+
+    kubectl asks /api and /apis for aggregated discovery (apidiscovery.k8s.io/v2beta1 from
+    Kubernetes 1.27, v2 from 1.30) and, from a server that does not serve it, walks every
+    group-version (/apis/GROUP/VERSION). An extension API whose backend is down (metrics-server, a
+    custom apiserver behind an APIService) then makes every kubectl command print "couldn't get
+    resource list for metrics.k8s.io/v1beta1: the server is currently unable to handle the request",
+    which reads like a broken cluster. With aggregated discovery kubectl skips the stale
+    group-version quietly, but client-go programs that list every API (controllers, Argo CD, Helm)
+    stop with "unable to retrieve the complete list of server APIs: …: stale GroupVersion
+    discovery". Either way kubectl works for every other API; requests to the broken one fail.
+
+    - pass: every group-version answers; the summary gives the count of group-versions and
+      resources and whether aggregated discovery is served.
+    - warn: some group-versions are stale or fail; each is named with the error kubectl prints and,
+      where RBAC allows reading it, its APIService's Available condition (reason, message) and the
+      Service behind it.
+    - skip: discovery was refused (401/403: see auth.*) or could not be fetched.
+
+    Fix: `kubectl describe apiservice v1beta1.metrics.k8s.io`, then the Service's endpoints and
+    pods; delete the APIService if the extension is gone.
+    """
+
+    id = "apiserver.discovery"
+    title = "Every API group-version answers discovery"
+    depends_on = ("apiserver.version",)
+
+    async def run(self, ctx: Context) -> Result:
+        verdict = judge_discovery(await ctx.probe(DISCOVERY))
+        ctx.details.update({**verdict.details, "timings_ms": await timings_ms(ctx)})
+        if verdict.status == "warn":
+            return Result.warn(verdict.summary, hint=verdict.hint)
+        if verdict.status == "skip":
+            return Result.skip(verdict.summary)
+        return Result.ok(verdict.summary)
+
+
 #: This family's place in the report, along the access path (kdoctor.registry).
 ORDER = 40
 
-CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck)
+CHECKS = (DnsCheck, TcpCheck, VersionCheck, LivezCheck, ReadyzCheck, ClockCheck, SkewCheck, DiscoveryCheck)

@@ -9,10 +9,11 @@ attaches that credential only where it is safe to send it.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from kdoctor.api import (
+    ACCESS,
     API_SESSION,
     CREDENTIALS,
     IDENTITY_REVIEW,
@@ -20,8 +21,10 @@ from kdoctor.api import (
     SELECTION,
     SERVICE_ACCOUNT,
     UNAUTHORIZED_FACTS,
+    VERSION,
     ApiResponse,
     Check,
+    ClaimedIdentity,
     ClientCertFacts,
     Context,
     ExecEntry,
@@ -32,11 +35,19 @@ from kdoctor.api import (
     Result,
     UnauthorizedFacts,
     Unavailable,
+    anonymous_403_words,
     client_cert_facts,
     credential_details,
+    decode_eks_token,
     decode_jwt,
+    eks_cluster_argument,
+    eks_server_region,
     expires_soon,
+    identity_note,
     iso_utc,
+    judge_eks_token,
+    judge_token_against_server_clock,
+    oidc_claim_problems,
 )
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
@@ -96,6 +107,11 @@ def _exec_details(result: ExecResult) -> dict[str, Any]:
     return out
 
 
+async def _interactive_mode(ctx: Context) -> str | None:
+    spec = (await ctx.probe(ACCESS)).credentials.exec
+    return spec.interactive_mode if spec is not None else None
+
+
 def _stderr_note(result: ExecResult) -> str:
     if not result.stderr_tail:
         return ""
@@ -116,7 +132,9 @@ class CredentialCheck(Check):
     exec plugin returns exists only here, so it is judged here.
 
     pass: a credential was obtained (method, source and fingerprint in the summary).
-    warn: no credential at all (requests are anonymous); basic-auth (removed from kube-apiserver in
+    pass: also a context without any credential (normal against kubectl proxy): auth.identity then
+          asks the server and reports whom it takes the requests for, or the 401 that asks for one.
+    warn: no service-account token in a pod; basic-auth (removed from kube-apiserver in
           1.19); an exec credential that is already expired; an exec plugin's client certificate
           expiring within 30 days (EXPIRY_WARNING, as kubeconfig.client-cert).
     fail: the exec plugin is not installed (its installHint is shown), failed (exit code and stderr),
@@ -127,6 +145,13 @@ class CredentialCheck(Check):
     skip: --no-exec was given (the plugin is not run), or the plugin needs a terminal
           (interactiveMode: Always): kdoctor never runs plugins interactively; the kubeconfig's
           client certificate cannot be used (kubeconfig.client-cert fails and says why).
+
+    Exec plugin details: output that is not an ExecCredential is described by its shape ("a bare
+    JWT", "a JSON object (kind 'Config') with keys [...]", "2 lines of text"), never echoed; a YAML
+    ExecCredential is accepted, as client-go accepts it; a plugin with interactiveMode IfAvailable
+    that hangs without a terminal is named as waiting for input; a credential without
+    expirationTimestamp is noted with the plugin's measured run time, which every kubectl command
+    pays (a long-running client keeps such a token until the server rejects it mid-stream).
     """
 
     id = "auth.credential"
@@ -142,7 +167,7 @@ class CredentialCheck(Check):
         if cred.not_run is not None:
             return self._not_run(cred, details)
         if cred.problem is not None:
-            return self._problem(cred, details)
+            return self._problem(cred, details, await _interactive_mode(ctx))
         if cred.kind == "none":
             return await self._anonymous(ctx, details)
         if cred.kind == "basic":
@@ -175,6 +200,12 @@ class CredentialCheck(Check):
                     "then rerun kdoctor.",
                 )
             parts.append(f"expires {iso_utc(cred.expires_at)} (in {_ago(cred.expires_at - now)})")
+        elif result is not None and result.ran:
+            details["expiration_timestamp"] = None
+            parts.append(
+                f"note: no expirationTimestamp, so every kubectl command runs the plugin ({result.duration:.2f}s "
+                "here) and a long-running client keeps the token until the server rejects it mid-stream"
+            )
         summary = ", ".join(parts)
         if result is not None and result.stderr_tail:
             summary += _stderr_note(result)
@@ -274,6 +305,12 @@ class CredentialCheck(Check):
     def _not_run(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
         result = cred.exec_result
         command = result.command if result is not None else cred.source
+        if result is None and cred.source.startswith("auth-provider"):
+            return Result.skip(
+                f"{cred.source}: {cred.not_run}",
+                hint="Run any kubectl command once: it refreshes the id-token and writes it back to the "
+                "kubeconfig; then rerun kdoctor.",
+            )
         if result is not None and result.needs_terminal:
             return Result.skip(
                 f"exec plugin {command} needs a terminal (interactiveMode: Always); kdoctor never runs "
@@ -286,7 +323,7 @@ class CredentialCheck(Check):
             hint="Run kdoctor without --no-exec to test the plugin and the identity it yields.",
         )
 
-    def _problem(self, cred: ResolvedCredential, details: dict[str, Any]) -> Result:
+    def _problem(self, cred: ResolvedCredential, details: dict[str, Any], mode: str | None) -> Result:
         problem = cred.problem or ""
         result = cred.exec_result
         if result is None:
@@ -312,9 +349,15 @@ class CredentialCheck(Check):
                 hint=hint.strip(),
             )
         if result.timed_out:
+            waiting = (
+                "interactiveMode: IfAvailable, and with no terminal the plugin still waited, most likely for "
+                "input (kubectl in a pipe or CI hangs the same way)"
+                if mode == "IfAvailable"
+                else "a plugin waiting for a browser login or a prompt hangs like this"
+            )
             return Result.fail(
                 f"exec plugin {result.command} did not finish within {result.timeout:g}s and was killed "
-                f"(a plugin waiting for a browser login or a prompt hangs like this){_stderr_note(result)}",
+                f"({waiting}){_stderr_note(result)}",
                 hint="Run the plugin's login command in a terminal first, then rerun kdoctor; raise --timeout "
                 "if the plugin is merely slow.",
             )
@@ -350,11 +393,12 @@ class CredentialCheck(Check):
                 hint="Mount a token: set automountServiceAccountToken: true on the pod or its service "
                 "account, or project one with a serviceAccountToken volume.",
             )
-        kube_user, _ = await _kube_user(ctx)
-        return Result.warn(
-            "no credential configured for this user: requests are anonymous (system:anonymous)",
-            hint=f"Give the context's user a credential: `kubectl config set-credentials {kube_user} --token=…` "
-            "(or a client certificate, or an exec plugin).",
+        # Evidence over suspicion: a context without a user is how kubectl proxy (or another endpoint
+        # that adds its own credential) is used. auth.identity asks the server and judges what it says:
+        # 401 is a finding, a named user is fine.
+        return Result.ok(
+            "no credential configured for this user: requests go without one (normal for kubectl proxy); "
+            "auth.identity shows whom the server takes them for",
         )
 
 
@@ -410,7 +454,13 @@ class TokenCheck(Check):
     warn: a legacy secret-based service-account token: it never expires, is only revoked by deleting
           its Secret, and is invalidated after a year unused on 1.29+ clusters.
     fail: expired (exp in the past); not yet valid (nbf or iat in the future beyond the apiserver's
-          one-minute leeway), which usually means clock skew between this machine and the issuer.
+          one-minute leeway), which usually means clock skew between this machine and the issuer;
+          valid by this machine's clock but expired by the apiserver's (its Date header).
+
+    EKS tokens (`k8s-aws-v1.` + a presigned STS URL, from `aws eks get-token`) are read without
+    showing them: signing time (X-Amz-Date; the authenticator accepts them for 15 minutes), STS
+    region, whether the cluster-id header x-k8s-aws-id is signed, the cluster named in the exec
+    plugin's --cluster-name. fail: expired, not bound to a cluster, not a GetCallerIdentity URL.
     """
 
     id = "auth.token"
@@ -430,6 +480,9 @@ class TokenCheck(Check):
         details = ctx.details
         details.update({"token_fingerprint": fingerprint, "jwt": claims is not None})
         if claims is None:
+            eks = await _eks_verdict(ctx, cred.bearer.reveal(), details)
+            if eks is not None:
+                return eks
             return Result.ok(f"opaque token ({fingerprint}), no claims to read")
         details["claims"] = claims.summary_claims()
         details["alg"] = claims.algorithm
@@ -458,9 +511,17 @@ class TokenCheck(Check):
                 "serviceAccountToken volume); unused legacy tokens are invalidated after a year "
                 "(LegacyServiceAccountTokenCleanUp, 1.29+).",
             )
+        server_late = await _expired_by_server_clock(ctx, claims.exp)
+        if server_late is not None:
+            return Result.fail(
+                f"token for {who}: {server_late}",
+                hint="Synchronise the clocks (apiserver.clock shows the skew) and get a fresh token.",
+            )
         parts = [f"JWT for {who}"]
         if claims.iss:
             parts.append(f"issuer {claims.iss}")
+        if cred.source.startswith("auth-provider oidc"):
+            parts += await _oidc_notes(ctx, claims, details)
         if claims.exp is not None:
             parts.append(f"expires {iso_utc(claims.exp)} (in {_ago(claims.exp - now)})")
         else:
@@ -474,6 +535,52 @@ class TokenCheck(Check):
         if claims.service_account is not None:
             return f"Get a fresh service-account token: {_sa_hint(claims)}"
         return "Get a fresh token from its issuer and update the kubeconfig (kubectl config set-credentials)."
+
+
+async def _oidc_notes(ctx: Context, claims: JwtClaims, details: dict[str, Any]) -> list[str]:
+    """The id-token's audience, and where it disagrees with the oidc auth-provider's config."""
+    config = {k: v.reveal() for k, v in (await ctx.probe(ACCESS)).credentials.auth_provider_config}
+    notes = [f"audience {', '.join(claims.aud)}"] if claims.aud else []
+    problems = oidc_claim_problems(claims, config)
+    if problems:
+        details["oidc_problems"] = problems
+        notes.append("note: " + "; ".join(problems))
+    return notes
+
+
+async def _eks_verdict(ctx: Context, token: str, details: dict[str, Any]) -> Result | None:
+    """An EKS token's verdict (kdoctor.cloudcreds), None when the token is not an EKS token."""
+    eks = decode_eks_token(token)
+    if eks is None:
+        return None
+    access = await ctx.probe(ACCESS)
+    spec = access.credentials.exec
+    verdict = judge_eks_token(
+        eks,
+        ctx.environment.now(),
+        cluster_arg=eks_cluster_argument(spec.args) if spec else None,
+        server_region=eks_server_region(access.server),
+    )
+    details.update(verdict.details)
+    make = {"pass": Result.ok, "warn": Result.warn, "fail": Result.fail}[verdict.status]
+    return make(verdict.summary, hint=verdict.hint)
+
+
+async def _expired_by_server_clock(ctx: Context, exp: datetime | None) -> str | None:
+    """Why the apiserver's clock (its Date header) already expired a token this machine still accepts."""
+    from email.utils import parsedate_to_datetime
+
+    response = await ctx.probe(VERSION)
+    header = response.header("date")
+    if header is None or response.received_at is None:
+        return None
+    try:
+        server_time = parsedate_to_datetime(header)
+    except (TypeError, ValueError):
+        return None
+    if server_time.tzinfo is None:
+        server_time = server_time.replace(tzinfo=timezone.utc)
+    return judge_token_against_server_clock(exp, server_time, response.received_at)
 
 
 def _claims_identity(claims: JwtClaims) -> str:
@@ -537,7 +644,14 @@ class IdentityCheck(Check):
     credential and reports the username, groups and the credential that produced them. The
     credential is only sent on a verified TLS connection (or plain HTTP to loopback).
 
-    pass: the server named the identity.
+    pass: the server named the identity; also for a context without a user whose server (kubectl
+          proxy, or another endpoint that adds its own credential) answers as a named user. Beside it, the identity the credential claims (a client
+          certificate's CN and O, a JWT's subject, the ARN an EKS token maps from) when the server
+          reports a different name or fewer groups: RBAC must bind the server's name.
+    A 403 for system:anonymous although a credential is configured says which: a token that was
+    sent but dropped on the way (an invalid token gets 401, not anonymous), or a client certificate
+    that was never asked for (no --client-ca-file, or a TLS-terminating proxy).
+
     warn: the credential authenticated but RBAC forbids the review (403; `kubectl auth whoami` errors
           here, yet every other request is made as that user, so it is not a failure of the
           credential — the username is read from the 403 message); anonymous requests; the server
@@ -546,8 +660,9 @@ class IdentityCheck(Check):
           using what kdoctor can see: an expired token (its exp claim) or client certificate; a token
           for another cluster (its issuer); a deleted (revoked) service account; a client certificate
           from another CA. The server's own message is shown.
-    skip: the connection is not safe for credentials (insecure-skip-tls-verify, plain HTTP to a
-          remote host), so the question is not asked.
+    skip: the connection is not safe for credentials (plain HTTP to a remote host), so the question
+          is not asked. With insecure-skip-tls-verify the credential is sent, as kubectl sends it
+          (tls.insecure says so), and the identity is reported.
     """
 
     id = "auth.identity"
@@ -563,8 +678,8 @@ class IdentityCheck(Check):
         if cred.usable and not session.credentials_allowed:
             return Result.skip(
                 f"credential not sent: {session.credentials_reason}",
-                hint="Configure the cluster's CA (certificate-authority-data) instead of "
-                "insecure-skip-tls-verify, and use https, so the credential can be checked safely.",
+                hint="Use the apiserver's https:// URL with its CA (certificate-authority-data), so the "
+                "credential can be checked safely.",
             )
         review = await ctx.probe(IDENTITY_REVIEW)
         response, api_version = review.response, review.api_version
@@ -614,12 +729,20 @@ class IdentityCheck(Check):
             identity["extra"] = {str(k): [str(x) for x in v] for k, v in extra.items() if isinstance(v, list)}
         details["identity"] = identity
         group_text = f" (groups: {', '.join(groups)})" if groups else ""
+        if not cred.usable and username != "system:anonymous":
+            # No credential of ours, yet the server names a user: something in front of it (kubectl
+            # proxy) adds its own credential. That is the normal way to use kubectl proxy.
+            return Result.ok(
+                f"no credential configured; the server acts as {username}{group_text}: the endpoint (such as "
+                "kubectl proxy) authenticates with its own credential",
+            )
         if username == "system:anonymous" or not cred.usable:
             return Result.warn(
                 f"requests are anonymous: the apiserver treats them as {username}{group_text}",
                 hint="Configure a credential for the context's user (see auth.credential).",
             )
-        return Result.ok(f"authenticated as {username}{group_text} with {_credential_phrase(cred)}")
+        note = _identity_note(cred, username, groups, identity.get("extra") or {}, details)
+        return Result.ok(f"authenticated as {username}{group_text} with {_credential_phrase(cred)}{note}")
 
     def _forbidden(self, cred: ResolvedCredential, response: ApiResponse, details: dict[str, Any]) -> Result:
         message = _server_message(response)
@@ -629,10 +752,10 @@ class IdentityCheck(Check):
             details["identity"] = {"username": who, "from": "403 message"}
         if who == "system:anonymous" and cred.usable:
             # The server ignored the credential: it authenticated nobody.
+            what, fix = anonymous_403_words(cred.kind, response.credentials_sent)
             return Result.fail(
-                f"the credential was not used: the server saw system:anonymous (403: {message})",
-                hint="Something between kdoctor and the apiserver drops the Authorization header or "
-                "the client certificate (a TLS-terminating proxy or load balancer); connect directly.",
+                f"the credential was not used: the server saw system:anonymous (403: {message}); {what}",
+                hint=fix,
             )
         subject = f"authenticated as {who}" if who else "authenticated"
         user = who or "USER"
@@ -676,7 +799,12 @@ class IdentityCheck(Check):
         message = _server_message(response)
         if not cred.usable:
             return Result.fail(
-                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message})",
+                f"401 Unauthorized without a credential: the cluster refuses anonymous requests (server: {message}"
+                + (
+                    "; kubectl then prompts 'Please enter Username:', and fails without a terminal)"
+                    if ctx.mode is Mode.KUBECONFIG
+                    else ")"
+                ),
                 hint="Configure a credential for the context's user (see auth.credential).",
             )
         certain = [c for c in causes if c["certain"]]
@@ -694,6 +822,37 @@ class IdentityCheck(Check):
         first = likely[0] if likely else None
         hint = first["fix"] if first else "Get a valid credential for this cluster."
         return Result.fail(summary, hint=hint)
+
+
+def _identity_note(
+    cred: ResolvedCredential,
+    username: str,
+    groups: list[str],
+    extra: dict[str, list[str]],
+    details: dict[str, Any],
+) -> str:
+    """The identity the credential claims (JWT sub, certificate CN/O, EKS), beside the server's."""
+    claimed: ClaimedIdentity | None = None
+    if cred.client_cert_pem is not None and cred.bearer is None:
+        facts = client_cert_facts(cred.client_cert_pem, None)
+        claimed = ClaimedIdentity(facts.common_name, facts.organizations, "client certificate")
+    elif cred.bearer is not None:
+        token = cred.bearer.reveal()
+        claims = decode_jwt(token)
+        if claims is not None:
+            sa = claims.service_account
+            claimed = ClaimedIdentity(
+                sa.username if sa and sa.username else claims.sub, (), "token's JWT subject"
+            )
+        elif decode_eks_token(token) is not None:
+            claimed = ClaimedIdentity(None, (), "EKS token")
+    if claimed is not None:
+        details["claimed_identity"] = {
+            "username": claimed.username,
+            "groups": list(claimed.groups),
+            "source": claimed.source,
+        }
+    return identity_note(claimed, username, groups, extra)
 
 
 def unauthorized_causes(

@@ -26,6 +26,7 @@ from kdoctor.api import (
     WILDCARD_LOOKUP,
     Check,
     Context,
+    DNSUnavailable,
     Lookup,
     Mode,
     NameAnswer,
@@ -192,7 +193,10 @@ class ResolvConf(Check):
 
     - pass: nothing known to be wrong.
     - warn: ndots missing or below 5; more nameservers or search domains than resolvers honour; a
-      loopback nameserver (inside a pod that is a forwarding-loop or hostNetwork-stub risk); no search list.
+      loopback nameserver that does not answer the cluster's names (inside a pod that is a
+      forwarding-loop or hostNetwork-stub risk); no search list.
+    - a loopback nameserver that answers `kubernetes.default.svc.<domain>` with an address is a
+      node-local cache or a sidecar doing its job: a note in the passing summary, not a warning.
     - fail: the file cannot be read or names no nameserver.
     """
 
@@ -203,6 +207,9 @@ class ResolvConf(Check):
     async def run(self, ctx: Context) -> Result:
         facts = await ctx.probe(RESOLV_CONF)
         findings = resolv_conf_findings(facts)
+        notes: list[str] = []
+        if any(f.code == "loopback-nameserver" for f in findings):
+            findings, notes = await _loopback_evidence(ctx, findings)
         details = ctx.details
         details.update({"path": facts.path})
         if facts.conf is not None:
@@ -212,20 +219,42 @@ class ResolvConf(Check):
         details["findings"] = [
             {"severity": f.severity, "code": f.code, "message": f.message} for f in findings
         ]
+        details["notes"] = notes
+        note_text = "".join(f"; note: {n}" for n in notes)
         fails = [f for f in findings if f.severity == "fail"]
         if fails:
             return Result.fail("; ".join(f.message for f in fails), hint=fails[0].hint)
         if findings:
             return Result.warn(
-                "; ".join(f.message for f in findings),
+                "; ".join(f.message for f in findings) + note_text,
                 hint=" ".join(dict.fromkeys(f.hint for f in findings)),
             )
         conf = facts.conf
         assert conf is not None
         return Result.ok(
             f"nameserver {', '.join(conf.honoured_nameservers)}; search {' '.join(conf.search)}; "
-            f"ndots:{conf.ndots_effective}",
+            f"ndots:{conf.ndots_effective}{note_text}",
         )
+
+
+async def _loopback_evidence(ctx: Context, findings: list[Finding]) -> tuple[list[Finding], list[str]]:
+    """Evidence over suspicion: a loopback nameserver that answers the cluster's own name is a
+    node-local cache or a sidecar doing its job, so the finding becomes a note."""
+    # DNSUnavailable: the probe's own failure (no usable resolv.conf), which dns.resolv-conf reports.
+    try:
+        answers = await ctx.probe(NAMESERVERS)
+    except DNSUnavailable:
+        return findings, []
+    loopback = [a for a in answers if is_loopback(_server(a))]
+    if not loopback or not all(a.resolved for a in loopback):
+        return findings, []
+    kept = [f for f in findings if f.code != "loopback-nameserver"]
+    notes = [
+        f"loopback nameserver {_server(a)} answers {a.name.rstrip('.')} with {', '.join(a.addresses)} "
+        "(a node-local DNS cache or a sidecar resolver)"
+        for a in loopback
+    ]
+    return kept, notes
 
 
 class Nameservers(Check):

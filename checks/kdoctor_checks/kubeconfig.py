@@ -36,6 +36,9 @@ from kdoctor.api import (
     is_loopback,
     key_problem,
     parse_pem_certificates,
+    python_client_bypasses,
+    removed_provider_migration,
+    shadowed_definitions,
 )
 
 __all__ = ["CHECKS"]
@@ -81,9 +84,9 @@ class Found(Check):
     Looks at `--kubeconfig PATH`, else every entry of `KUBECONFIG` (separated by the OS path
     separator; kubectl silently ignores entries that do not exist), else `~/.kube/config`.
 
-    - pass: at least one file exists; the details list them in merge order.
-    - warn: some `KUBECONFIG` entries do not exist (kubectl ignores them without a word — a typo there is
-      a common reason for "context not found").
+    - pass: at least one file exists; the details list them in merge order. `KUBECONFIG` entries that do
+      not exist are named in a note: kubectl skips them without a word and works from the rest (when a
+      typo there hides the context you want, kubeconfig.context fails with that evidence).
     - fail: no file at all. kubectl then falls back to `http://localhost:8080` and prints "The connection
       to the server localhost:8080 was refused". In a pod, use `kdoctor run --in-cluster` instead.
     """
@@ -129,9 +132,12 @@ class Found(Check):
                 f"using {len(loaded.files)} file(s) from KUBECONFIG: {_join([f.path for f in loaded.files])}"
             )
             if loaded.ignored:
-                return Result.warn(
-                    summary + f"; entries that do not exist (ignored): {_join(list(loaded.ignored))}",
-                    hint="Remove or fix the missing KUBECONFIG entries: kubectl ignores them silently.",
+                # kubectl skips them without a word and works from the rest: a note, not a warning.
+                # (If the context wanted lives in a missing file, kubeconfig.context fails with evidence.)
+                return Result.ok(
+                    summary
+                    + f"; note: entries that do not exist are skipped, as kubectl skips them silently: "
+                    f"{_join(list(loaded.ignored))}",
                 )
             return Result.ok(summary)
         default = str(ctx.environment.home / ".kube" / "config")
@@ -150,13 +156,18 @@ class Parse(Check):
     """Every kubeconfig file can be read and parsed as YAML, safely.
 
     kubectl refuses the whole configuration when any file fails to load, even one that does not hold
-    the context in use. kdoctor reads files with a size cap (5 MiB), refuses alias bombs and deep
-    nesting, and never executes YAML tags (`!!python/...` is an error, not code).
+    the context in use. kdoctor reads files with a size cap of its own (32 MiB, far above the 10 MB
+    kubeconfigs of large multi-cluster fleets, which load as kubectl loads them; kubectl has no cap),
+    refuses alias bombs and deep nesting, and never executes YAML tags (`!!python/...` is an error,
+    not code).
 
     - fail: a file is missing (--kubeconfig), a directory, unreadable, too big, binary, not UTF-8, or
       not valid YAML (with file:line:column).
     - warn: a key given twice in one mapping (kubectl silently keeps the last value), an empty file
       (kubectl treats it as no configuration), or several YAML documents (kubectl reads only the first).
+    - note (in the summary): a context, cluster or user name that a later KUBECONFIG file defines
+      again; kubectl silently uses the first file's definition, so edits to the later one have no
+      effect. The note names both files (details.shadowed).
     """
 
     id = "kubeconfig.parse"
@@ -175,9 +186,14 @@ class Parse(Check):
             where = f"{f.path}:{f.error.location}" if f.error.location else f.path
             errors.append(f"{where}: {f.error.message}")
         if errors:
+            too_large = any(f.error is not None and f.error.kind == "too-large" for f in loaded.files)
             return Result.fail(
                 "; ".join(errors),
-                hint="Fix or remove the file: kubectl refuses every command while one kubeconfig file "
+                hint="The size limit is kdoctor's, not kubectl's (kubectl may well load this file): check that "
+                "the file is the kubeconfig you meant, or point kdoctor at a smaller one (`kubectl config view "
+                "--minify --flatten > small.yaml`)."
+                if too_large
+                else "Fix or remove the file: kubectl refuses every command while one kubeconfig file "
                 "fails to load (error loading config file ...).",
             )
         notes = []
@@ -197,6 +213,7 @@ class Parse(Check):
                 notes.append(f"{f.path} holds several YAML documents; kubectl reads only the first")
         if duplicates:
             details["duplicate_keys"] = duplicates
+        shadow_note = _shadow_note(loaded, details)
         if notes:
             fixes = []
             if duplicates or any(f.extra_documents for f in loaded.files):
@@ -207,8 +224,8 @@ class Parse(Check):
                     "kubeconfig into it (your provider's CLI does, e.g. `aws eks update-kubeconfig`, "
                     "`gcloud container clusters get-credentials`)."
                 )
-            return Result.warn("; ".join(notes), hint=" ".join(fixes))
-        return Result.ok(f"{len(loaded.files)} file(s) parsed")
+            return Result.warn("; ".join(notes) + shadow_note, hint=" ".join(fixes))
+        return Result.ok(f"{len(loaded.files)} file(s) parsed{shadow_note}")
 
 
 class Structure(Check):
@@ -725,18 +742,14 @@ class CredentialsConfigured(Check):
         if user.auth_provider:
             provider = user.auth_provider
             details["auth_provider"] = provider
-            if provider in ("gcp", "azure"):
-                plugin = "gke-gcloud-auth-plugin" if provider == "gcp" else "kubelogin"
-                command = (
-                    "`gcloud components install gke-gcloud-auth-plugin` then "
-                    "`gcloud container clusters get-credentials CLUSTER`"
-                    if provider == "gcp"
-                    else "install kubelogin, then `kubelogin convert-kubeconfig -l azurecli`"
-                )
+            migration = removed_provider_migration(provider, ctx.environment.which)
+            if migration is not None:
+                details["replacement"] = migration.plugin
+                details["replacement_installed"] = migration.installed_at
                 return Result.fail(
                     f"{where} uses the {provider} auth-provider, removed from kubectl in 1.26 "
-                    f"('The {provider} auth plugin has been removed')",
-                    hint=f"Switch to the {plugin} exec plugin: {command}.",
+                    f"('The {provider} auth plugin has been removed'); {migration.words()}",
+                    hint=migration.hint(),
                 )
             if provider == "oidc":
                 return Result.warn(
@@ -1045,13 +1058,19 @@ class PythonClient(Check):
     """Notes where the official Python `kubernetes` client reads this kubeconfig differently from kubectl.
 
     Python tooling (scripts, Ansible, Airflow operators) hits these and nobody tells its users why
-    kubectl works and their script does not.
-    - warn: with several KUBECONFIG files the Python client takes `current-context` from the last file
-      that has the key (kubectl: the first that sets it); it refuses an empty file in KUBECONFIG (kubectl
-      skips it); it keeps a tokenFile's trailing newline (kubectl trims it; the header becomes
-      invalid); with HTTPS_PROXY set it sends requests for a loopback server through the proxy (kubectl
-      never proxies loopback).
-    - pass: no difference applies.
+    kubectl works and their script does not. The differences (kubernetes-client/python
+    base/config/kube_config.py): with several KUBECONFIG files the Python client takes
+    `current-context` from the last file that has the key (kubectl: the first that sets it); it
+    refuses an empty file in KUBECONFIG (kubectl skips it); it keeps a tokenFile's trailing newline
+    (kubectl trims it; the header becomes invalid); with HTTPS_PROXY set it sends requests for a
+    loopback server through the proxy (kubectl never proxies loopback). With `--client python`
+    also: `tls-server-name` (ignored by older releases) and exec plugins (a failing plugin is only
+    logged, and the request goes without a credential).
+
+    - pass: no difference applies; or (judging for kubectl, the default) the differences, as a note;
+      tls-server-name and exec-plugin caveats, which depend on the Python tool's release or on a
+      failure not seen here, are notes even with `--client python`.
+    - warn (`--client python`): each difference, with the fix for the Python tool.
     """
 
     id = "kubeconfig.python-client"
@@ -1105,31 +1124,68 @@ class PythonClient(Check):
                     "client sends the requests through the proxy"
                 )
                 fixes.append(f"add {host} to NO_PROXY for Python tools")
+        python = ctx.options.client == "python"
+        # Differences that depend on the Python tool's release or on a failure not seen here: notes,
+        # even when judging for it (evidence over suspicion).
+        version_notes: list[str] = []
+        if python and cluster is not None and cluster.tls_server_name:
+            # kubernetes-client/python base/config/kube_config.py _load_cluster_info copies
+            # tls-server-name into Configuration.tls_server_name only in recent releases; older ones
+            # check the certificate against the server URL's host.
+            version_notes.append(
+                f"tls-server-name {cluster.tls_server_name!r}: older Python client releases ignore it and check "
+                "the certificate against the server URL's host (upgrade the kubernetes package)"
+            )
+        if python and user is not None and user.exec is not None:
+            # kube_config.py _load_from_exec_plugin: any plugin error is only logged (logging.error) and
+            # the request goes out without a credential, so the server answers 401.
+            version_notes.append(
+                "exec plugin: when it fails, the Python client only logs the error and sends requests without a "
+                "credential (the server answers 401), where kubectl stops with the plugin's error: look for "
+                "'exec:' in the Python tool's log when it gets 401"
+            )
         details = ctx.details
-        details.update({**selection.provenance(), "differences": notes})
+        details.update(
+            {
+                **selection.provenance(),
+                "differences": notes,
+                "notes": version_notes,
+                "client": ctx.options.client,
+            }
+        )
+        version_text = "".join(f"; note: {n}" for n in version_notes)
+        if notes and python:
+            return Result.warn(
+                "; ".join(notes) + version_text,
+                hint="For the Python tool: " + "; ".join(fixes) + ".",
+            )
+        if version_notes:
+            return Result.ok("no difference the Python client shows for this context" + version_text)
         if notes:
-            return Result.warn("; ".join(notes), hint="For Python tools: " + "; ".join(fixes) + ".")
+            # Judging for kubectl (the default): a Python tool's different reading is a note.
+            return Result.ok(
+                "kubectl reads this context as intended; note, the official Python client differs: "
+                + "; ".join(notes)
+                + " (kdoctor run --client python judges for it)",
+            )
         return Result.ok("no known difference between kubectl and the Python client for this context")
 
 
 def _python_bypasses_proxy(host: str, no_proxy: str) -> bool:
-    """The Python client's NO_PROXY test (kubernetes/client/rest.py should_bypass_proxies), loopback unspecial."""
-    entries = [e for e in no_proxy.lower().replace(" ", "").split(",") if e]
-    if not entries:
-        return False
-    if "*" in entries:
-        return True
-    host = host.lower().strip("[]")
-    for entry in entries:
-        try:
-            if ipaddress.ip_address(host) in ipaddress.ip_network(entry, strict=False):
-                return True
-        except ValueError:
-            pass
-        name = entry.split(":", 1)[0] if entry.count(":") == 1 else entry
-        if host == name.lstrip(".") or host.endswith("." + name.lstrip(".")):
-            return True
-    return False
+    """The Python client's NO_PROXY test for a host (one home: `kdoctor.proxyrules.python_client_bypasses`)."""
+    bracketed = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return python_client_bypasses(f"https://{bracketed}", no_proxy)
+
+
+def _shadow_note(loaded: LoadedKubeconfig, details: dict[str, Any]) -> str:
+    """Names that a later KUBECONFIG file defines again: kubectl silently uses the first (kdoctor.shadowing)."""
+    shadows = shadowed_definitions([f for f in loaded.files if f.loaded])
+    if not shadows:
+        return ""
+    details["shadowed"] = [s.to_dict() for s in shadows]
+    shown = "; ".join(s.words() for s in shadows[:5])
+    more = f" (and {len(shadows) - 5} more)" if len(shadows) > 5 else ""
+    return f"; note: {shown}{more}"
 
 
 #: This family's place in the report, along the access path (kdoctor.registry).

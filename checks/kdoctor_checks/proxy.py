@@ -29,13 +29,18 @@ from kdoctor.api import (
     Mode,
     PathFacts,
     ProxyDecision,
+    ProxyFault,
     Result,
     ServiceRef,
     apiserver_proxy_path,
+    decide_proxy,
     display_proxy_url,
     httpx_would_choose,
+    interception_issuer,
     is_loopback,
     live_leases,
+    no_proxy_notes,
+    no_proxy_value,
     normal_ip,
     python_client_would_choose,
     status_words,
@@ -91,19 +96,34 @@ class ProxyEnv(Check):
     subdomains only, `host:port`, `*`); `localhost` and loopback addresses are never proxied.
     kdoctor itself connects the way it decides here.
 
+    When the server is proxied, NO_PROXY entries that look as if they should exempt it are named
+    (a note in the summary): globs such as `*corp.example` or `10.0.*` (client-go compares them as
+    literal text; `*.corp.example` alone works, as `.corp.example`), and CIDRs or IPs for a server
+    given by name (client-go does not resolve the name to compare). The note says what to write.
+
     - pass: the decision and the rule that made it (the proxy URL is shown without credentials).
-    - warn: a Python tool would take another path on this machine: httpx with trust_env (lower case
-      first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the official Python
-      client (`kubernetes`: recent releases apply the cluster's proxy-url, older ones ignore it, and
-      releases so far do not apply HTTPS_PROXY/HTTP_PROXY to a kubeconfig loaded with
-      load_kube_config, only ALL_PROXY). Configure that tool's proxy explicitly, or make the
-      variables unambiguous (a host name instead of a CIDR in NO_PROXY).
+    - pass with a note: a Python tool would take another path on this machine: httpx with trust_env
+      (lower case first, ALL_PROXY, no CIDR entries in NO_PROXY, no loopback exception) or the
+      official Python client (`kubernetes` 37: the scheme's proxy variable, else ALL_PROXY, lower case
+      first, NO_PROXY with CIDRs but no loopback exception, and NO_PROXY applies to a proxy-url too;
+      older releases ignore proxy-url and HTTPS_PROXY). Judging for kubectl, that is worth knowing,
+      not a warning.
+    - warn (`--client python`): the same differences, judged for the Python tool: the decision shown
+      and the route every network check takes are the official Python client's, and the hint says
+      how to configure that tool's proxy explicitly.
     - skip: the proxy itself does not accept connections: apiserver.tcp (which connects to it)
       reports that, once.
-    - fail: the proxy answered "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
+    - fail: the proxy stopped the connection, named with what it did, kubectl's words for it and
+      the phase timings (TCP connect, TLS with an https:// proxy, tunnel set-up): it answered
+      "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
       `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`, or the credentials in it were refused);
-      the proxy refused the tunnel or the connection; the proxy value cannot work (a proxy-url
-      scheme other than http/https/socks5, HTTP_PROXY in a CGI environment).
+      it answered CONNECT with another error status (403: policy); it accepted the connection and
+      never answered CONNECT (kubectl: context deadline exceeded); it closed or reset the connection;
+      the URL is https:// but the proxy speaks plain HTTP (kubectl: "proxyconnect tcp: EOF" or
+      "first record does not look like a TLS handshake"; write http://); a SOCKS5 proxy refused or
+      failed the connection; the proxy value cannot work (a
+      proxy-url scheme other than http/https/socks5, HTTP_PROXY in a CGI environment). The
+      apiserver.* and tls.* checks then skip: the proxy stopped them.
     """
 
     id = "proxy.env"
@@ -124,6 +144,16 @@ class ProxyEnv(Check):
         if decision.is_proxied:
             version = await ctx.probe(VERSION)
             details["proxy_answer"] = status_words(version)
+            if version.proxy_fault is not None:
+                fault = version.proxy_fault
+                details["proxy_fault"] = {
+                    "kind": fault.kind,
+                    "phase": fault.phase,
+                    "what": fault.what,
+                    "kubectl": fault.kubectl,
+                    "status": fault.status,
+                    "phases_ms": fault.phases_ms,
+                }
             failure = _proxy_failure(decision, version, _host_of(access.server))
             if failure is not None and _proxy_unreachable(version):
                 # apiserver.tcp connects to the proxy and reports this very refusal: say it once.
@@ -135,16 +165,32 @@ class ProxyEnv(Check):
             if decision.is_proxied
             else f"direct: {decision.reason}"
         )
+        if decision.is_proxied and decision.source != "cluster proxy-url":
+            summary += _no_proxy_note(ctx, access, details)
         differences = details["differences"]
-        if differences:
+        if differences and ctx.options.client == "python":
+            # Judging for a Python tool: where it parts from kubectl is the finding, with its fix.
             return Result.warn(
-                summary + "; but " + "; ".join(differences),
-                hint="kdoctor and kubectl follow client-go's rules. For a Python tool on this machine, set its "
-                "proxy explicitly (httpx: proxy=..., trust_env=False; kubernetes client: "
-                "Configuration.proxy / no_proxy), or make the variables mean the same to every client "
-                "(host names instead of CIDRs in NO_PROXY, one spelling of each variable).",
+                summary + "; kubectl differs: " + "; ".join(differences),
+                hint="For the Python tool, set the proxy explicitly rather than through the environment: "
+                "kubernetes client: `configuration.proxy = 'http://HOST:PORT'` (and `configuration.no_proxy`), "
+                "or the cluster's proxy-url with a recent client release; httpx: `proxy=...`, "
+                "`trust_env=False`. Make NO_PROXY use host names, not CIDRs, and one spelling of each variable.",
             )
+        if differences:
+            # Judging for kubectl: a Python tool's other path is worth knowing, not a warning.
+            return Result.ok(summary + "; note: " + "; ".join(differences))
         return Result.ok(summary)
+
+
+def _no_proxy_note(ctx: Context, access: AccessSpec, details: dict[str, Any]) -> str:
+    """NO_PROXY entries that look as if they exempt the server but do not, as a note (kdoctor.noproxy)."""
+    notes = no_proxy_notes(no_proxy_value(ctx.env), _host_of(access.server))
+    if not notes:
+        return ""
+    details["no_proxy_notes"] = [{"entry": n.entry, "kind": n.kind, "instead": n.instead} for n in notes]
+    words = "; ".join(f"{n.words} (to bypass the proxy, add {n.instead})" for n in notes)
+    return f"; note: {words}"
 
 
 def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> dict[str, Any]:
@@ -166,7 +212,12 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
         }
     )
     differences: list[str] = []
-    kubectl_way = decision.url
+    # With --client python the decision is the Python client's; the comparisons are with kubectl's.
+    kubectl_decision = (
+        decision if ctx.options.client != "python" else decide_proxy(access.server, env, access.proxy_url)
+    )
+    kubectl_way = kubectl_decision.url
+    details["kubectl"] = display_proxy_url(kubectl_way) if kubectl_way else "direct"
     try:
         httpx_way = httpx_would_choose(access.server, env)
         details["httpx_trust_env"] = display_proxy_url(httpx_way) if httpx_way else "direct"
@@ -174,7 +225,7 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
         if not access.proxy_url and httpx_way != kubectl_way:
             differences.append(
                 f"httpx (trust_env) would go {_way(httpx_way)} where kubectl goes {_way(kubectl_way)}"
-                f" ({_httpx_why(decision, httpx_way)})"
+                f" ({_httpx_why(kubectl_decision, httpx_way)})"
             )
     except HttpxRejected as exc:
         details["httpx_trust_env"] = f"rejected: {exc}"
@@ -185,7 +236,7 @@ def _env_details(ctx: Context, access: AccessSpec, decision: ProxyDecision) -> d
     if ctx.mode is Mode.KUBECONFIG and python_way != kubectl_way:
         differences.append(
             f"the official Python client (load_kube_config) may go {_way(python_way)} where kubectl goes "
-            f"{_way(kubectl_way)} ({_python_why(decision, python_way)})"
+            f"{_way(kubectl_way)} ({_python_why(kubectl_decision, python_way)})"
         )
     details["differences"] = differences
     return details
@@ -209,14 +260,16 @@ def _httpx_why(decision: ProxyDecision, httpx_way: str | None) -> str:
 
 
 def _python_why(decision: ProxyDecision, python_way: str | None) -> str:
-    if decision.is_proxied and decision.source != "cluster proxy-url" and not python_way:
-        return (
-            f"its releases so far do not apply {decision.source} to clusters loaded from a kubeconfig, "
-            "kubernetes-client/python#2681"
-        )
+    never = ("loopback is never proxied", "localhost is never proxied")
+    if python_way and any(words in decision.reason for words in never):
+        return "it has no loopback exception"
     if python_way and not decision.is_proxied:
-        return "it applies ALL_PROXY, which client-go ignores, and no loopback or NO_PROXY rules of client-go"
-    return "its proxy rules are not client-go's"
+        return "it also applies ALL_PROXY, which client-go ignores"
+    if decision.source == "cluster proxy-url" and not python_way:
+        return "its NO_PROXY applies to a proxy-url too (client-go ignores NO_PROXY there)"
+    if decision.is_proxied and not python_way:
+        return "its NO_PROXY matching is not client-go's (ports, leading dots)"
+    return "its proxy rules are not client-go's (urllib reads the lower-case variable first)"
 
 
 def _fix_for_source(decision: ProxyDecision) -> str:
@@ -249,6 +302,8 @@ def _proxy_failure(
     decision: ProxyDecision, response: ApiResponse, server_host: str
 ) -> tuple[str, str] | None:
     """(summary, hint) when the answer shows the proxy itself stopped the request."""
+    if response.proxy_fault is not None:
+        return _fault_verdict(decision, response.proxy_fault, server_host)
     shown = decision.display_url
     text = f"{response.error or ''} {response.reason}"
     # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
@@ -294,6 +349,96 @@ def _proxy_failure(
             f"is reachable directly, add it to NO_PROXY (`export NO_PROXY=$NO_PROXY,{server_host}`).",
         )
     return None
+
+
+def _phase_words(fault: ProxyFault) -> str:
+    names = {"connect": "TCP connect", "proxy_tls": "TLS with the proxy", "tunnel": "tunnel set-up"}
+    parts = [f"{names[k]} {v:.0f} ms" for k, v in fault.phases_ms.items() if v is not None and k in names]
+    return ", ".join(parts)
+
+
+def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str) -> tuple[str, str]:
+    """(summary, hint) for a proxy that stopped the connection, from what the dialer saw it do."""
+    source = decision.source
+    variable = source if source != "cluster proxy-url" else "the cluster's proxy-url"
+    timing = f"; {_phase_words(fault)}" if fault.phases_ms else ""
+    kubectl = f" (kubectl: {fault.kubectl}{timing})"
+    no_proxy = (
+        f"If the apiserver is reachable directly, add it to NO_PROXY (`export NO_PROXY=$NO_PROXY,{server_host}`)."
+        if source != "cluster proxy-url"
+        else "If the apiserver is reachable directly, remove the proxy-url "
+        "(`kubectl config unset clusters.CLUSTER.proxy-url`)."
+    )
+    if fault.kind == "auth" or (fault.kind == "status" and fault.status == 401):
+        # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
+        answer = fault.status_line.split(" ", 1)[1] if fault.status_line else fault.what
+        if decision.credentials_in_url:
+            return (
+                f"the proxy {fault.proxy} ({source}) answered {answer}: it refused the credentials in the proxy "
+                f"URL{kubectl}",
+                f"Correct the user and password in {variable} (http://USER:PASSWORD@HOST:PORT; percent-encode "
+                "special characters) — ask the proxy's administrators if unsure.",
+            )
+        setting = (
+            f"`export {source}=http://USER:PASSWORD@HOST:PORT`"
+            if source != "cluster proxy-url"
+            else "`kubectl config set clusters.CLUSTER.proxy-url http://USER:PASSWORD@HOST:PORT`"
+        )
+        return (
+            f"the proxy {fault.proxy} ({source}) answered {answer}: {variable} needs credentials{kubectl}",
+            f"Put the proxy credentials in {variable}: {setting} (percent-encode special characters in the "
+            "password).",
+        )
+    if fault.kind == "status" and fault.status is not None and fault.status >= 500:
+        return (
+            f"the proxy {fault.proxy} ({source}) could not reach the apiserver itself: it {fault.what}{kubectl}",
+            "The proxy reports that it cannot open a connection to the apiserver's host and port: the "
+            "apiserver (or its load balancer) is down, or the proxy's network does not reach it. Check the "
+            "server URL and the apiserver; ask the proxy's administrators whether it may reach that address. "
+            + no_proxy,
+        )
+    if fault.kind == "status":
+        return (
+            f"the proxy {fault.proxy} ({source}) refused the tunnel to the apiserver: it {fault.what}{kubectl}",
+            "Ask the proxy's administrators to allow CONNECT to the apiserver's host and port. " + no_proxy,
+        )
+    summary = f"{fault.message}{kubectl}"
+    if fault.phase == "proxy-tls" and fault.kind in ("no-answer", "closed", "not-tls"):
+        setting = (
+            f"`export {source}=http://{_host_port(fault.proxy)}`"
+            if source != "cluster proxy-url"
+            else f"`kubectl config set clusters.CLUSTER.proxy-url http://{_host_port(fault.proxy)}`"
+        )
+        return summary, (
+            f"The proxy speaks plain HTTP: write its URL with http:// ({setting}). An https:// proxy URL means "
+            "TLS to the proxy itself, which few proxies offer."
+        )
+    if fault.kind == "tls-verify":
+        return summary, (
+            "kubectl verifies an https:// proxy with the cluster's own TLS settings (Go clones the cluster's "
+            "tls.Config for the proxy): its certificate must chain to the kubeconfig's certificate-authority "
+            "(add the proxy's CA to that bundle), or to the system roots when none is set; or use the proxy's "
+            "http:// port."
+        )
+    if fault.kind == "no-answer":
+        return summary, (
+            f"The proxy accepts connections but does not answer the tunnel request: check {variable} (the right "
+            "host and port, and that it is an HTTP/SOCKS proxy) and the proxy's health. " + no_proxy
+        )
+    if fault.kind == "socks":
+        return summary, (
+            "The SOCKS proxy could not open the connection to the apiserver: check that the proxy's network "
+            "reaches it (the host and port in the server URL). " + no_proxy
+        )
+    return summary, (
+        f"The proxy dropped the tunnel request: check {variable} (host, port, scheme) and the proxy's access "
+        "rules for this client. " + no_proxy
+    )
+
+
+def _host_port(display_url: str) -> str:
+    parts = urlsplit(display_url)
+    return parts.netloc.rpartition("@")[2] or display_url
 
 
 # --------------------------------------------------------------------------------------------
@@ -353,33 +498,13 @@ def _kubectl_proxy_evidence(facts: PathFacts) -> str | None:
     )
 
 
-#: Words in the names of the CAs Kubernetes distributions make (kubeadm, k3s, RKE, OpenShift, ...): a chain
-#: from such a CA that is not the configured one is another cluster's, not an interception.
-_KUBERNETES_CA_WORDS = (
-    "kube",
-    "k3s",
-    "k8s",
-    "rke",
-    "cluster",
-    "openshift",
-    "etcd",
-    "front-proxy",
-    "apiserver",
-)
-
-
 def _interception_evidence(facts: PathFacts) -> str | None:
     chain = facts.chain
-    if chain is None or chain.issuer_is_cluster_ca is not False:
-        return None
-    if chain.finding not in ("missing-issuer", "untrusted-root"):
-        return None
-    top = chain.dangling or (chain.chain[-1] if chain.chain else None)
-    issuer = top.issuer if top is not None else "an unknown issuer"
-    anchors = ", ".join(a.subject for a in chain.anchors) or "the configured CA"
     proxied = facts.decision.is_proxied and facts.decision.kind == "http-proxy"
-    if not proxied and any(word in issuer.lower() for word in _KUBERNETES_CA_WORDS):
-        return None  # another cluster's CA (tls.chain reports it); nothing suggests a proxy
+    issuer = interception_issuer(chain, proxied)
+    if chain is None or issuer is None:
+        return None  # no interception (another cluster's CA is tls.chain's finding)
+    anchors = ", ".join(a.subject for a in chain.anchors) or "the configured CA"
     where = f" through {facts.decision.display_url}" if proxied else ""
     return (
         f"the serving chain{where} is issued by {issuer}, not by the cluster CA ({anchors}): something "
@@ -483,6 +608,8 @@ class ProxyPath(Check):
     default/kubernetes Service (in a pod), and up to 3 unauthenticated TLS handshakes.
 
     - pass: the path is known (the summary draws it).
+    - skip: the proxy stopped the connection (proxy.env reports it); the hops known so far are in
+      the details.
     - warn: a TLS-intercepting proxy is in the path (trust its CA only if your organisation requires
       it: `certificate-authority` must then hold it, and kubectl sends credentials through it).
     - skip: the apiserver did not answer: the check that says why (tls.chain, apiserver.tcp) is
@@ -502,11 +629,32 @@ class ProxyPath(Check):
             ["client", *(_hop_label(h["kind"], facts) for h in hops if h["kind"] != "direct"), "apiserver"]
         )
         if any(h["kind"] == "tls-intercepting-proxy" for h in hops):
+            decision = facts.decision
+            if not decision.is_proxied:
+                hint = (
+                    "No proxy is configured (no HTTPS_PROXY, no proxy-url): the interception is transparent, "
+                    "by a network appliance on the way. Ask the network or security team for a TLS-inspection "
+                    f"exemption for {facts.server_host}:{facts.server_port}"
+                )
+            elif decision.source == "cluster proxy-url":
+                hint = (
+                    f"The cluster's proxy-url {decision.display_url} re-signs TLS: ask for a TLS-inspection "
+                    "exemption for the apiserver, or remove the proxy-url if the apiserver is reachable without it"
+                )
+            else:
+                hint = (
+                    f"The proxy {decision.display_url} ({decision.source}) re-signs TLS: ask for a TLS-inspection "
+                    f"exemption, or add the apiserver's host to NO_PROXY if it is reachable directly "
+                    f"(`export NO_PROXY=$NO_PROXY,{facts.server_host}`)"
+                )
             return Result.warn(
                 f"{drawing}: a TLS-intercepting proxy re-signs the apiserver's certificate",
-                hint="Add the apiserver's host to NO_PROXY (or ask for a TLS-inspection exemption) so the "
-                "cluster CA verifies the real server; trusting the interception CA in the kubeconfig lets the "
-                "proxy read every credential.",
+                hint=hint + "; trusting the interception CA in the kubeconfig lets it read every credential.",
+            )
+        if facts.version is not None and facts.version.proxy_fault is not None:
+            # The proxy's failure is proxy.env's finding: reported once, there.
+            return Result.skip(
+                f"not examined beyond {drawing}: the proxy stopped the connection (proxy.env)",
             )
         if facts.version is not None and not facts.version.answered:
             # Only a consequence of the broken link: a skip naming it, not a second finding.

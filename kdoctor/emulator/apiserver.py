@@ -143,6 +143,16 @@ RESOURCES: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
     ("discovery.k8s.io", "v1", "endpointslices", "EndpointSlice", True, _WRITE),
     ("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False, _WRITE),
     ("rbac.authorization.k8s.io", "v1", "roles", "Role", True, _WRITE),
+    ("apiregistration.k8s.io", "v1", "apiservices", "APIService", False, _WRITE),
+    # One resource for every advertised group-version: client-go reports an empty one as a
+    # discovery failure ("received empty response for: autoscaling/v1").
+    ("autoscaling", "v2", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, _WRITE),
+    ("autoscaling", "v1", "horizontalpodautoscalers", "HorizontalPodAutoscaler", True, _WRITE),
+    ("certificates.k8s.io", "v1", "certificatesigningrequests", "CertificateSigningRequest", False, _WRITE),
+    ("events.k8s.io", "v1", "events", "Event", True, _WRITE),
+    ("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", True, _WRITE),
+    ("policy", "v1", "poddisruptionbudgets", "PodDisruptionBudget", True, _WRITE),
+    ("storage.k8s.io", "v1", "storageclasses", "StorageClass", False, _WRITE),
 )
 NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 CREATED = "2026-01-01T00:00:00Z"
@@ -514,6 +524,10 @@ class ApiServer:
                 return self._plain_404()
             if path == "/version":
                 return self._ok(self.version())
+            if path in ("/api", "/apis"):
+                aggregated = self._aggregated(request, path)
+                if aggregated is not None:
+                    return aggregated
             if path == "/api":
                 return self._ok(self.api_versions())
             if path == "/apis":
@@ -526,8 +540,34 @@ class ApiServer:
             return self._plain_404()
         return self.resource(request, info, user)
 
+    def _aggregated(self, request: Request, path: str) -> Response | None:
+        """Aggregated discovery when the client asks for it (and the emulator serves it)."""
+        from kdoctor.emulator.discovery import aggregated_document, aggregated_version_requested
+
+        version = aggregated_version_requested(request.header("accept"))
+        if version is None or not self.config.aggregated_discovery:
+            return None
+        body = aggregated_document(self.config, path, version, API_GROUPS, RESOURCES)
+        content_type = f"application/json;g=apidiscovery.k8s.io;v={version};as=APIGroupDiscoveryList"
+        return Response(200, body, content_type, [("Vary", "Accept")])
+
     def resource(self, request: Request, info: RequestInfo, user: UserInfo) -> Response:
         key = (info.api_group, info.api_version, info.resource)
+        if key == ("apiregistration.k8s.io", "v1", "apiservices") and info.verb in ("get", "list"):
+            from kdoctor.emulator.discovery import apiservice_list
+
+            items = apiservice_list(self.config)
+            return self._get_or_list(
+                info, "APIService", "APIServiceList", "apiregistration.k8s.io/v1", items, ""
+            )
+        if any(
+            info.api_group == a.group and info.api_version == a.version for a in self.config.aggregated_apis
+        ):
+            from kdoctor.emulator.discovery import extension_discovery
+
+            answer = extension_discovery(self.config, request.path.rstrip("/"))
+            if answer is not None and answer[0] == 503:
+                return Response(answer[0], answer[1], answer[2])
         selector = (request.params.get("labelSelector") or [""])[0]
         if info.verb == "create" and not info.name:
             if key in (
@@ -604,10 +644,18 @@ class ApiServer:
         for name, versions in API_GROUPS:
             gvs = [{"groupVersion": f"{name}/{v}", "version": v} for v in versions]
             groups.append({"name": name, "versions": gvs, "preferredVersion": gvs[0]})
+        for api in self.config.aggregated_apis:
+            gv = {"groupVersion": api.group_version, "version": api.version}
+            groups.append({"name": api.group, "versions": [gv], "preferredVersion": gv})
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
     def discovery(self, path: str) -> Response:
         """APIResourceList for the group versions the emulator serves (enough for kubectl's discovery)."""
+        from kdoctor.emulator.discovery import extension_discovery
+
+        extension = extension_discovery(self.config, path)
+        if extension is not None:
+            return Response(extension[0], extension[1], extension[2])
         resources: dict[str, list[tuple[str, str, bool, tuple[str, ...]]]] = {}
         for group, version, name, kind, namespaced, verbs in RESOURCES:
             prefix = f"/apis/{group}/{version}" if group else f"/api/{version}"

@@ -257,6 +257,36 @@ def make_serving_cert(
     )
 
 
+_SHA256_RSA = bytes.fromhex("300d06092a864886f70d01010b0500")
+_SHA1_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
+
+
+def resign_with_sha1(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
+    """`cert` (signed sha256WithRSAEncryption by the RSA `issuer_key`) re-signed with sha1WithRSAEncryption.
+
+    `cryptography` no longer issues SHA-1 certificates. The two AlgorithmIdentifiers have the same
+    length (the OIDs differ in their last byte) and an RSA signature is as long as the key, so the
+    DER is rewritten in place: both identifiers, then a SHA-1 signature over the new TBSCertificate.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if not isinstance(issuer_key, rsa.RSAPrivateKey):
+        raise TypeError("a SHA-1 re-signature needs the issuer's RSA key")
+    der = cert.public_bytes(Encoding.DER)
+    tbs = cert.tbs_certificate_bytes
+    if der.count(_SHA256_RSA) != 2 or tbs.count(_SHA256_RSA) != 1:
+        raise ValueError("expected a certificate signed sha256WithRSAEncryption")
+    new_tbs = tbs.replace(_SHA256_RSA, _SHA1_RSA)
+    signature = issuer_key.sign(new_tbs, padding.PKCS1v15(), hashes.SHA1())
+    if len(signature) != len(cert.signature):
+        raise ValueError("signature length changed")
+    rewritten = der.replace(tbs, new_tbs).replace(_SHA256_RSA, _SHA1_RSA)
+    return x509.load_der_x509_certificate(rewritten[: -len(signature)] + signature)
+
+
 def make_client_cert(
     issuer: CertKey,
     user: str,

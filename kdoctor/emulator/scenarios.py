@@ -25,6 +25,8 @@ Serving = Literal[
     "san-mismatch",
     "missing-intermediate",
     "expiring-soon",
+    "cn-only",
+    "sha1",
 ]
 
 DEFAULT_SA_ISSUER = "https://kubernetes.default.svc.cluster.local"
@@ -184,6 +186,42 @@ def default_services() -> tuple[Service, ...]:
 
 
 @dataclass(frozen=True)
+class AggregatedApi:
+    """An API group-version served by an extension apiserver behind an APIService (metrics-server).
+
+    Unavailable: /apis/GROUP/VERSION answers 503, aggregated discovery marks it Stale, and the
+    APIService's Available condition is False with `reason` and `message`.
+    """
+
+    group: str
+    version: str
+    service_namespace: str
+    service_name: str
+    #: (resource, kind, namespaced) as its discovery lists them.
+    resources: tuple[tuple[str, str, bool], ...] = ()
+    available: bool = True
+    reason: str = "FailedDiscoveryCheck"
+    message: str = ""
+
+    @property
+    def group_version(self) -> str:
+        return f"{self.group}/{self.version}"
+
+    @property
+    def apiservice_name(self) -> str:
+        return f"{self.version}.{self.group}"
+
+
+METRICS_API = AggregatedApi(
+    "metrics.k8s.io",
+    "v1beta1",
+    "kube-system",
+    "metrics-server",
+    resources=(("nodes", "NodeMetrics", False), ("pods", "PodMetrics", True)),
+)
+
+
+@dataclass(frozen=True)
 class EmulatorConfig:
     """Every knob of the emulated apiserver. Scenarios set some; `Emulator(**overrides)` any."""
 
@@ -196,6 +234,8 @@ class EmulatorConfig:
     intermediate: bool = False
     host: str = "127.0.0.1"
     port: int = 0
+    #: The host the written kubeconfig's server URL names (default: `host`); the listener stays on `host`.
+    url_host: str | None = None
     #: Extra SANs (DNS names or IP literals) on the serving certificate.
     extra_sans: tuple[str, ...] = ()
     #: Share a CA between emulators (two apiservers behind one load balancer).
@@ -238,6 +278,11 @@ class EmulatorConfig:
     #: `serverAddressByClientCIDRs` of /api (default: host:port of this listener).
     advertise_address: str | None = None
     services: tuple[Service, ...] = field(default_factory=default_services)
+    #: Serve aggregated discovery (apidiscovery.k8s.io/v2 and v2beta1) on /api and /apis when asked
+    #: for it, as kube-apiserver 1.30+ does; False: only the legacy documents (kubectl falls back).
+    aggregated_discovery: bool = True
+    #: Extension APIs behind APIServices (kube-aggregator), e.g. metrics-server's metrics.k8s.io.
+    aggregated_apis: tuple[AggregatedApi, ...] = ()
 
     #: Upper bounds of the hang and slow-headers faults; stop() ends them sooner.
     hang_seconds: float = 30.0
@@ -294,6 +339,17 @@ SCENARIOS: dict[str, Scenario] = {
             serving="expiring-soon",
         ),
         _s(
+            "cn-only",
+            "The serving certificate names localhost only in its Common Name: curl accepts it, kubectl (Go) does not.",
+            serving="cn-only",
+            url_host="localhost",
+        ),
+        _s(
+            "sha1-cert",
+            "The serving certificate is signed with SHA-1: kubectl (Go 1.18+) refuses it.",
+            serving="sha1",
+        ),
+        _s(
             "not-ready",
             "The apiserver is up but not ready: etcd is failing.",
             # what a real apiserver whose etcd is down lists (tests/realcluster: etcd stopped)
@@ -315,6 +371,27 @@ SCENARIOS: dict[str, Scenario] = {
             "html",
             "An HTTPS server that answers HTML (an ingress or captive portal), not an apiserver.",
             mode="html",
+        ),
+        _s(
+            "version-skew",
+            "The apiserver runs Kubernetes 1.29, three minor versions behind a current kubectl.",
+            git_version="v1.29.12",
+            go_version="go1.22.9",
+        ),
+        _s(
+            "metrics-down",
+            "metrics-server is down: discovery marks metrics.k8s.io/v1beta1 stale, kubectl top fails, and "
+            'kubectl without aggregated discovery prints "couldn\'t get resource list" on every command.',
+            aggregated_apis=(
+                dataclasses.replace(
+                    METRICS_API,
+                    available=False,
+                    reason="FailedDiscoveryCheck",
+                    message="failing or missing response from https://10.244.0.7:10250/apis/metrics.k8s.io/v1beta1: "
+                    'Get "https://10.244.0.7:10250/apis/metrics.k8s.io/v1beta1": dial tcp 10.244.0.7:10250: '
+                    "connect: connection refused",
+                ),
+            ),
         ),
         _s("clock-skew", "The apiserver's clock is 10 minutes ahead of this machine's.", clock_offset=600.0),
     )

@@ -37,8 +37,10 @@ from kdoctor.emulator.pki import (
     ServiceAccountKeys,
     make_ca,
     make_client_cert,
+    make_leaf,
     make_serving_cert,
     pooled_rsa_key,
+    resign_with_sha1,
 )
 from kdoctor.emulator.scenarios import SCENARIOS, EmulatorConfig, Rule, UserInfo, build_config
 
@@ -157,7 +159,7 @@ class Emulator:
         now = datetime.now(timezone.utc).replace(microsecond=0)
         fault = cfg.serving
         # RSA where the fault is about the CA key: kubectl then names "crypto/rsa: verification error".
-        ca_key = pooled_rsa_key("ca-rotated/configured") if fault == "ca-rotated" else None
+        ca_key = pooled_rsa_key("ca-rotated/configured") if fault in ("ca-rotated", "sha1") else None
         self.ca: CertKey = cfg.ca or make_ca("kubernetes", key=ca_key)
         # Client certificates from this CA pass the handshake and are refused by the x509
         # authenticator with 401, as a certificate from another cluster's CA would be.
@@ -192,9 +194,16 @@ class Emulator:
             issuer = self.intermediate
         #: Who signed the serving certificate (None: itself).
         self.serving_issuer: CertKey | None = issuer
-        self.serving: CertKey = make_serving_cert(
-            issuer, dns_names=dns, ip_addresses=ips, not_before=not_before, not_after=not_after
-        )
+        self.serving: CertKey
+        if fault == "cn-only":
+            # Before Go 1.15 the CN named the host; OpenSSL still accepts that, Go does not.
+            self.serving = make_leaf("localhost", issuer=issuer, server=True)
+        else:
+            self.serving = make_serving_cert(
+                issuer, dns_names=dns, ip_addresses=ips, not_before=not_before, not_after=not_after
+            )
+        if fault == "sha1" and issuer is not None:
+            self.serving = CertKey(resign_with_sha1(self.serving.cert, issuer.key), self.serving.key)
         chain = [self.serving]
         if self.intermediate is not None and fault != "missing-intermediate":
             chain.append(self.intermediate)
@@ -262,6 +271,9 @@ class Emulator:
     def _server_ssl_context(self) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.config.serving == "sha1":
+            # OpenSSL refuses to present a SHA-1 certificate at its default security level.
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
         # The ssl module loads certificates from files only; they live just long enough to be read.
         with tempfile.TemporaryDirectory(prefix="kdoctor-emulator-") as tmp:
             chain, key = Path(tmp) / "serving.crt", Path(tmp) / "serving.key"
@@ -291,7 +303,8 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        named = self.config.url_host or self.host
+        host = f"[{named}]" if ":" in named else named
         return f"https://{host}:{self._port}"
 
     def start(self, timeout: float = 5.0) -> Emulator:

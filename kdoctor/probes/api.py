@@ -11,8 +11,9 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
 - The proxy is the one `kdoctor.proxyrules` decided (client-go's rules), handed to httpx explicitly;
   httpx's own environment handling (`trust_env`) is never used.
 - Credentials go only over a connection whose verification succeeded (or plain HTTP to loopback,
-  e.g. `kubectl proxy`). With `insecure-skip-tls-verify` the session connects unverified and sends
-  none: `credentials_allowed` is False and `credentials_reason` says why.
+  e.g. `kubectl proxy`), never after a verification failure. With `insecure-skip-tls-verify` the
+  session connects unverified and sends what kubectl sends (the user chose to trust that server);
+  `credentials_reason` says so and tls.insecure reports it.
 - Requests never raise on network trouble: `ApiResponse.error_kind` classifies what went wrong. A
   connection-level failure (refused, TLS, a timeout) is remembered and not retried, so a server that
   hangs costs one timeout per target, not one per check.
@@ -45,6 +46,7 @@ from kdoctor.keys import (
     API_SESSION,
     CHAIN_ANALYSIS,
     CREDENTIALS,
+    INTERCEPTION,
     LIVEZ,
     READYZ,
     RESOLUTION,
@@ -70,16 +72,20 @@ if TYPE_CHECKING:
 
     from kdoctor.context import Context
     from kdoctor.credentials import ResolvedCredential
+    from kdoctor.probes.dial import RouteBackend
+    from kdoctor.probes.route import ProxyFault
 
 __all__ = [
     "API_SESSION",
     "CHAIN_ANALYSIS",
+    "INTERCEPTION",
     "LIVEZ",
     "READYZ",
     "TLS_HANDSHAKE",
     "VERSION",
     "ApiResponse",
     "ApiSession",
+    "Interception",
     "Timings",
     "close_session",
     "phase_timings",
@@ -152,6 +158,8 @@ class ApiResponse:
     repeated: bool = False
     #: The local clock (the context's) when the response headers arrived, for clock-skew checks.
     received_at: datetime | None = None
+    #: Set when the proxy in the route stopped the connection (error_kind "proxy-error").
+    proxy_fault: ProxyFault | None = None
     #: The HTTP version the answer came in ("HTTP/1.1"; HTTP/2 is not offered, see the module doc).
     protocol: str | None = None
 
@@ -210,6 +218,9 @@ class ApiSession:
         #: (error kind, message) when the client could not be set up (CA unreadable, SOCKS unsupported).
         self.config_error: tuple[str, str] | None = None
         self._client: httpx.AsyncClient | None = None
+        #: The network backend that dials along the route (set with the client); its traces hold the
+        #: route's phase timings.
+        self.backend: RouteBackend | None = None
         self._sticky: ApiResponse | None = None
         self._lock = asyncio.Lock()
         self._evidence: asyncio.Future[PeerTls] | None = None
@@ -217,10 +228,12 @@ class ApiSession:
     # --- policy -------------------------------------------------------------------------
 
     def _channel_policy(self) -> tuple[bool, str]:
-        if self.access.insecure_skip_tls_verify:
-            return False, (
-                "insecure-skip-tls-verify is set: the server is not verified, so kdoctor sends it no "
-                "credential (kubectl would, to whoever answers)"
+        if self.access.insecure_skip_tls_verify and self.https:
+            # kubectl sends the credential here: the user chose to trust whoever answers. kdoctor
+            # judges kubectl's path with what kubectl sends, and tls.insecure says where it went.
+            return True, (
+                "insecure-skip-tls-verify is set: the credential goes to whoever answers, unverified, "
+                "as kubectl sends it"
             )
         if not self.https:
             if is_loopback(self.route.server.host):
@@ -246,18 +259,28 @@ class ApiSession:
     def _ssl_context(self) -> ssl.SSLContext:
         context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
         context.server_name_override = self.access.tls_server_name
+        cred = self.credential
         if not self.verifying:
-            # insecure-skip-tls-verify: the user asked for it; credentials_allowed is False.
+            # insecure-skip-tls-verify: the user asked for it, and kubectl presents its client
+            # certificate on such a connection too.
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+            if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
+                _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
             return context
+        if self.access.ca_error:
+            raise ValueError(f"the configured CA cannot be used: {self.access.ca_error}")
         if self.access.ca_pem:
             context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "replace"))
         else:
             context.load_default_certs()
         # Go trusts any certificate in the root pool as an anchor, intermediates included.
         context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-        cred = self.credential
+        # Go ignores the subject CN since 1.15; OpenSSL would fall back to it (kdoctor.gotls).
+        context.hostname_checks_common_name = False
+        # Level 1 is Go's line: RSA keys of 1024 bits and more, no SHA-1 signatures. Distributions
+        # default to level 2 (RSA >= 2048), which would refuse chains kubectl accepts.
+        context.set_ciphers("DEFAULT:@SECLEVEL=1")
         if self.credential_usable and cred is not None and cred.client_cert_pem and cred.client_key_pem:
             _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
         return context
@@ -284,18 +307,37 @@ class ApiSession:
 
     def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         _import_httpx()
-        # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
+        # lazy: httpx (and httpcore, anyio behind kdoctor's dialer) load on the first request, not when
+        # the checks are listed (see _import_httpx)
+        import httpcore
         import httpx
 
+        from kdoctor.probes.dial import RouteBackend
+
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = httpx.AsyncHTTPTransport(
+            verify=verify, http1=True, http2=False, limits=limits, trust_env=False
+        )
+        # Same route as every other connection: httpx gets no proxy; the pool's network backend opens
+        # each connection along the route (direct, CONNECT tunnel, SOCKS5) with kdoctor's dialer, and
+        # httpcore starts the apiserver's TLS inside it. httpx has no public hook for a network
+        # backend, hence its pool is replaced (httpx 0.27-0.29 keep it in `_pool`).
+        self.backend = RouteBackend(self.route, self.timeout)
+        transport._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+            max_connections=1,
+            max_keepalive_connections=1,
+            http1=True,
+            http2=False,
+            network_backend=self.backend,
+        )
         return httpx.AsyncClient(
-            verify=verify,
-            proxy=self.route.proxy_url,
+            transport=transport,
             trust_env=False,
             http1=True,
             http2=False,
             follow_redirects=False,
             timeout=httpx.Timeout(self.timeout),
-            limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json, */*"},
         )
 
@@ -307,13 +349,13 @@ class ApiSession:
 
     # --- requests -------------------------------------------------------------------------
 
-    async def get(self, path: str, *, authenticated: bool) -> ApiResponse:
+    async def get(self, path: str, *, authenticated: bool, accept: str | None = None) -> ApiResponse:
         """GET `path`; with `authenticated`, the Authorization header goes along when the channel allows it.
 
         A client certificate belongs to the connection, not to a request: it is presented on every
         handshake whose server verification succeeded, so `authenticated=False` does not withhold it.
         """
-        return await self._request("GET", path, None, authenticated)
+        return await self._request("GET", path, None, authenticated, accept)
 
     async def post(self, path: str, json_body: Mapping[str, Any], *, authenticated: bool) -> ApiResponse:
         """POST `json_body` as JSON to `path`."""
@@ -332,7 +374,9 @@ class ApiSession:
                 return await self.get(path, authenticated=True)
         return response
 
-    async def _request(self, method: str, path: str, body: bytes | None, authenticated: bool) -> ApiResponse:
+    async def _request(
+        self, method: str, path: str, body: bytes | None, authenticated: bool, accept: str | None = None
+    ) -> ApiResponse:
         if authenticated:
             await self._ensure_credential()
         async with self._lock:
@@ -345,7 +389,7 @@ class ApiSession:
                 kind, message = self.config_error or ("error", "no HTTP client")
                 response = ApiResponse(method, path, error_kind=kind, error=message)
             else:
-                response = await self._send(client, method, path, body, authenticated)
+                response = await self._send(client, method, path, body, authenticated, accept)
             if response.error_kind in _STICKY:
                 self._sticky = response
             return response
@@ -363,13 +407,23 @@ class ApiSession:
         return {}
 
     async def _send(
-        self, client: httpx.AsyncClient, method: str, path: str, body: bytes | None, authenticated: bool
+        self,
+        client: httpx.AsyncClient,
+        method: str,
+        path: str,
+        body: bytes | None,
+        authenticated: bool,
+        accept: str | None = None,
     ) -> ApiResponse:
         # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
 
+        from kdoctor.probes.dial import ProxyFailure
+
         trace = _Trace()
         headers = self._auth_headers(authenticated)
+        if accept:
+            headers["Accept"] = accept
         if body is not None:
             headers["Content-Type"] = "application/json"
         cert_sent = bool(self.credential_usable and self.credential and self.credential.client_cert_pem)
@@ -383,6 +437,7 @@ class ApiSession:
         )
         started = time.perf_counter()
         answer: _Answer | None = None
+        proxy_fault: ProxyFault | None = None
         error_kind: str | None = None
         error: str | None = None
         try:
@@ -390,6 +445,9 @@ class ApiSession:
             answer = await asyncio.wait_for(_exchange(client, request), self.timeout * 2)
         except asyncio.TimeoutError:
             error_kind, error = "timeout", f"no complete answer within {self.timeout * 2:g}s"
+        except ProxyFailure as exc:
+            proxy_fault = exc.fault
+            error_kind, error = "proxy-error", f"{exc.fault.message} (kubectl: {exc.fault.kubectl})"
         except httpx.HTTPError as exc:
             error_kind, error = self._classify(exc, trace)
         except (OSError, ssl.SSLError) as exc:
@@ -411,6 +469,7 @@ class ApiSession:
                 timings=timings,
                 error_kind=error_kind or "error",
                 error=error,
+                proxy_fault=proxy_fault,
                 credentials_sent=sent_credentials and trace.tls_done(self.https),
                 new_connection=trace.opened,
             )
@@ -512,12 +571,17 @@ class ApiSession:
             return PeerTls("none", error_kind="plain-http", error="the server URL is http://: no TLS")
         if self.tls is None:
             failure = self._sticky
-            return PeerTls(
+            facts = PeerTls(
                 "none",
                 server_hostname=self.server_hostname,
                 error_kind=failure.error_kind if failure else "not-connected",
                 error=failure.error if failure else "no connection was made",
             )
+            if failure is None or failure.error_kind != "tls-config" or not self.verifying:
+                return facts
+            # The CA (or client certificate) could not be loaded, so no verified connection exists;
+            # the server can still show its chain to a connection that carries nothing.
+            self.tls = dataclasses.replace(facts, verification="failed")
         if self.tls.verification != "failed":
             return self.tls
         if self._evidence is None:
@@ -525,7 +589,7 @@ class ApiSession:
                 capture_chain_unverified(
                     self.route.server,
                     server_hostname=self.server_hostname,
-                    proxy_url=self.route.proxy_url if self.route.proxy_kind == "http-proxy" else None,
+                    route=self.route,
                     timeout=self.timeout,
                 )
             )
@@ -776,6 +840,39 @@ async def _compute_analysis(ctx: Context) -> ChainAnalysis:
 
 
 """The presented chain judged against the configured CA (`kdoctor.probes.tls.analyse_chain`), once."""
+
+
+@dataclass(frozen=True)
+class Interception:
+    """A TLS-intercepting proxy identified in the path (see `kdoctor.probes.tls.interception_issuer`)."""
+
+    issuer: str
+    #: The configured proxy that re-signs (display URL) and where it was set; None: no proxy is
+    #: configured, so the interception is transparent (a network appliance on the way).
+    proxy: str | None
+    source: str | None
+
+    @property
+    def transparent(self) -> bool:
+        return self.proxy is None
+
+
+async def _compute_interception(ctx: Context) -> Interception | None:
+    from kdoctor.probes.tls import interception_issuer
+
+    session = await ctx.probe(API_SESSION)
+    if not session.https or session.access.insecure_skip_tls_verify or not session.access.ca_pem:
+        return None
+    await ctx.probe(TLS_HANDSHAKE)
+    analysis = await ctx.probe(CHAIN_ANALYSIS)
+    route = session.route
+    http_proxy = route.proxied and route.proxy_kind == "http-proxy"
+    issuer = interception_issuer(analysis, http_proxy)
+    if issuer is None:
+        return None
+    if route.proxied:
+        return Interception(issuer, route.proxy_display, route.proxy_source)
+    return Interception(issuer, None, None)
 
 
 async def phase_timings(ctx: Context, response: ApiResponse | None = None) -> dict[str, float | None]:

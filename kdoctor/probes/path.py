@@ -279,12 +279,10 @@ async def _leaf_fingerprints(
     if not peer.chain_der:
         return ()
 
-    proxy = route.proxy_url if route.proxy_kind == "http-proxy" else None
-    if route.proxied and proxy is None:
-        return (_sha256(peer.chain_der[0]),)
+    # The same route as kubectl's (and the API session's): through the proxy when there is one.
     attempts = [
         capture_chain_unverified(
-            route.server, server_hostname=session.server_hostname, proxy_url=proxy, timeout=ctx.timeout
+            route.server, server_hostname=session.server_hostname, route=route, timeout=ctx.timeout
         )
         for _ in range(EXTRA_HANDSHAKES)
     ]

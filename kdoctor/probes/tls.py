@@ -11,7 +11,6 @@ Reading and describing one certificate is `kdoctor.certs`' (re-exported here: `C
 from __future__ import annotations
 
 import asyncio
-import base64
 import ipaddress
 import ssl
 import time
@@ -19,7 +18,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from kdoctor.certs import (
     CertSummary,
@@ -30,10 +28,12 @@ from kdoctor.certs import (
     load_pem_bundle,
     parse_pem_certificates,
 )
-from kdoctor.probes import Endpoint, parse_endpoint
+from kdoctor.probes import Endpoint
 
 if TYPE_CHECKING:
     from cryptography import x509
+
+    from kdoctor.probes.route import Route
 
 __all__ = [
     "CertSummary",
@@ -46,13 +46,13 @@ __all__ = [
     "describe_certificate",
     "encoded_server_name",
     "hostname_matches",
+    "interception_issuer",
     "load_pem_bundle",
     "strength_problems",
 ]
 
 _DER = 2  # _ssl.ENCODING_DER, for the private Certificate objects of Python < 3.13
 _MAX_CHAIN = 10
-_MAX_PROXY_HEAD = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -172,15 +172,21 @@ async def capture_chain_unverified(
     target: Endpoint,
     *,
     server_hostname: str | None,
-    proxy_url: str | None,
+    route: Route | None,
     timeout: float,
 ) -> PeerTls:
-    """One handshake with verification off, only to see the chain after a verified one failed.
+    """One handshake with verification off, only to see the chain the server presents.
 
-    This is evidence gathering, not a channel: no client certificate is loaded, no credential and
-    no HTTP request is ever written to it, and it is closed as soon as the handshake is done. Its
-    verification is off because a verifying handshake aborts before the chain can be read.
+    It dials along `route` (`kdoctor.probes.dial.open_route`: direct, CONNECT through an http:// or
+    https:// proxy, SOCKS5), the same route as the API session's, so the chain seen is the one
+    kubectl meets. This is evidence gathering, not a channel: no client certificate is loaded, no
+    credential and no HTTP request is ever written to it, and it is closed as soon as the handshake
+    is done. Its verification is off because a verifying handshake aborts before the chain can be read.
     """
+    import anyio
+
+    from kdoctor.probes.dial import ProxyFailure
+
     context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
@@ -188,9 +194,9 @@ async def capture_chain_unverified(
     started = time.perf_counter()
     try:
         presented, version, cipher = await asyncio.wait_for(
-            _evidence_handshake(target, proxy_url, context, sni, timeout), timeout
+            _evidence_handshake(target, route, context, sni, timeout), timeout * 2
         )
-    except asyncio.TimeoutError:
+    except (asyncio.TimeoutError, TimeoutError):
         return PeerTls(
             "none",
             server_hostname=sni,
@@ -199,12 +205,21 @@ async def capture_chain_unverified(
             error=f"no TLS handshake within {timeout:g}s",
             duration_ms=_ms(started),
         )
-    except (OSError, ssl.SSLError, ValueError, EOFError, asyncio.LimitOverrunError, _ProxyRefused) as exc:
+    except ProxyFailure as exc:
         return PeerTls(
             "none",
             server_hostname=sni,
             captured_on="evidence",
-            error_kind="proxy-error" if isinstance(exc, _ProxyRefused) else "tls-error",
+            error_kind="proxy-error",
+            error=exc.fault.message,
+            duration_ms=_ms(started),
+        )
+    except (OSError, ssl.SSLError, ValueError, EOFError, anyio.EndOfStream, anyio.BrokenResourceError) as exc:
+        return PeerTls(
+            "none",
+            server_hostname=sni,
+            captured_on="evidence",
+            error_kind="tls-error",
             error=str(exc) or type(exc).__name__,
             duration_ms=_ms(started),
         )
@@ -219,83 +234,28 @@ async def capture_chain_unverified(
     )
 
 
-class _ProxyRefused(Exception):
-    pass
-
-
 async def _evidence_handshake(
-    target: Endpoint, proxy_url: str | None, context: ssl.SSLContext, sni: str, timeout: float
+    target: Endpoint, route: Route | None, context: ssl.SSLContext, sni: str, timeout: float
 ) -> tuple[tuple[bytes, ...], str | None, str | None]:
-    transports: list[asyncio.BaseTransport] = []
+    import anyio
+    from anyio.streams.tls import TLSAttribute, TLSStream
+
+    from kdoctor.probes.dial import close_quietly, open_route
+
+    if route is None:
+        from kdoctor.probes.route import direct_route
+
+        route = direct_route(target)
+    stream = await open_route(target, route, timeout)
     try:
-        if proxy_url is None:
-            _reader, writer = await asyncio.open_connection(
-                target.host, target.port, ssl=context, server_hostname=sni, ssl_handshake_timeout=timeout
-            )
-            transports.append(writer.transport)
-            ssl_object = writer.get_extra_info("ssl_object")
-        else:
-            ssl_object = await _tls_through_proxy(target, proxy_url, context, sni, timeout, transports)
+        with anyio.fail_after(timeout):
+            tls = await TLSStream.wrap(stream, hostname=sni, ssl_context=context, standard_compatible=False)
+        ssl_object = tls.extra(TLSAttribute.ssl_object)
         presented, _ = chain_from_ssl_object(ssl_object)
-        cipher = ssl_object.cipher() if ssl_object is not None else None
-        version = ssl_object.version() if ssl_object is not None else None
-        return presented, version, cipher[0] if cipher else None
+        cipher = ssl_object.cipher()
+        return presented, ssl_object.version(), cipher[0] if cipher else None
     finally:
-        for transport in reversed(transports):
-            transport.close()
-
-
-async def _tls_through_proxy(
-    target: Endpoint,
-    proxy_url: str,
-    context: ssl.SSLContext,
-    sni: str,
-    timeout: float,
-    transports: list[asyncio.BaseTransport],
-) -> Any:
-    """CONNECT through an http:// proxy, then the TLS handshake inside the tunnel."""
-
-    proxy = parse_endpoint(proxy_url)
-    if proxy.scheme != "http":
-        raise _ProxyRefused(f"the evidence handshake cannot go through a {proxy.scheme}:// proxy")
-    reader, writer = await asyncio.open_connection(proxy.host, proxy.port, limit=_MAX_PROXY_HEAD)
-    transports.append(writer.transport)
-    request = (
-        f"CONNECT {target.netloc} HTTP/1.1\r\nHost: {target.netloc}\r\n{_proxy_authorization(proxy_url)}\r\n"
-    )
-    writer.write(request.encode("ascii"))
-    await writer.drain()
-    head = await reader.readuntil(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].decode("latin-1")
-    parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[1].startswith("2"):
-        raise _ProxyRefused(f"the proxy answered CONNECT with {status_line!r}")
-    loop = asyncio.get_running_loop()
-    transport = await loop.start_tls(
-        writer.transport,
-        writer.transport.get_protocol(),
-        context,
-        server_hostname=sni,
-        ssl_handshake_timeout=timeout,
-    )
-    if transport is None:
-        raise _ProxyRefused("TLS could not be started inside the proxy tunnel")
-    transports.append(transport)
-    return transport.get_extra_info("ssl_object")
-
-
-def _proxy_authorization(proxy_url: str) -> str:
-    """The Proxy-Authorization header line for a proxy URL with user:password, as httpx sends it.
-
-    It authenticates to the proxy, which sees it on every CONNECT anyway; nothing of the apiserver's
-    credentials is involved.
-    """
-
-    parts = urlsplit(proxy_url)
-    if parts.username is None:
-        return ""
-    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-    return f"Proxy-Authorization: Basic {base64.b64encode(pair).decode('ascii')}\r\n"
+        await close_quietly(stream)
 
 
 def _ms(started: float) -> float:
@@ -435,6 +395,41 @@ def _reached(
     return ChainAnalysis(
         finding, chain, anchors, path, issuer_is_cluster_ca=True, expired=expired, not_yet_valid=not_yet
     )
+
+
+#: Words in the names of the CAs Kubernetes distributions make (kubeadm, k3s, RKE, OpenShift, ...): a chain
+#: from such a CA that is not the configured one is another cluster's, not an interception.
+KUBERNETES_CA_WORDS = (
+    "kube",
+    "k3s",
+    "k8s",
+    "rke",
+    "cluster",
+    "openshift",
+    "etcd",
+    "front-proxy",
+    "apiserver",
+)
+
+
+def interception_issuer(analysis: ChainAnalysis | None, proxied: bool) -> str | None:
+    """The issuer that re-signs the server's chain when a TLS-intercepting proxy is identified, else None.
+
+    Identified: a CA is configured, the presented chain does not reach it and ends at a CA that is
+    neither sent nor configured (missing issuer or untrusted root), and either an HTTP proxy is in the
+    route or the issuer's name is not a Kubernetes distribution's (another cluster's CA is not an
+    interception).
+    """
+    if analysis is None or analysis.issuer_is_cluster_ca is not False:
+        return None
+    if analysis.finding not in ("missing-issuer", "untrusted-root"):
+        return None
+    top = analysis.dangling or (analysis.chain[-1] if analysis.chain else None)
+    if top is None:
+        return None
+    if not proxied and any(word in top.issuer.lower() for word in KUBERNETES_CA_WORDS):
+        return None
+    return top.issuer
 
 
 def hostname_matches(cert: CertSummary, host: str) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import sys
 import tempfile
@@ -73,10 +74,19 @@ def _third_party_families() -> tuple[str, ...]:
 
 def demo_report(scenario: str) -> dict[str, Any]:
     stdout, stderr = io.StringIO(), io.StringIO()
-    run_demo(
-        scenario, output="json", stdout=stdout, stderr=stderr, timeout=1.0, skipped=_third_party_families()
-    )
-    port = re.search(r"https://127\.0\.0\.1:(\d+)", stderr.getvalue())
+    skipped = _third_party_families()
+    # No kubectl on PATH: apiserver.skew (and Go's rules by kubectl's Go version) would otherwise pin
+    # whichever kubectl this machine has. The demo's credentials are tokens: nothing else is run.
+    saved = os.environ.get("PATH")
+    os.environ["PATH"] = ""
+    try:
+        run_demo(scenario, output="json", stdout=stdout, stderr=stderr, timeout=1.0, skipped=skipped)
+    finally:
+        if saved is None:
+            os.environ.pop("PATH", None)
+        else:
+            os.environ["PATH"] = saved
+    port = re.search(r"https://(?:127\.0\.0\.1|localhost):(\d+)", stderr.getvalue())
     home = re.search(r"kubeconfig (/\S+)/\.kube/config", stderr.getvalue())
     assert port and home, stderr.getvalue()
     replacements = {
@@ -95,8 +105,12 @@ def fixture_reports() -> dict[str, Any]:
         for fixture in catalogue(root / "fixtures", make_pki(), FIXTURE_SERVER):
             home = root / "home" / fixture.name
             home.mkdir(parents=True)
+            # An empty PATH unless the fixture sets one: whether this machine has a plugin installed
+            # (gke-gcloud-auth-plugin, kubelogin) must not show in the goldens.
             outcome = run_kubeconfig_checks(
-                home, env={"KUBECONFIG": fixture.kubeconfig_env, **fixture.env}, context=fixture.context
+                home,
+                env={"PATH": "", "KUBECONFIG": fixture.kubeconfig_env, **fixture.env},
+                context=fixture.context,
             )
             results = [r.to_json_dict() for r in outcome.results.values()]
             out[fixture.name] = normalise(results, {tmp: "<ROOT>"})

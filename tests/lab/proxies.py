@@ -397,12 +397,21 @@ class TlsInterceptor:
     the way corporate TLS inspection does. Runs an asyncio loop in a thread.
     """
 
-    def __init__(self, tmp_path: Path, target: tuple[str, int], issuer_name: str = "corp-proxy-ca") -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        target: tuple[str, int],
+        issuer_name: str = "corp-proxy-ca",
+        *,
+        dns_names: Sequence[str] = ("localhost",),
+        ip_addresses: Sequence[str] = ("127.0.0.1",),
+    ) -> None:
         from kdoctor.emulator.pki import make_ca, make_serving_cert, write_pem
 
         self.target = target
         self.ca = make_ca(issuer_name)
-        leaf = make_serving_cert(self.ca, dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+        # An interceptor's own names (`dns_names`) may not match the server URL at all.
+        leaf = make_serving_cert(self.ca, dns_names=list(dns_names), ip_addresses=list(ip_addresses))
         directory = tmp_path / f"interceptor-{id(self):x}"
         directory.mkdir(parents=True, exist_ok=True)
         self._cert = write_pem(directory / "leaf.crt", leaf.cert_pem)
