@@ -295,13 +295,7 @@ def test_anonymous_off_and_no_credential(real_cluster: RealCluster, home: Path, 
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 9 (root cause): with anonymous auth off, /livez and /readyz answer 401 to a request "
-    "without credentials; kdoctor fails apiserver.livez/readyz on that 401 and names apiserver.livez "
-    "as the root cause, though the server's health is unknown, not bad: the broken link is the "
-    "missing credential (auth.identity: 401 without a credential)",
-)
+# Fixed by verdicts (issue 8) after this test found it: health answering 401 is not the broken link.
 def test_anonymous_off_root_cause_is_the_missing_credential(
     real_cluster: RealCluster, home: Path, tmp_path: Path
 ) -> None:
@@ -428,12 +422,6 @@ def test_kubectl_proxy_needs_no_credential_warning(
     assert not warned, warned
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 7 (runner dependency semantics): over plain http:// to kubectl proxy tls.chain skips "
-    "('no TLS to check'), and that skip cascades to auth.identity/auth.permissions ('skipped: tls.chain "
-    "was skipped'), though `kubectl auth whoami` through the same proxy names the identity",
-)
 def test_kubectl_proxy_identity_is_known(real_cluster: RealCluster, home: Path, tmp_path: Path) -> None:
     report = _kubectl_proxy_report(real_cluster, home, tmp_path)
     assert ADMIN_USER in _results(report)["auth.identity"]["summary"]
@@ -476,9 +464,18 @@ def test_nginx_load_balancer_in_front_of_two_apiservers(
 ) -> None:
     a, b = real_cluster.a, real_cluster.b
     admin = real_cluster.admin_kubeconfig()
-    endpoints = _kubectl(real_cluster, admin, "get", "endpoints", "kubernetes", "-n", "default", "-o", "json")
-    subsets = json.loads(endpoints.stdout)["subsets"]
-    addresses = sorted(x["ip"] for s in subsets for x in s["addresses"])
+    # the lease endpoint reconciler is eventually consistent (each apiserver renews its entry every 10 s,
+    # and one that missed its 15 s TTL on a busy machine comes back at its next renewal)
+    deadline = time.monotonic() + 40
+    while True:
+        endpoints = _kubectl(
+            real_cluster, admin, "get", "endpoints", "kubernetes", "-n", "default", "-o", "json"
+        )
+        subsets = json.loads(endpoints.stdout)["subsets"]
+        addresses = sorted(x["ip"] for s in subsets for x in s["addresses"])
+        if addresses == ["192.0.2.10", "192.0.2.11"] or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     assert addresses == ["192.0.2.10", "192.0.2.11"], addresses
     if not own_hostnames():
         missing("root, for `unshare --uts` (each apiserver's identity Lease is named after its host name)")
