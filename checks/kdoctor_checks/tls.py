@@ -117,10 +117,7 @@ async def _cluster_name(ctx: Context) -> str:
     """The selected kubeconfig cluster's name; a placeholder in a pod (there is no kubeconfig)."""
     if ctx.mode is not Mode.KUBECONFIG:
         return "CLUSTER"
-    selection = await ctx.probe(SELECTION)
-    if selection.cluster is not None:
-        return selection.cluster.name
-    return selection.context.cluster if selection.context and selection.context.cluster else "CLUSTER"
+    return (await ctx.probe(SELECTION)).cluster_name or "CLUSTER"
 
 
 def _go_signature_error(key_type: str) -> str:
