@@ -320,6 +320,26 @@ def test_expired_client_certificate(real_cluster: RealCluster, home: Path, tmp_p
     assert "expired" in _results(report)[failing]["summary"], _results(report)[failing]
 
 
+def test_expired_client_certificate_beside_a_token(
+    real_cluster: RealCluster, home: Path, tmp_path: Path
+) -> None:
+    """kube-apiserver's union authenticator passes a certificate it cannot verify on to the token (the
+    emulator models it so): kubectl works, and kdoctor only warns about the certificate."""
+    cert = real_cluster.pki.client("expired-beside", "rc-expired-beside", ["system:masters"], expired=True)
+    config = real_cluster.kubeconfig(tmp_path / "config", client_cert=cert, token=real_cluster.tokens.admin)
+    whoami = _kubectl(real_cluster, config, "auth", "whoami", "-o", "json")
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == ADMIN_USER
+
+    code, report = _doctor(home, config)
+    _record("expired client certificate beside a token", f"whoami: {ADMIN_USER}", report)
+    _no_errors(report)
+    results = _results(report)
+    assert _failing(report) is None and code == 0, _statuses(report)
+    assert results["kubeconfig.client-cert"]["status"] == "warn", results["kubeconfig.client-cert"]
+    assert ADMIN_USER in results["auth.identity"]["summary"]
+
+
 # --- TLS ----------------------------------------------------------------------------------------------
 
 
