@@ -19,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    # -h as well as --help, on every command (`kdoctor -h`, `kdoctor run -h`), like most CLIs.
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 

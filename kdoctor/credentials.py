@@ -8,6 +8,7 @@ it meets is registered with `ctx.secrets` before anything else happens to it.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -342,6 +343,14 @@ class ClientCertFacts:
     #: False when the private key is not the certificate's (TLS fails before any HTTP); None if unknown.
     key_matches: bool | None = None
     error: str | None = None
+
+    @property
+    def kubeadm_command(self) -> str:
+        """kubeadm's command (on a control-plane node) that issues a certificate for the same identity:
+        the CN is the username and each O a group, so a renewal keeps the user's RBAC bindings."""
+        name = shlex.quote(self.common_name) if self.common_name else "USERNAME"
+        groups = "".join(f" --org {shlex.quote(org)}" for org in self.organizations)
+        return f"kubeadm kubeconfig user --client-name {name}{groups}"
 
     def to_details(self) -> dict[str, Any]:
         out: dict[str, Any] = {

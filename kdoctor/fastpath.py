@@ -42,13 +42,13 @@ _REPEATABLE = ("check", "skip")
 
 
 #: Options that belong to the top-level command, not to `run`.
-_TOP_LEVEL_OPTIONS = ("--help", "--version")
+_TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
 
 
 def default_to_run(args: list[str]) -> list[str]:
     """Bare `kdoctor` (and `kubectl doctor`) is `kdoctor run`, like `flutter doctor`; so is a
-    command line that starts with an option of `run` (`kdoctor --context prod`). `--help` and
-    `--version` stay the top-level ones."""
+    command line that starts with an option of `run` (`kdoctor --context prod`). `-h`, `--help`
+    and `--version` stay the top-level ones."""
     if not args or (args[0].startswith("-") and args[0] not in _TOP_LEVEL_OPTIONS):
         return ["run", *args]
     return args

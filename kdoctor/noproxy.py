@@ -9,10 +9,13 @@ or `*.domain` its subdomains only. Anything else is compared as literal text, so
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
 from dataclasses import dataclass
 
+from kdoctor.netaddr import parse_ip
+from kdoctor.proxyrules import no_proxy_value, parse_no_proxy
+
+# no_proxy_value is client-go's reading of the variables (kdoctor.proxyrules), offered here too as
+# the input of no_proxy_notes.
 __all__ = ["NoProxyNote", "no_proxy_notes", "no_proxy_value"]
 
 
@@ -24,31 +27,10 @@ class NoProxyNote:
     instead: str
 
 
-def no_proxy_value(env: Mapping[str, str]) -> str:
-    """NO_PROXY as client-go reads it: the upper-case variable, else the lower-case one."""
-    return env.get("NO_PROXY") or env.get("no_proxy") or ""
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def _is_cidr_or_ip(entry: str) -> bool:
-    try:
-        ipaddress.ip_network(entry, strict=False)
-    except ValueError:
-        return False
-    return True
-
-
 def no_proxy_notes(no_proxy: str, server_host: str) -> list[NoProxyNote]:
     """The entries of `no_proxy` that cannot exempt `server_host` although they look as if they might."""
     host = server_host.strip("[]").rstrip(".").lower()
-    host_is_name = not _is_ip(host)
+    host_is_name = parse_ip(host) is None
     parent = host.split(".", 1)[1] if "." in host else host
     out: list[NoProxyNote] = []
     for raw in no_proxy.split(","):
@@ -67,7 +49,9 @@ def no_proxy_notes(no_proxy: str, server_host: str) -> list[NoProxyNote]:
                 )
             )
             continue
-        if host_is_name and _is_cidr_or_ip(bare):
+        # What the entry is to client-go (kdoctor.proxyrules parses NO_PROXY as httpproxy does).
+        parsed = parse_no_proxy(entry)
+        if host_is_name and parsed and parsed[0].kind in ("cidr", "ip"):
             out.append(
                 NoProxyNote(
                     raw.strip(),

@@ -38,11 +38,14 @@ if TYPE_CHECKING:
 __all__ = [
     "PROXY_DECISION",
     "HttpxRejected",
+    "NoProxyEntry",
     "ProxyDecision",
     "ProxyKind",
     "decide_proxy",
     "display_proxy_url",
     "httpx_would_choose",
+    "no_proxy_value",
+    "parse_no_proxy",
     "proxy_url_secrets",
     "python_client_bypasses",
     "python_client_decision",
@@ -152,6 +155,12 @@ def _first_set(env: Mapping[str, str], *names: str) -> tuple[str, str] | None:
     return None
 
 
+def no_proxy_value(env: Mapping[str, str]) -> str:
+    """NO_PROXY as client-go reads it: the upper-case variable, else the lower-case one ("" if neither)."""
+    found = _first_set(env, "NO_PROXY", "no_proxy")
+    return found[1] if found else ""
+
+
 def _split_server(server_url: str) -> tuple[str, str, str]:
     """(scheme, host, port) of the server URL; host without brackets, port defaulted by scheme."""
     url = server_url.strip()
@@ -232,7 +241,7 @@ def _go_split_host_port(text: str) -> tuple[str, str] | None:
 
 
 @dataclass(frozen=True)
-class _NoProxyEntry:
+class NoProxyEntry:
     """One parsed NO_PROXY entry."""
 
     text: str  # the entry as written (trimmed), for evidence
@@ -244,19 +253,19 @@ class _NoProxyEntry:
     port: str = ""
 
 
-def _parse_no_proxy(value: str) -> list[_NoProxyEntry]:
+def parse_no_proxy(value: str) -> list[NoProxyEntry]:
     """httpproxy's config.init: entries in order; `*` short-circuits to a single "all" entry."""
-    entries: list[_NoProxyEntry] = []
+    entries: list[NoProxyEntry] = []
     for raw in value.split(","):
         written = raw.strip()
         entry = written.lower()
         if not entry:
             continue
         if entry == "*":
-            return [_NoProxyEntry(text=written, kind="all")]
+            return [NoProxyEntry(text=written, kind="all")]
         network = _go_parse_cidr(entry)
         if network is not None:
-            entries.append(_NoProxyEntry(text=written, kind="cidr", network=network))
+            entries.append(NoProxyEntry(text=written, kind="cidr", network=network))
             continue
         port = ""
         split = _go_split_host_port(entry)
@@ -268,7 +277,7 @@ def _parse_no_proxy(value: str) -> list[_NoProxyEntry]:
             host = entry
         ip = parse_ip(host)
         if ip is not None:
-            entries.append(_NoProxyEntry(text=written, kind="ip", ip=ip, port=port))
+            entries.append(NoProxyEntry(text=written, kind="ip", ip=ip, port=port))
             continue
         if not host:
             continue
@@ -278,7 +287,7 @@ def _parse_no_proxy(value: str) -> list[_NoProxyEntry]:
         if match_host:
             host = "." + host
         entries.append(
-            _NoProxyEntry(text=written, kind="domain", domain=_idna(host), match_host=match_host, port=port)
+            NoProxyEntry(text=written, kind="domain", domain=_idna(host), match_host=match_host, port=port)
         )
     return entries
 
@@ -294,7 +303,7 @@ def _go_parse_cidr(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network |
         return None
 
 
-def _no_proxy_match(entries: list[_NoProxyEntry], host: str, port: str) -> _NoProxyEntry | None:
+def _no_proxy_match(entries: list[NoProxyEntry], host: str, port: str) -> NoProxyEntry | None:
     """The first entry that exempts host:port from proxying (httpproxy useProxy, after loopback)."""
     addr = host.strip().lower()
     ip = parse_ip(host)
@@ -429,7 +438,7 @@ def decide_proxy(server_url: str, env: Mapping[str, str], cluster_proxy_url: str
 
     no_proxy = _first_set(env, "NO_PROXY", "no_proxy")
     if no_proxy is not None:
-        entry = _no_proxy_match(_parse_no_proxy(no_proxy[1]), ascii_host, port)
+        entry = _no_proxy_match(parse_no_proxy(no_proxy[1]), ascii_host, port)
         if entry is not None:
             if entry.kind == "all":
                 why = f"{no_proxy[0]} is * (no proxy for any host)"

@@ -295,6 +295,53 @@ def test_expired_kubeconfig_certificate_fails_once(emulator: EmulatorFactory, tm
     assert not [r for r in api.requests if r.path.endswith("selfsubjectreviews")]
 
 
+def _with_token(path: Path, token: str) -> Path:
+    """The kubeconfig at `path` with `token` added to its (only) user, next to its client certificate."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    data["users"][0]["user"]["token"] = token
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.mark.parametrize("good_token", [True, False], ids=["good-token", "refused-token"])
+def test_expired_certificate_next_to_a_token_is_kubectls_verdict(
+    emulator: EmulatorFactory, tmp_path: Path, good_token: bool
+) -> None:
+    """kubectl sends both (the certificate in TLS, the token as Bearer); kube-apiserver's union
+    authenticator passes over the certificate it cannot verify and tries the token. Asked first."""
+    from tests.lab.tools import ask_kubectl
+
+    api = emulator("healthy")
+    cert = api.mint_client_cert("old-admin", ("system:masters",), expired=True)
+    token = api.limited_token if good_token else "not-a-token-the-server-knows"
+    path = _with_token(api.write_kubeconfig(tmp_path / "config", user="cert", client_cert=cert), token)
+    proc = ask_kubectl(path, tmp_path, "auth", "whoami", "-o", "json")
+    kubectl_got_in = proc.returncode == 0
+    assert kubectl_got_in is good_token, proc.stderr
+    results = run_family(path, tmp_path, extra=KUBECONFIG_CHECKS)
+    cert_result = results["kubeconfig.client-cert"]
+    # The dead certificate is a warning either way: it is never what decides access here.
+    assert cert_result.status is Status.WARN, cert_result
+    assert "the apiserver ignores it and authenticates the token" in cert_result.summary
+    assert "kubectl config unset users.emulator.client-certificate-data" in cert_result.hint
+    assert "kubeadm kubeconfig user --client-name old-admin --org system:masters" in cert_result.hint
+    identity = results["auth.identity"]
+    if good_token:
+        assert json.loads(proc.stdout)["status"]["userInfo"]["username"] == "jane"
+        assert identity.status is Status.PASS, identity
+        assert identity.details["identity"]["username"] == "jane"
+        assert results["auth.permissions"].status is Status.PASS
+    else:
+        assert "Unauthorized" in proc.stderr
+        assert identity.status is Status.FAIL, identity
+        # the refused token is the cause to fix first; the dead certificate alone does not explain the 401
+        assert "Likely, in order: 1) the token expired or was revoked" in identity.summary, identity.summary
+        assert "kubectl config set-credentials emulator --token=" in identity.hint
+    assert token not in _dump_all(results)
+
+
 def test_credential_basic_none_and_auth_provider(tmp_path: Path) -> None:
     basic = run_check(
         CredentialCheck,
@@ -489,6 +536,7 @@ def run_family(
     mode: Mode = Mode.KUBECONFIG,
     serviceaccount_dir: Path | None = None,
     extra: tuple[type[Check], ...] = (),
+    context: str | None = None,
 ) -> dict[str, CheckResult]:
     """The auth family (and `extra` checks) through the real runner, ACCESS from a real kubeconfig
     (or a pod's files)."""
@@ -507,7 +555,9 @@ def run_family(
         in_cluster=mode is Mode.IN_CLUSTER,
         **({"serviceaccount_dir": str(serviceaccount_dir)} if serviceaccount_dir else {}),
     )
-    ctx = Context(options=options, environment=Environment(env=full_env, home=tmp_path), target=Target(mode))
+    ctx = Context(
+        options=options, environment=Environment(env=full_env, home=tmp_path), target=Target(mode, context)
+    )
 
     async def go() -> list[CheckResult]:
         try:
@@ -569,6 +619,11 @@ def test_identity_and_permissions_limited_user(emulator: EmulatorFactory, tmp_pa
     assert nothing.status is Status.WARN, nothing
     assert "nothing is allowed in namespace team-x" in nothing.summary
     assert nothing.details["namespace_source"] == "context emulator"
+    # the fix names the user the apiserver reported, not a placeholder
+    assert (
+        "`kubectl create rolebinding jane-view --clusterrole=view --user=jane -n team-x`" in nothing.hint
+    ), nothing.hint
+    assert "`kubectl config set-context --current --namespace=NAMESPACE`" in nothing.hint
     body = json.loads([r for r in api.requests if r.path.endswith("selfsubjectrulesreviews")][-1].body)
     assert body["spec"] == {"namespace": "team-x"}
 
@@ -587,6 +642,19 @@ def test_identity_service_account_jwt(emulator: EmulatorFactory, tmp_path: Path)
     assert identity.details["identity"]["extra"]["authentication.kubernetes.io/pod-name"] == ["runner-0"]
     assert "create deployments.apps" in results["auth.permissions"].summary
     assert token not in _dump_all(results)
+    # one that may do nothing: the fix binds the service account (not a --user), by its name
+    bare = api.mint_sa_token("ci", "deployer-2")
+    elsewhere = run_family(
+        api.write_kubeconfig(tmp_path / "other", token=bare, namespace="prod"), tmp_path, context="emulator"
+    )
+    nothing = elsewhere["auth.permissions"]
+    assert nothing.status is Status.WARN, nothing
+    assert (
+        "`kubectl create rolebinding deployer-2-view --clusterrole=view --serviceaccount=ci:deployer-2 -n prod`"
+        in nothing.hint
+    ), nothing.hint
+    # the context was named with --context: the namespace fix edits that one, not the current context
+    assert "`kubectl config set-context emulator --namespace=NAMESPACE`" in nothing.hint
 
 
 def test_identity_client_certificate(emulator: EmulatorFactory, tmp_path: Path) -> None:
@@ -759,12 +827,25 @@ def test_in_cluster_uses_the_pod_namespace(emulator: EmulatorFactory, tmp_path: 
     assert perms.details["namespace"] == "apps" and perms.details["namespace_source"].endswith("namespace")
     assert "in namespace apps can: get secrets" in perms.summary
 
+    # a pod whose service account may do nothing: the fix binds that service account, by name
+    bare = api.mint_sa_token("apps", "batch", pod="batch-0")
+    nothing = run_family(
+        None,
+        tmp_path,
+        mode=Mode.IN_CLUSTER,
+        serviceaccount_dir=api.serviceaccount_dir(tmp_path / "sa2", token=bare, namespace="apps"),
+        env={"KUBERNETES_SERVICE_HOST": "127.0.0.1", "KUBERNETES_SERVICE_PORT": str(api.port)},
+    )["auth.permissions"]
+    assert nothing.status is Status.WARN, nothing
+    assert (
+        "`kubectl create rolebinding batch-view --clusterrole=view --serviceaccount=apps:batch -n apps`"
+        in nothing.hint
+    ), nothing.hint
+
 
 @pytest.mark.parametrize("user", ["token", "cert", "sa"])
 def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: str) -> None:
-    import subprocess
-
-    from tests.lab.tools import plain_kubectl
+    from tests.lab.tools import ask_kubectl, plain_kubectl
 
     kubectl = plain_kubectl()
     api = emulator("healthy")
@@ -776,14 +857,7 @@ def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: 
         path = api.write_kubeconfig(tmp_path / "config", token=api.mint_sa_token("ci", "bot"))
     else:
         path = api.write_kubeconfig(tmp_path / "config")
-    proc = subprocess.run(
-        [kubectl, "--kubeconfig", str(path), "auth", "whoami", "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)},
-    )
+    proc = ask_kubectl(path, tmp_path, "auth", "whoami", "-o", "json", binary=kubectl)
     if proc.returncode != 0 and "unknown command" in proc.stderr:
         pytest.skip(f"{kubectl} has no auth whoami")
     assert proc.returncode == 0, proc.stderr
@@ -794,20 +868,11 @@ def test_kubectl_whoami_agrees(emulator: EmulatorFactory, tmp_path: Path, user: 
 
 
 def test_kubectl_and_kdoctor_agree_on_unauthorized(emulator: EmulatorFactory, tmp_path: Path) -> None:
-    import subprocess
-
-    from tests.lab.tools import plain_kubectl
+    from tests.lab.tools import ask_kubectl
 
     api = emulator("unauthorized")
     path = api.write_kubeconfig(tmp_path / "config")
-    proc = subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(path), "auth", "whoami"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-        env={"PATH": os.environ.get("PATH", os.defpath), "HOME": str(tmp_path)},
-    )
+    proc = ask_kubectl(path, tmp_path, "auth", "whoami")
     assert proc.returncode != 0
     assert "Unauthorized" in proc.stderr
     assert run_family(path, tmp_path)["auth.identity"].status is Status.FAIL

@@ -125,6 +125,11 @@ def test_bare_kdoctor_runs_the_doctor_and_help_still_prints_usage(tmp_path: Path
     usage = kdoctor("--help", home=tmp_path)
     assert usage.code == 0 and usage.stdout.startswith("Usage: kdoctor [OPTIONS] COMMAND [ARGS]...")
     assert "run" in usage.stdout and "demo" in usage.stdout
+    # -h is --help (not `run -h`, which used to be an unknown option and exit 2), on every command.
+    short = kdoctor("-h", home=tmp_path)
+    assert (short.code, short.stdout, short.stderr) == (0, usage.stdout, usage.stderr)
+    run_help = kdoctor("run", "-h", home=tmp_path)
+    assert run_help.code == 0 and run_help.stdout.startswith("Usage: kdoctor run [OPTIONS]")
 
 
 def test_an_empty_selection_is_a_usage_error(tmp_path: Path) -> None:

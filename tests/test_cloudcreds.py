@@ -44,13 +44,15 @@ def eks_token(
     headers: str = "host;x-k8s-aws-id",
     key: str = "ASIAEXAMPLEKEY123456",
     action: str = "GetCallerIdentity",
+    signature: str = SIGNATURE,
 ) -> str:
+    """An EKS token: k8s-aws-v1. + a presigned STS URL (tests/test_secrets_canary.py makes its canary one here)."""
     url = (
         f"https://sts.{region}.amazonaws.com/?Action={action}&Version=2011-06-15"
         "&X-Amz-Algorithm=AWS4-HMAC-SHA256"
         f"&X-Amz-Credential={key}%2F{signed_at:%Y%m%d}%2F{region}%2Fsts%2Faws4_request"
         f"&X-Amz-Date={signed_at:%Y%m%dT%H%M%SZ}&X-Amz-Expires=60"
-        f"&X-Amz-SignedHeaders={headers.replace(';', '%3B')}&X-Amz-Signature={SIGNATURE}"
+        f"&X-Amz-SignedHeaders={headers.replace(';', '%3B')}&X-Amz-Signature={signature}"
     )
     return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
 

@@ -4,8 +4,6 @@ kubectl accepts it, no expirationTimestamp noted with the run time, IfAvailable 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,7 @@ from kdoctor_checks.auth import CredentialCheck
 from kdoctor.access import Credentials
 from kdoctor.api import Status
 from kdoctor.outputshape import describe_shape
-from tests.lab.tools import plain_kubectl
+from tests.lab.tools import ask_kubectl
 from tests.plugins.authlab import (
     V1,
     access_with,
@@ -73,13 +71,7 @@ def test_a_plugin_that_prints_a_bare_jwt(tmp_path: Path) -> None:
             }
         )
     )
-    asked = subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=3s"],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    asked = ask_kubectl(config, tmp_path, request_timeout="3s")
     assert "getting credentials: decoding stdout" in asked.stderr, asked.stderr
     result = run_check(CredentialCheck, make_ctx(tmp_path), access_with(Credentials(exec=exec_spec(plugin))))
     assert result.status is Status.FAIL

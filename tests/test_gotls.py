@@ -8,7 +8,6 @@ import contextlib
 import dataclasses
 import http.server
 import json
-import os
 import ssl
 import subprocess
 import threading
@@ -22,7 +21,7 @@ import pytest
 from kdoctor.api import Status
 from kdoctor.certs import CertSummary
 from kdoctor.gotls import go_rejections, go_version, openssl_rejects_what_go_accepts
-from tests.lab.tools import plain_kubectl, require_tool
+from tests.lab.tools import ask_kubectl, plain_kubectl, require_tool
 from tests.test_apiserver_checks import run_checks, start
 
 if TYPE_CHECKING:
@@ -197,16 +196,6 @@ def _tls_apiserver(tmp_path: Path, leaf_pem: bytes, key_pem: bytes, ca_pem: byte
         server.server_close()
 
 
-def _ask_kubectl(config: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-    )
-
-
 def test_rsa_1024_serving_key_is_accepted_as_kubectl_accepts_it(tmp_path: Path) -> None:
     """Debian's OpenSSL (security level 2) refuses RSA keys under 2048 bits; Go, and so kubectl and kdoctor, do not."""
     from tests.fixtures.kubeconfigs.factory import issue
@@ -214,7 +203,7 @@ def test_rsa_1024_serving_key_is_accepted_as_kubectl_accepts_it(tmp_path: Path) 
     ca = issue("kubernetes", ca=True)
     leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",), rsa_bits=1024)
     with _tls_apiserver(tmp_path, leaf.cert_pem, leaf.key_pem, ca.cert_pem) as config:
-        asked = _ask_kubectl(config, tmp_path)
+        asked = ask_kubectl(config, tmp_path, request_timeout=None)
         assert asked.returncode == 0 and "v1.31.4" in asked.stdout, asked.stderr
         run = run_checks(config, tmp_path)
     assert run["tls.chain"].status is Status.PASS, run["tls.chain"].summary
@@ -232,7 +221,7 @@ def test_sha1_signed_serving_cert_is_refused_in_gos_words(tmp_path: Path) -> Non
     leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",))
     sha1_leaf = resign_with_sha1(leaf.cert, ca.key)
     with _tls_apiserver(tmp_path, sha1_leaf.public_bytes(Encoding.PEM), leaf.key_pem, ca.cert_pem) as config:
-        asked = _ask_kubectl(config, tmp_path)
+        asked = ask_kubectl(config, tmp_path, request_timeout=None)
         assert asked.returncode != 0
         assert "x509: cannot verify signature: insecure algorithm SHA1-RSA" in asked.stderr, asked.stderr
         run = run_checks(config, tmp_path)
@@ -248,32 +237,18 @@ def test_sha1_signed_serving_cert_is_refused_in_gos_words(tmp_path: Path) -> Non
 def _small_rsa_leaf(ca: Any, bits: int) -> tuple[bytes, bytes]:
     """A serving certificate for 127.0.0.1 with an RSA key of `bits` (< 1024: cryptography will not make
     one, openssl will), issued by `ca`."""
-    import ipaddress
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
-    from cryptography.x509.oid import NameOID
+    from tests.fixtures.kubeconfigs.factory import issue
 
     key_pem = subprocess.run(
         [require_tool("openssl"), "genrsa", str(bits)], capture_output=True, check=True, timeout=30
     ).stdout
     key = load_pem_private_key(key_pem, None)
-    now = datetime.now(timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "kube-apiserver")]))
-        .issuer_name(ca.cert.subject)
-        .public_key(key.public_key())  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))
-        .not_valid_after(now + timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
-        )
-        .sign(ca.key, hashes.SHA256())
-    )
-    return cert.public_bytes(Encoding.PEM), key_pem
+    assert isinstance(key, rsa.RSAPrivateKey)
+    leaf = issue("kube-apiserver", ca, sans=("127.0.0.1",), key=key)
+    return leaf.cert_pem, key_pem
 
 
 def _kubectl_release(minor: int) -> str:
@@ -294,22 +269,9 @@ def test_rsa_768_kubectl_built_with_go_1_24_refuses_older_ones_accept(tmp_path: 
     new, old = _kubectl_release(33), _kubectl_release(32)
     ca = issue("kubernetes", ca=True)
     leaf_pem, key_pem = _small_rsa_leaf(ca, 768)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
     with _tls_apiserver(tmp_path, leaf_pem, key_pem, ca.cert_pem) as config:
-        refused = subprocess.run(
-            [new, "--kubeconfig", str(config), "get", "--raw", "/version"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=env,
-        )
-        accepted = subprocess.run(
-            [old, "--kubeconfig", str(config), "get", "--raw", "/version"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=env,
-        )
+        refused = ask_kubectl(config, tmp_path, binary=new, request_timeout=None)
+        accepted = ask_kubectl(config, tmp_path, binary=old, request_timeout=None)
         assert refused.returncode != 0 and "768-bit keys are insecure" in refused.stderr, refused.stderr
         assert accepted.returncode == 0, accepted.stderr
         (tmp_path / "new").mkdir()
@@ -327,7 +289,7 @@ def test_rsa_768_kubectl_built_with_go_1_24_refuses_older_ones_accept(tmp_path: 
 def test_sha1_cert_demo_scenario(emulator: EmulatorFactory, tmp_path: Path) -> None:
     api, config = start(emulator, "sha1-cert", tmp_path)
     assert api.serving.cert.signature_hash_algorithm.name == "sha1"  # type: ignore[union-attr]
-    asked = _ask_kubectl(config, tmp_path)
+    asked = ask_kubectl(config, tmp_path, request_timeout=None)
     assert "x509: cannot verify signature: insecure algorithm SHA1-RSA" in asked.stderr, asked.stderr
     chain = run_checks(config, tmp_path)["tls.chain"]
     assert chain.status is Status.FAIL

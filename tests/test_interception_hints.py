@@ -5,14 +5,12 @@ names (tls-server-name, the server URL, the SANs), and none says "check HTTPS_PR
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 from tests.clirun import kdoctor
 from tests.lab.emulator_fixtures import EmulatorFactory, emulator  # noqa: F401
 from tests.lab.proxies import TlsInterceptor
-from tests.lab.tools import plain_kubectl
+from tests.lab.tools import ask_kubectl
 from tests.reportvalidation import assert_valid_report
 
 INTERCEPTOR_NAME = "gateway.corp.example"
@@ -24,14 +22,7 @@ def test_a_transparent_interceptor_is_named_in_every_hint(tmp_path: Path, emulat
         tmp_path, ("127.0.0.1", api.port), dns_names=(INTERCEPTOR_NAME,), ip_addresses=()
     ) as interceptor:
         config = api.write_kubeconfig(tmp_path / "config", server=interceptor.url)
-        kubectl = subprocess.run(
-            [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        kubectl = ask_kubectl(config, tmp_path)
         done = kdoctor("run", "--kubeconfig", str(config), "-o", "json", "--timeout", "3", home=tmp_path)
     assert kubectl.returncode != 0 and "x509" in kubectl.stderr, kubectl.stderr
     assert done.code == 1, done.stderr

@@ -3,8 +3,6 @@ kubectl through tinyproxy proving it, and proxy.env saying so."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from kdoctor.api import Status
 from kdoctor.noproxy import no_proxy_notes, no_proxy_value
 from tests.lab.emulator_fixtures import EmulatorFactory, emulator  # noqa: F401
 from tests.lab.proxies import Tinyproxy
+from tests.lab.tools import ask_kubectl
 from tests.test_proxy_checks import alias, kubectl_binary, make_ctx, run_checks  # noqa: F401
 
 
@@ -63,14 +62,7 @@ def test_kubectl_proxies_despite_the_cidr_and_glob_and_kdoctor_says_why(
     with Tinyproxy(tmp_path, connect_ports=[api.port]) as proxy:
         config = api.write_kubeconfig(tmp_path / "config", server=f"https://{name}:{api.port}")
         env = {"HTTPS_PROXY": proxy.url, "NO_PROXY": f"127.0.0.0/8,{glob}"}
-        done = subprocess.run(
-            [kubectl_binary, "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **env},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_kubectl(config, tmp_path, env=env, binary=kubectl_binary)
         kubectl_tunnels = proxy.connects()
         assert done.returncode == 0, done.stderr
         # kubectl went through the proxy although the name resolves into 127.0.0.0/8 and "matches" the glob.

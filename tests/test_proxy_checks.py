@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import secrets
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -54,7 +52,7 @@ from tests.lab.proxies import (
     TlsInterceptor,
     free_port,
 )
-from tests.lab.tools import missing, plain_kubectl
+from tests.lab.tools import ask_kubectl, missing, plain_kubectl
 from tests.reportvalidation import assert_valid_report
 
 TIMEOUT = 3.0
@@ -309,7 +307,7 @@ def test_env_fails_for_an_unusable_proxy_url(tmp_path: Path) -> None:
     (result,) = run_checks(make_ctx(tmp_path, config), ProxyEnv)
     assert result.status is Status.FAIL
     assert 'unsupported scheme "socks4"' in result.summary
-    assert "kubectl config set clusters.CLUSTER.proxy-url" in result.hint
+    assert "kubectl config set clusters.k.proxy-url" in result.hint
 
 
 def test_a_proxy_that_is_not_there_is_reported_once_by_apiserver_tcp(tmp_path: Path) -> None:
@@ -418,14 +416,7 @@ def test_socks5_proxy_url(tmp_path: Path, emulator: EmulatorFactory, kubectl_bin
         config = api.write_kubeconfig(tmp_path / "config", proxy_url=socks.url)
         env_result, path_result = run_checks(make_ctx(tmp_path, config), ProxyEnv, ProxyPath)
         kdoctor_connects = list(socks.connects)
-        done = subprocess.run(
-            [kubectl_binary, "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_kubectl(config, tmp_path, binary=kubectl_binary)
         kubectl_connects = socks.connects[len(kdoctor_connects) :]
     assert env_result.status is Status.PASS, dump(env_result)
     assert kinds(path_result) == ["socks-proxy"]
@@ -459,10 +450,17 @@ def test_proxy_authentication_required(tmp_path: Path, emulator: EmulatorFactory
     assert missing.status is Status.FAIL, dump(missing)
     assert "407 Proxy Authentication Required" in missing.summary
     assert "the cluster's proxy-url needs credentials" in missing.summary
-    assert "USER:PASSWORD" in missing.hint
+    # the names kdoctor knows (cluster, proxy host) are filled in; only the credentials are placeholders
+    cluster = "emulator"  # the emulator's kubeconfig names its cluster after the context
+    assert (
+        f"kubectl config set clusters.{cluster}.proxy-url http://<user>:<password>@127.0.0.1:{proxy.port}"
+        in (missing.hint)
+    ), missing.hint
 
     assert refused.status is Status.FAIL
     assert "refused the credentials" in refused.summary
+    # the user name in the URL is kept (it is paired with a password, so not the secret); the password is not
+    assert f"proxy-url http://kdoctor:<password>@127.0.0.1:{proxy.port}" in refused.hint, refused.hint
     assert wrong not in dump(refused) and wrong in ctx.secrets
 
     assert good_env.status is Status.PASS, dump(good_env)
@@ -483,7 +481,7 @@ def test_proxy_that_forbids_the_apiserver_port(tmp_path: Path, emulator: Emulato
     assert env_result.status is Status.FAIL, dump(env_result)
     assert "refused the tunnel to the apiserver" in env_result.summary
     # a proxy-url ignores NO_PROXY (client-go): the way around it is to remove it
-    assert "kubectl config unset clusters.CLUSTER.proxy-url" in env_result.hint
+    assert "kubectl config unset clusters.emulator.proxy-url" in env_result.hint
     # the proxy's refusal is proxy.env's finding, reported once: proxy.path skips, naming it
     assert kinds(path_result) == ["http-proxy"] and path_result.status is Status.SKIP
     assert path_result.summary.endswith("the proxy stopped the connection (proxy.env)")
@@ -502,7 +500,7 @@ def test_https_proxy_needs_credentials_message(
         (result,) = run_checks(make_ctx(tmp_path, config, {"HTTPS_PROXY": proxy.url}), ProxyEnv)
     assert result.status is Status.FAIL
     assert "407 Proxy Authentication Required: HTTPS_PROXY needs credentials" in result.summary
-    assert "export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT" in result.hint
+    assert f"export HTTPS_PROXY=http://<user>:<password>@127.0.0.1:{proxy.port}" in result.hint, result.hint
 
 
 # --- kubectl proxy ----------------------------------------------------------------------------------------
@@ -756,14 +754,7 @@ def test_real_kubectl_takes_the_predicted_path(
                                       proxy_url=proxy.url if use_proxy_url else None)  # fmt: skip
         env = {k: v.format(proxy=proxy.url, alias=name) for k, v in env_template.items()}
         predicted = decide_proxy(server, env, proxy.url if use_proxy_url else None)
-        done = subprocess.run(
-            [kubectl_binary, "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **env},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+        done = ask_kubectl(config, tmp_path, env=env, binary=kubectl_binary)
         tunnels = proxy.connects()
         tunnelled = bool(tunnels)
     assert done.returncode == 0, done.stderr

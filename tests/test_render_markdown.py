@@ -94,6 +94,15 @@ def test_skipped_checks_get_no_section_and_no_details() -> None:
     assert "| `dns.cluster` | ○ skip | skipped: incluster.token was skipped |" in md
 
 
+def test_root_cause_names_families_that_did_not_load() -> None:
+    # As text and rich do: "every link works" must not hide links no check looked at.
+    md = render_markdown(single_report())
+    root = md[md.index("### Root cause") : md.index("context `prod`")]
+    assert "‼ not checked: the check family acme did not load (see *Plugins that failed to load*)" in root
+    healthy = render_markdown(kind_report("healthy"))
+    assert "did not load" not in healthy
+
+
 def test_root_cause_first_commands_as_code_and_no_certificate_blobs() -> None:
     md = render_markdown(kind_report("failing"))
     sections = re.findall(r"^###+ (.*)$", md, flags=re.M)

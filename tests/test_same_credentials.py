@@ -7,29 +7,16 @@ whole `kdoctor run` (the real runner, JSON report) must agree with it.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
 from tests.clirun import kdoctor
 from tests.lab.emulator_fixtures import EmulatorFactory, emulator  # noqa: F401
 from tests.lab.proxies import KubectlProxy
-from tests.lab.tools import plain_kubectl
+from tests.lab.tools import ask_kubectl
 from tests.reportvalidation import assert_valid_report
 
 CANARY = "canary-verdicts-token-7f3a9c"
-
-
-def ask_kubectl(tmp_path: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(config), *args, "--request-timeout=5s"],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def run_kdoctor(tmp_path: Path, config: Path) -> dict[str, dict[str, Any]]:
@@ -42,7 +29,7 @@ def run_kdoctor(tmp_path: Path, config: Path) -> dict[str, dict[str, Any]]:
 
 
 def whoami(tmp_path: Path, config: Path) -> str:
-    done = ask_kubectl(tmp_path, config, "auth", "whoami", "-o", "json")
+    done = ask_kubectl(config, tmp_path, "auth", "whoami", "-o", "json")
     assert done.returncode == 0, done.stderr
     return str(json.loads(done.stdout)["status"]["userInfo"]["username"])
 
@@ -67,7 +54,7 @@ def test_insecure_skip_tls_verify_sends_the_credential_as_kubectl_does(
 def test_no_credential_after_a_verification_failure(tmp_path: Path, emulator: EmulatorFactory) -> None:  # noqa: F811
     api = emulator("unknown-ca")
     config = api.write_kubeconfig(tmp_path / "config", token=CANARY)
-    done = ask_kubectl(tmp_path, config, "get", "--raw", "/version")
+    done = ask_kubectl(config, tmp_path, "get", "--raw", "/version")
     assert done.returncode != 0 and "certificate signed by unknown authority" in done.stderr
     results = run_kdoctor(tmp_path, config)
     assert results["tls.chain"]["status"] == "fail"
@@ -103,7 +90,7 @@ def test_a_context_without_a_user_against_a_server_that_wants_one(
 ) -> None:
     api = emulator("healthy", anonymous=False)
     config = api.write_kubeconfig(tmp_path / "config", user="none")
-    done = ask_kubectl(tmp_path, config, "get", "--raw", "/livez")
+    done = ask_kubectl(config, tmp_path, "get", "--raw", "/livez")
     # kubectl meets the 401 and, having no credential, asks for a username (EOF without a terminal)
     assert done.returncode != 0 and "Please enter Username" in done.stdout, (done.stdout, done.stderr)
     results = run_kdoctor(tmp_path, config)

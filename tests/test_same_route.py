@@ -9,8 +9,6 @@ proxy, and listeners that accept and never answer, close at once, or answer TLS 
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,20 +22,13 @@ from kdoctor.emulator import Emulator
 from tests.lab.badproxies import BadProxy
 from tests.lab.emulator_fixtures import EmulatorFactory, emulator  # noqa: F401
 from tests.lab.proxies import Socks5Proxy, Tinyproxy
-from tests.lab.tools import plain_kubectl
+from tests.lab.tools import ask_kubectl
 from tests.test_proxy_checks import dump, make_ctx, run_checks
 
 
 def kubectl_error(tmp_path: Path, config: Path) -> str:
     """kubectl's own error for this kubeconfig ("" when it succeeded)."""
-    done = subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=3s"],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    done = ask_kubectl(config, tmp_path, request_timeout="3s")
     return "" if done.returncode == 0 else done.stderr.strip()
 
 
@@ -206,7 +197,9 @@ def test_a_proxy_that_cannot_reach_the_apiserver_says_so(tmp_path: Path, emulato
     api = emulator("healthy")
     closed = free_port()
     with Tinyproxy(tmp_path, connect_ports=[closed]) as proxy:
-        config = api.write_kubeconfig(tmp_path / "config", server=f"https://127.0.0.1:{closed}", proxy_url=proxy.url)
+        config = api.write_kubeconfig(
+            tmp_path / "config", server=f"https://127.0.0.1:{closed}", proxy_url=proxy.url
+        )
         said = kubectl_error(tmp_path, config)
         assert "Unable to connect" in said, said
         (env_result,) = run_checks(make_ctx(tmp_path, config), ProxyEnv)
@@ -221,36 +214,34 @@ def test_an_https_proxy_url_through_a_real_tls_proxy(tmp_path: Path, emulator: E
     refuses the proxy even with the proxy's CA in SSL_CERT_FILE, and accepts it once the kubeconfig's
     certificate-authority bundle holds it. kdoctor must agree on both."""
     from tests.clirun import kdoctor
-    from tests.lab.badproxies import TlsTerminator
-
-    def ask_kubectl(config: Path, extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), **extra},
-            capture_output=True,
-            text=True,
-            timeout=30,
-            stdin=subprocess.DEVNULL,
-        )
+    from tests.lab.proxies import TlsTerminator
 
     api = emulator("healthy")
-    with Tinyproxy(tmp_path, connect_ports=[api.port]) as proxy, TlsTerminator(
-        tmp_path / "tls", ("127.0.0.1", proxy.port)
-    ) as https_proxy:
+    with (
+        Tinyproxy(tmp_path, connect_ports=[api.port]) as proxy,
+        TlsTerminator(tmp_path / "tls", ("127.0.0.1", proxy.port)) as https_proxy,
+    ):
         cluster_ca_only = api.write_kubeconfig(tmp_path / "cluster-ca-only", proxy_url=https_proxy.url)
         bundle = api.write_kubeconfig(
-            tmp_path / "bundle", proxy_url=https_proxy.url, ca_pem=api.ca_pem + https_proxy.ca_path.read_bytes()
+            tmp_path / "bundle",
+            proxy_url=https_proxy.url,
+            ca_pem=api.ca_pem + https_proxy.ca_path.read_bytes(),
         )
-        refused = ask_kubectl(cluster_ca_only, {"SSL_CERT_FILE": str(https_proxy.ca_path)})
-        accepted = ask_kubectl(bundle, {})
-        bad = kdoctor("run", "--kubeconfig", str(cluster_ca_only), "-o", "json", "--timeout", "3", home=tmp_path)
+        refused = ask_kubectl(cluster_ca_only, tmp_path, env={"SSL_CERT_FILE": str(https_proxy.ca_path)})
+        accepted = ask_kubectl(bundle, tmp_path)
+        bad = kdoctor(
+            "run", "--kubeconfig", str(cluster_ca_only), "-o", "json", "--timeout", "3", home=tmp_path
+        )
         good = kdoctor("run", "--kubeconfig", str(bundle), "-o", "json", "--timeout", "3", home=tmp_path)
         tunnels = proxy.connects()
     assert refused.returncode != 0 and "proxyconnect tcp: tls: failed to verify certificate" in refused.stderr
     assert accepted.returncode == 0, accepted.stderr
     bad_results = {r["id"]: r for r in bad.json["targets"][0]["results"]}
     assert bad_results["proxy.env"]["status"] == "fail", bad_results["proxy.env"]
-    assert "presented a certificate that does not verify against the cluster CA" in bad_results["proxy.env"]["summary"]
+    assert (
+        "presented a certificate that does not verify against the cluster CA"
+        in bad_results["proxy.env"]["summary"]
+    )
     assert bad_results["tls.chain"]["status"] == "skip"
     good_results = {r["id"]: r for r in good.json["targets"][0]["results"]}
     assert good_results["proxy.env"]["status"] == "pass", good_results["proxy.env"]

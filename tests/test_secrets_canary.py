@@ -38,14 +38,11 @@ def _eks_token() -> str:
     """An EKS token (k8s-aws-v1. + a presigned STS URL) whose signature and key id are canaries."""
     import datetime as dt
 
-    signed = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    url = (
-        "https://sts.eu-west-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15"
-        f"&X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={CANARY_EKS_KEY}%2F20260101%2Feu-west-1%2Fsts%2Faws4_request"
-        f"&X-Amz-Date={signed}&X-Amz-Expires=60&X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"
-        f"&X-Amz-Signature={CANARY_EKS_SIGNATURE}"
+    from tests.test_cloudcreds import eks_token
+
+    return eks_token(
+        dt.datetime.now(dt.timezone.utc), key=CANARY_EKS_KEY, signature=CANARY_EKS_SIGNATURE
     )
-    return "k8s-aws-v1." + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
 
 
 def _oidc_jwt() -> str:

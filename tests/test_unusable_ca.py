@@ -6,8 +6,6 @@ kubeconfig: it fails, and no credential ever reaches the server from kdoctor.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,21 +13,14 @@ from typing import Any
 from kdoctor.emulator.pki import make_ca
 from tests.clirun import kdoctor
 from tests.lab.emulator_fixtures import EmulatorFactory, emulator  # noqa: F401
-from tests.lab.tools import plain_kubectl
+from tests.lab.tools import ask_kubectl
 from tests.reportvalidation import assert_valid_report
 
 CANARY = "canary-unusable-ca-token-51e2"
 
 
 def kubectl_says(tmp_path: Path, config: Path) -> str:
-    done = subprocess.run(
-        [plain_kubectl(), "--kubeconfig", str(config), "get", "--raw", "/version", "--request-timeout=5s"],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=30,
-        stdin=subprocess.DEVNULL,
-    )
+    done = ask_kubectl(config, tmp_path)
     assert done.returncode != 0, "kubectl unexpectedly worked"
     return done.stderr
 
@@ -92,7 +83,9 @@ def test_unreadable_ca_file(tmp_path: Path, emulator: EmulatorFactory) -> None: 
     api = emulator("healthy")
     config = api.write_kubeconfig(tmp_path / "config", token=CANARY)
     lines = [
-        f"    certificate-authority: {tmp_path / 'gone' / 'ca.crt'}" if "certificate-authority-data" in line else line
+        f"    certificate-authority: {tmp_path / 'gone' / 'ca.crt'}"
+        if "certificate-authority-data" in line
+        else line
         for line in config.read_text().splitlines()
     ]
     config.write_text("\n".join(lines) + "\n")
@@ -103,4 +96,6 @@ def test_unreadable_ca_file(tmp_path: Path, emulator: EmulatorFactory) -> None: 
     assert "kubectl cannot verify the server" in chain["summary"]
     assert "Looked at without a credential, the server presents" in chain["summary"]
     assert "CN=kube-apiserver" in chain["summary"]
-    assert api.requests == [] or all(r.path != "/apis/authentication.k8s.io/v1/selfsubjectreviews" for r in api.requests)
+    assert api.requests == [] or all(
+        r.path != "/apis/authentication.k8s.io/v1/selfsubjectreviews" for r in api.requests
+    )

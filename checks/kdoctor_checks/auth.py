@@ -249,7 +249,7 @@ class CredentialCheck(Check):
             return Result.fail(
                 f"{origin} certificate for {who} expired at {iso_utc(facts.not_after)} "
                 f"({_ago(now - facts.not_after)} ago); the apiserver will answer 401 Unauthorized",
-                hint="Get a new client certificate (kubeadm: kubeadm kubeconfig user --client-name NAME; "
+                hint=f"Get a new client certificate (kubeadm: `{facts.kubeadm_command}`; "
                 "managed clusters: refresh the kubeconfig from the provider). If the date looks wrong, "
                 "check the local clock.",
             )
@@ -285,13 +285,14 @@ class CredentialCheck(Check):
         """
         now = ctx.environment.now()
         who = _cert_identity(facts)
-        broken = (
-            facts.error is not None
-            or facts.key_matches is False
-            or (facts.not_after is not None and facts.not_after <= now)
-            or (facts.not_before is not None and facts.not_before > now)
+        out_of_date = (facts.not_after is not None and facts.not_after <= now) or (
+            facts.not_before is not None and facts.not_before > now
         )
-        if broken:
+        if out_of_date and facts.error is None and facts.key_matches is not False and cred.bearer is not None:
+            # The apiserver passes over a certificate it cannot verify and authenticates the bearer
+            # token sent with it: the token is the credential to judge (kubeconfig.client-cert warns).
+            return None
+        if facts.error is not None or facts.key_matches is False or out_of_date:
             # client-go refuses to build a transport with a key that does not fit, and the apiserver
             # rejects an expired certificate: nothing can be sent with it.
             raise Unavailable(
@@ -416,9 +417,7 @@ async def _kube_user(ctx: Context) -> tuple[str, ExecEntry | None]:
     if ctx.mode is Mode.IN_CLUSTER:
         return "USER", None
     selection = await ctx.probe(SELECTION)
-    if selection.user is not None:
-        return selection.user.name, selection.user.exec
-    return (selection.context.user if selection.context and selection.context.user else "USER"), None
+    return selection.user_name or "USER", selection.user.exec if selection.user is not None else None
 
 
 def _exec_login_hint(entry: ExecEntry | None) -> str:
@@ -958,9 +957,11 @@ def unauthorized_causes(
         add(
             "the client certificate expired",
             f"notAfter {iso_utc(cert.not_after)}" if cert.not_after else "unreadable certificate",
-            "Get a new client certificate (kubeadm kubeconfig user --client-name NAME, or from the provider).",
+            f"Get a new client certificate (`{cert.kubeadm_command}`, or from the provider).",
             expired,
-            certain=expired,
+            # With a token next to it, the apiserver tried the token after the certificate: the
+            # expired certificate alone does not explain the 401, the refused token does too.
+            certain=expired and cred.bearer is None,
         )
         ca_subject, signed_by_ca = facts.client_ca_subject, facts.signed_by_cluster_ca
         if signed_by_ca:
@@ -1051,18 +1052,48 @@ async def _self_review_forbidden(ctx: Context) -> bool:
     return review.response.status == 403
 
 
-def _no_permissions_hint(ctx: Context, namespace: str) -> str:
+async def _reviewed_username(ctx: Context) -> str | None:
+    """The username the apiserver gave auth.identity (its SelfSubjectReview, or a 403's words), if any."""
+    response = (await ctx.probe(IDENTITY_REVIEW)).response
+    if response.status in (200, 201) and isinstance(response.json, dict):
+        status = response.json.get("status")
+        info = status.get("userInfo") if isinstance(status, dict) else None
+        name = info.get("username") if isinstance(info, dict) else None
+        return name if isinstance(name, str) and name else None
+    if response.status == 403:
+        match = _FORBIDDEN_USER.search(_server_message(response))
+        return match.group(1) if match else None
+    return None
+
+
+async def _no_permissions_hint(ctx: Context, namespace: str) -> str:
+    username = await _reviewed_username(ctx)
+    prefix = "system:serviceaccount:"
+    if username and username.startswith(prefix) and username.count(":") == 3:
+        # A service account is bound by --serviceaccount, not as a --user.
+        sa_namespace, sa_name = username[len(prefix) :].split(":")
+        subject, binding = f"--serviceaccount={sa_namespace}:{sa_name}", sa_name
+    elif username is None and ctx.mode is Mode.IN_CLUSTER:
+        # No review answer to name it: a pod acts as its service account, whose name kdoctor lacks here.
+        subject, binding = f"--serviceaccount={namespace}:SERVICEACCOUNT", "SERVICEACCOUNT"
+    else:
+        user = username or "USERNAME"
+        subject, binding = f"--user={user}", user
+    command = (
+        f"kubectl create rolebinding {_rbac_name(binding)}-view --clusterrole=view {subject} -n {namespace}"
+    )
     if ctx.mode is Mode.IN_CLUSTER:
         # A pod's service account: the fix is a binding for it, not another kubeconfig namespace.
         return (
-            "If this pod needs API access, bind a role to its service account: kubectl create rolebinding "
-            f"NAME --clusterrole=view --serviceaccount={namespace}:SERVICEACCOUNT -n {namespace}. "
+            f"If this pod needs API access, bind a role to its service account: `{command}`. "
             "kdoctor's own deploy/ grants only what its checks need, so this is expected there."
         )
+    selection = await ctx.probe(SELECTION)
+    # --current would edit the kubeconfig's current context, not the one the user named with --context.
+    which = selection.context_name if selection.context_source == "--context" else "--current"
     return (
-        f"Ask a cluster admin for a RoleBinding in {namespace} (kubectl create rolebinding ... "
-        f"--clusterrole=view --user=NAME -n {namespace}), or use the namespace you have access to: "
-        "kubectl config set-context --current --namespace=NS"
+        f"Ask a cluster admin for a RoleBinding in {namespace} (`{command}`), or use a namespace you have "
+        f"access to: `kubectl config set-context {which} --namespace=NAMESPACE`"
     )
 
 
@@ -1154,7 +1185,7 @@ class PermissionsCheck(Check):
             return Result.warn(
                 f"nothing is allowed in namespace {namespace} beyond the self-review basics "
                 f"({len(rules)} rules){note}",
-                hint=_no_permissions_hint(ctx, namespace),
+                hint=await _no_permissions_hint(ctx, namespace),
             )
         everything = any(
             "*" in (r.get("verbs") or [])

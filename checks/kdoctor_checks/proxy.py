@@ -20,6 +20,7 @@ from kdoctor.api import (
     LEASES_PATH,
     PATH_FACTS,
     PROXY_DECISION,
+    SELECTION,
     VERSION,
     AccessSpec,
     ApiResponse,
@@ -116,7 +117,7 @@ class ProxyEnv(Check):
     - fail: the proxy stopped the connection, named with what it did, kubectl's words for it and
       the phase timings (TCP connect, TLS with an https:// proxy, tunnel set-up): it answered
       "407 Proxy Authentication Required" (HTTPS_PROXY needs credentials:
-      `export HTTPS_PROXY=http://USER:PASSWORD@HOST:PORT`, or the credentials in it were refused);
+      `export HTTPS_PROXY=http://<user>:<password>@proxy:3128`, or the credentials in it were refused);
       it answered CONNECT with another error status (403: policy); it accepted the connection and
       never answered CONNECT (kubectl: context deadline exceeded); it closed or reset the connection;
       the URL is https:// but the proxy speaks plain HTTP (kubectl: "proxyconnect tcp: EOF" or
@@ -136,10 +137,11 @@ class ProxyEnv(Check):
         details = ctx.details
         details.update(_env_details(ctx, access, decision))
         where = decision.display_url or "direct"
+        cluster = await _cluster_name(ctx, decision)
         if decision.error:
             return Result.fail(
                 f"kubectl would not connect: {decision.error} ({decision.reason})",
-                hint=_fix_for_source(decision),
+                hint=_fix_for_source(decision, cluster),
             )
         if decision.is_proxied:
             version = await ctx.probe(VERSION)
@@ -154,7 +156,7 @@ class ProxyEnv(Check):
                     "status": fault.status,
                     "phases_ms": fault.phases_ms,
                 }
-            failure = _proxy_failure(decision, version, _host_of(access.server))
+            failure = _proxy_failure(decision, version, _host_of(access.server), cluster)
             if failure is not None and _proxy_unreachable(version):
                 # apiserver.tcp connects to the proxy and reports this very refusal: say it once.
                 return Result.skip(f"not examined: the proxy {where} could not be reached (apiserver.tcp)")
@@ -272,11 +274,40 @@ def _python_why(decision: ProxyDecision, python_way: str | None) -> str:
     return "its proxy rules are not client-go's (urllib reads the lower-case variable first)"
 
 
-def _fix_for_source(decision: ProxyDecision) -> str:
+async def _cluster_name(ctx: Context, decision: ProxyDecision) -> str:
+    """The kubeconfig cluster whose proxy-url a hint edits (only a proxy-url hint needs it)."""
+    if decision.source != "cluster proxy-url" or ctx.mode is not Mode.KUBECONFIG:
+        return "CLUSTER"
+    return (await ctx.probe(SELECTION)).cluster_name or "CLUSTER"
+
+
+def _set_proxy(decision: ProxyDecision, cluster: str, url: str) -> str:
+    """The command that writes `url` where kubectl read the proxy from."""
+    if decision.source == "cluster proxy-url":
+        return f"`kubectl config set clusters.{cluster}.proxy-url {url}`"
+    return f"`export {decision.source}={url}`"
+
+
+def _url_with_credentials(decision: ProxyDecision, proxy: str | None) -> str:
+    """The proxy URL with credentials in it: what kdoctor knows filled in, the password a placeholder.
+
+    The user name is shown only when the URL pairs it with a password (then it is not the secret;
+    alone it may be an API key, see proxy_url_secrets).
+    """
+    parts = urlsplit(decision.url or "")
+    host_port = _host_port(proxy) if proxy else "HOST:PORT"
+    user = "<user>"
+    if decision.credentials_in_url and parts.password is not None and parts.username:
+        user = parts.username
+    scheme = parts.scheme if parts.scheme in ("http", "https") else "http"
+    return f"{scheme}://{user}:<password>@{host_port}"
+
+
+def _fix_for_source(decision: ProxyDecision, cluster: str) -> str:
     if decision.source == "cluster proxy-url":
         return (
-            "Fix the cluster's proxy-url: `kubectl config set clusters.CLUSTER.proxy-url http://HOST:PORT` "
-            "(http, https or socks5), or remove it with `kubectl config unset clusters.CLUSTER.proxy-url`."
+            f"Fix the cluster's proxy-url: `kubectl config set clusters.{cluster}.proxy-url http://HOST:PORT` "
+            f"(http, https or socks5), or remove it with `kubectl config unset clusters.{cluster}.proxy-url`."
         )
     if decision.error and "CGI" in decision.error:
         return "Unset REQUEST_METHOD (a CGI leftover) or HTTP_PROXY in this environment."
@@ -299,11 +330,11 @@ def _proxy_unreachable(response: ApiResponse) -> bool:
 
 
 def _proxy_failure(
-    decision: ProxyDecision, response: ApiResponse, server_host: str
+    decision: ProxyDecision, response: ApiResponse, server_host: str, cluster: str
 ) -> tuple[str, str] | None:
     """(summary, hint) when the answer shows the proxy itself stopped the request."""
     if response.proxy_fault is not None:
-        return _fault_verdict(decision, response.proxy_fault, server_host)
+        return _fault_verdict(decision, response.proxy_fault, server_host, cluster)
     shown = decision.display_url
     text = f"{response.error or ''} {response.reason}"
     # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
@@ -316,20 +347,17 @@ def _proxy_failure(
             return (
                 f"the proxy {shown} ({decision.source}) answered {answer}: "
                 "it refused the credentials in the proxy URL",
-                f"Correct the user and password in {decision.source} (http://USER:PASSWORD@HOST:PORT; "
-                "percent-encode special characters) — ask the proxy's administrators if unsure.",
+                f"Correct the user and password in {decision.source}: "
+                f"{_set_proxy(decision, cluster, _url_with_credentials(decision, shown))} "
+                "(percent-encode special characters) — ask the proxy's administrators if unsure.",
             )
         variable = decision.source if decision.source != "cluster proxy-url" else "the cluster's proxy-url"
         return (
             f"the proxy {shown} ({decision.source}) answered 407 Proxy Authentication Required: "
             f"{variable} needs credentials",
             f"Put the proxy credentials in {variable}: "
-            + (
-                f"`export {decision.source}=http://USER:PASSWORD@HOST:PORT`"
-                if decision.source != "cluster proxy-url"
-                else "`kubectl config set clusters.CLUSTER.proxy-url http://USER:PASSWORD@HOST:PORT`"
-            )
-            + " (percent-encode special characters in the password).",
+            f"{_set_proxy(decision, cluster, _url_with_credentials(decision, shown))} "
+            "(percent-encode special characters in the password).",
         )
     if response.error_kind == "proxy-error":
         return (
@@ -357,7 +385,9 @@ def _phase_words(fault: ProxyFault) -> str:
     return ", ".join(parts)
 
 
-def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str) -> tuple[str, str]:
+def _fault_verdict(
+    decision: ProxyDecision, fault: ProxyFault, server_host: str, cluster: str
+) -> tuple[str, str]:
     """(summary, hint) for a proxy that stopped the connection, from what the dialer saw it do."""
     source = decision.source
     variable = source if source != "cluster proxy-url" else "the cluster's proxy-url"
@@ -367,7 +397,7 @@ def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str)
         f"If the apiserver is reachable directly, add it to NO_PROXY (`export NO_PROXY=$NO_PROXY,{server_host}`)."
         if source != "cluster proxy-url"
         else "If the apiserver is reachable directly, remove the proxy-url "
-        "(`kubectl config unset clusters.CLUSTER.proxy-url`)."
+        f"(`kubectl config unset clusters.{cluster}.proxy-url`)."
     )
     if fault.kind == "auth" or (fault.kind == "status" and fault.status == 401):
         # tinyproxy, among others, answers a CONNECT with wrong credentials 401 instead of 407.
@@ -376,14 +406,11 @@ def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str)
             return (
                 f"the proxy {fault.proxy} ({source}) answered {answer}: it refused the credentials in the proxy "
                 f"URL{kubectl}",
-                f"Correct the user and password in {variable} (http://USER:PASSWORD@HOST:PORT; percent-encode "
+                f"Correct the user and password in {variable}: "
+                f"{_set_proxy(decision, cluster, _url_with_credentials(decision, fault.proxy))} (percent-encode "
                 "special characters) — ask the proxy's administrators if unsure.",
             )
-        setting = (
-            f"`export {source}=http://USER:PASSWORD@HOST:PORT`"
-            if source != "cluster proxy-url"
-            else "`kubectl config set clusters.CLUSTER.proxy-url http://USER:PASSWORD@HOST:PORT`"
-        )
+        setting = _set_proxy(decision, cluster, _url_with_credentials(decision, fault.proxy))
         return (
             f"the proxy {fault.proxy} ({source}) answered {answer}: {variable} needs credentials{kubectl}",
             f"Put the proxy credentials in {variable}: {setting} (percent-encode special characters in the "
@@ -404,11 +431,7 @@ def _fault_verdict(decision: ProxyDecision, fault: ProxyFault, server_host: str)
         )
     summary = f"{fault.message}{kubectl}"
     if fault.phase == "proxy-tls" and fault.kind in ("no-answer", "closed", "not-tls"):
-        setting = (
-            f"`export {source}=http://{_host_port(fault.proxy)}`"
-            if source != "cluster proxy-url"
-            else f"`kubectl config set clusters.CLUSTER.proxy-url http://{_host_port(fault.proxy)}`"
-        )
+        setting = _set_proxy(decision, cluster, f"http://{_host_port(fault.proxy)}")
         return summary, (
             f"The proxy speaks plain HTTP: write its URL with http:// ({setting}). An https:// proxy URL means "
             "TLS to the proxy itself, which few proxies offer."

@@ -11,7 +11,8 @@ Deliberate choices where the real server has several behaviours:
 - An `Authorization: Basic` header is refused with 401 (basic auth was removed in 1.19; clusters with
   anonymous auth off answer exactly that).
 - A client certificate that does not chain to the cluster CA, or has expired, is 401 (what the x509
-  authenticator does). Python's TLS stack cannot request a certificate without verifying its chain,
+  authenticator does), unless a bearer token sent with it authenticates (the union authenticator
+  tries the token next). Python's TLS stack cannot request a certificate without verifying its chain,
   so the listener accepts client certificates from the cluster CA and from the emulator's "foreign"
   CA (`Emulator.mint_client_cert(foreign=True)`), expired or not; a certificate from any other CA
   fails the TLS handshake instead of getting a 401.
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
+#: A subset of a real kube-apiserver's health checks, in the real listing's order (kept so by
+#: tests/realcluster/test_emulator_parity.py against the pinned release).
 HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
     "livez": (
         "ping",
@@ -62,9 +65,9 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "poststarthook/start-apiextensions-informers",
         "poststarthook/crd-informer-synced",
         "poststarthook/start-system-namespaces-controller",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
         "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/bootstrap-controller",
         "poststarthook/apiservice-registration-controller",
         "autoregister-completion",
     ),
@@ -80,9 +83,9 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "poststarthook/start-apiextensions-informers",
         "poststarthook/crd-informer-synced",
         "poststarthook/start-system-namespaces-controller",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
         "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/bootstrap-controller",
         "poststarthook/apiservice-registration-controller",
         "autoregister-completion",
         "shutdown",
@@ -93,8 +96,8 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "etcd",
         "poststarthook/start-apiserver-admission-initializer",
         "poststarthook/generic-apiserver-start-informers",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
+        "poststarthook/bootstrap-controller",
         "autoregister-completion",
     ),
 }
@@ -388,12 +391,22 @@ class ApiServer:
         return response
 
     def authenticate(self, request: Request) -> UserInfo | None:
-        """The user, ANONYMOUS, or None for 401. Order as in kube-apiserver: x509 first, then tokens."""
+        """The user, ANONYMOUS, or None for 401. Order as in kube-apiserver: x509 first, then tokens.
+
+        Like its union authenticator: a client certificate that does not authenticate (expired,
+        another CA) is an error that passes the request on to the token authenticators, so a good
+        bearer token still gets in; with no token that error is a 401, never anonymous (anonymous
+        follows only when no authenticator rejected anything).
+        """
+        rejected = False
         if request.client_cert_der is not None:
-            return self._authenticate_cert(request.client_cert_der)
+            user = self._authenticate_cert(request.client_cert_der)
+            if user is not None:
+                return user
+            rejected = True
         authorization = request.header("Authorization")
         if authorization is None:
-            return ANONYMOUS if self.config.anonymous else None
+            return ANONYMOUS if self.config.anonymous and not rejected else None
         scheme, _, credential = authorization.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             return None

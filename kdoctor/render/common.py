@@ -576,10 +576,20 @@ def report_lines(
     else:
         for target in report.targets:
             lines.extend(_headline_lines(target, width, glyphs))
-    if report.plugin_errors:
-        # "Every link works" must not hide links that no check looked at.
-        names = [clean(name.split(" ", 1)[0], newlines=False) for name in report.plugin_errors]
-        family = "check family" if len(names) == 1 else "check families"
-        text = f"not checked: the {family} {', '.join(names)} did not load (see above)"
+    not_loaded = not_loaded_text(report)
+    if not_loaded:
+        text = f"{not_loaded} (see above)"
         lines.extend(_wrapped([Span(glyphs.marks[Status.ERROR], "error"), Span(" ")], text, "", width, 2))
     return lines
+
+
+def not_loaded_text(report: Report) -> str:
+    """What no check looked at because its family failed to load ("" when every family loaded).
+
+    Every renderer's answer-first part says it: "every link works" must not hide links nobody checked.
+    """
+    if not report.plugin_errors:
+        return ""
+    names = [clean(name.split(" ", 1)[0], newlines=False) for name in report.plugin_errors]
+    family = "check family" if len(names) == 1 else "check families"
+    return f"not checked: the {family} {', '.join(names)} did not load"

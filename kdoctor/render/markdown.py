@@ -8,7 +8,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from kdoctor.core import Status
-from kdoctor.render.common import MARKS, clean, counts_text, format_ms, headline, target_counts
+from kdoctor.render.common import (
+    MARKS,
+    clean,
+    counts_text,
+    format_ms,
+    headline,
+    not_loaded_text,
+    target_counts,
+)
 from kdoctor.report import CheckResult, Report, TargetReport
 
 # Backslash-escaping every character Markdown could read as syntax keeps a summary literal.
@@ -170,6 +178,9 @@ def _root_cause_section(report: Report) -> list[str]:
             lines.append(f"- {lead}{entry}" + (f"  \n  {fix}" if fix else ""))
         else:
             lines += [entry, "", fix] if fix else [entry]
+    not_loaded = not_loaded_text(report)
+    if not_loaded:
+        lines += ["", f"{MARKS[Status.ERROR]} {md_text(not_loaded)} (see *Plugins that failed to load*)"]
     return [*lines, ""]
 
 

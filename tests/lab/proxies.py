@@ -307,12 +307,16 @@ class TcpForwarder:
     """A plain TCP forwarder in-process (threads), standing in for a Service VIP that kube-proxy maps.
 
     Listens on `listen_host` (e.g. 127.0.0.2, a second loopback address) and copies bytes both ways
-    to `target`. `connections` counts accepted connections.
+    to `target`. `connections` counts accepted connections. With `tls` (a server-side context), it
+    terminates TLS on the listening side and forwards the plain bytes (see TlsTerminator).
     """
 
-    def __init__(self, target: tuple[str, int], listen_host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target: tuple[str, int], listen_host: str = "127.0.0.1", *, tls: ssl.SSLContext | None = None
+    ) -> None:
         self.target = target
         self.listen_host = listen_host
+        self.tls = tls
         self.port = 0
         self.connections = 0
         self._sock: socket.socket | None = None
@@ -350,8 +354,11 @@ class TcpForwarder:
 
     def _pipe(self, client: socket.socket) -> None:
         try:
+            if self.tls is not None:
+                client.settimeout(10)  # a client that never finishes the handshake does not hold a thread
+                client = self.tls.wrap_socket(client, server_side=True)
             upstream = socket.create_connection(self.target, timeout=5)
-        except OSError:
+        except OSError:  # ssl.SSLError included
             client.close()
             return
         selector = selectors.DefaultSelector()
@@ -366,6 +373,9 @@ class TcpForwarder:
                     if not data:
                         return
                     key.data.sendall(data)
+                    # Decrypted bytes already buffered by TLS make the socket look idle to select().
+                    while isinstance(source, ssl.SSLSocket) and source.pending():
+                        key.data.sendall(source.recv(65536))
         except OSError:
             return
         finally:
@@ -389,6 +399,35 @@ class TcpForwarder:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class TlsTerminator(TcpForwarder):
+    """TLS on a loopback port, plain TCP to `target`: put in front of tinyproxy, it is an https:// proxy.
+
+    Its certificate comes from a CA made here (`ca_path` holds the CA to trust, e.g. through
+    SSL_CERT_FILE); the relaying is TcpForwarder's. It stops with the context.
+    """
+
+    def __init__(self, directory: Path, target: tuple[str, int]) -> None:
+        from kdoctor.emulator.pki import make_ca, make_serving_cert, write_pem
+
+        directory.mkdir(parents=True, exist_ok=True)
+        ca = make_ca("test-proxy-ca")
+        leaf = make_serving_cert(ca, dns_names=["localhost"], ip_addresses=["127.0.0.1"])
+        self.ca_path = write_pem(directory / "proxy-ca.crt", ca.cert_pem)
+        cert = write_pem(directory / "proxy.crt", leaf.cert_pem)
+        key = write_pem(directory / "proxy.key", leaf.key_pem, private=True)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        super().__init__(target, tls=context)
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> TlsTerminator:
+        self.start()
+        return self
 
 
 class TlsInterceptor:

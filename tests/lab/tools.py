@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,35 @@ def plain_kubectl() -> str:
 def _version_key(path: Path) -> tuple[int, ...]:
     parts = path.name.split(".")[1:]
     return tuple(int(p) for p in parts if p.isdigit())
+
+
+def ask_kubectl(
+    config: Path,
+    home: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    binary: str | None = None,
+    request_timeout: str | None = "5s",
+) -> subprocess.CompletedProcess[str]:
+    """kubectl's own verdict on `config` (default: `get --raw /version`), asked before kdoctor's.
+
+    A clean environment: PATH, HOME=`home` (no ~/.kube of the machine), then `env` (proxy variables,
+    SSL_CERT_FILE). `binary`: another kubectl (default: plain_kubectl()). Bounded twice: the request
+    by --request-timeout (None: kubectl's default), the process by 30 s.
+    """
+    command = [
+        binary or plain_kubectl(),
+        "--kubeconfig",
+        str(config),
+        *(args or ("get", "--raw", "/version")),
+    ]
+    if request_timeout is not None:
+        command.append(f"--request-timeout={request_timeout}")
+    return subprocess.run(
+        command,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
