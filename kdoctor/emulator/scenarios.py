@@ -349,7 +349,12 @@ SCENARIOS: dict[str, Scenario] = {
             "The serving certificate is signed with SHA-1: kubectl (Go 1.18+) refuses it.",
             serving="sha1",
         ),
-        _s("not-ready", "The apiserver is up but not ready: etcd is failing.", failing_checks=("etcd",)),
+        _s(
+            "not-ready",
+            "The apiserver is up but not ready: etcd is failing.",
+            # what a real apiserver whose etcd is down lists (tests/realcluster: etcd stopped)
+            failing_checks=("etcd", "etcd-readiness"),
+        ),
         _s("unauthorized", "Every credential is refused with 401 Unauthorized.", reject_all_credentials=True),
         _s(
             "forbidden-reviews",
