@@ -425,12 +425,6 @@ def test_kubectl_proxy_in_front(real_cluster: RealCluster, home: Path, tmp_path:
     assert "v1.37.2" in results["proxy.path"]["details"]["hops"][0]["evidence"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 8 (evidence over suspicion): a kubeconfig for `kubectl proxy` needs no credential (the proxy "
-    "adds its own), yet kubeconfig.credentials warns 'requests are anonymous (usually "
-    "401/403)' while `kubectl auth whoami` through the same kubeconfig names rc-admin",
-)
 def test_kubectl_proxy_needs_no_credential_warning(
     real_cluster: RealCluster, home: Path, tmp_path: Path
 ) -> None:
