@@ -14,6 +14,7 @@ timestamps stay strings (kubectl converts YAML to JSON, where a timestamp is a s
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import re
 import stat
@@ -110,8 +111,16 @@ class _Refused(Exception):
 def _note_duplicates(node: Node, out: list[DuplicateKey]) -> None:
     if not isinstance(node, MappingNode):
         return  # `!!map "123"`: the constructor reports the mismatch
+    pairs = node.value
+    if len(pairs) < 2:
+        return
+    try:
+        if len({key_node.value for key_node, _ in pairs}) == len(pairs):
+            return  # the common case, decided at C speed; only scalar keys count below
+    except TypeError:
+        pass  # a sequence or mapping as a key (its value is a list)
     seen: dict[str, int] = {}
-    for key_node, _ in node.value:
+    for key_node, _ in pairs:
         if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
             continue
         key = str(key_node.value)
@@ -121,11 +130,33 @@ def _note_duplicates(node: Node, out: list[DuplicateKey]) -> None:
         seen[key] = line
 
 
-class _PyLoader(yaml.SafeLoader):
+class _ResolveCache:
+    """Memoises implicit tag resolution of plain scalars within one load.
+
+    PyYAML tries the implicit resolvers' regexes for every plain scalar; a kubeconfig repeats the
+    same short keys and values ("name", "cluster", "user", ...) thousands of times. The answer
+    depends only on the text (no path resolvers are registered), so one resolution per distinct
+    short text gives identical tags, y/n booleans included.
+    """
+
+    _resolved: dict[str, str]
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is ScalarNode and implicit[0] and len(value) <= 64:
+            tag = self._resolved.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[misc]
+                self._resolved[value] = tag
+            return tag
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
+
+
+class _PyLoader(_ResolveCache, yaml.SafeLoader):
     """Pure-Python SafeLoader with a depth guard in the composer and duplicate-key tracking."""
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
+        self._resolved = {}
         self._depth = 0
         self.duplicates: list[DuplicateKey] = []
 
@@ -149,7 +180,7 @@ class _PyLoader(yaml.SafeLoader):
         return _construct_checked(self, node, deep)
 
 
-class _CLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
+class _CLoader(_ResolveCache, yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
     """libyaml's parser and composer (ten times faster) with duplicate-key tracking.
 
     libyaml's composer recurses in C, so `load_yaml_bytes` runs a depth scan over the parser's
@@ -158,6 +189,7 @@ class _CLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader): 
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
+        self._resolved = {}
         self.duplicates: list[DuplicateKey] = []
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -282,6 +314,7 @@ def _check_depth(text: str) -> bool:
 
     Returns whether the document has an alias: without one, no alias bomb is possible and the
     expansion count (a walk over every node) is not needed, which keeps a 10 MB kubeconfig fast.
+    Only run when `_provably_shallow` cannot vouch for the text (it costs 0.2-0.8 s on 10 MB).
     """
     depth = 0
     aliases = False
@@ -295,6 +328,61 @@ def _check_depth(text: str) -> bool:
         elif isinstance(event, yaml.AliasEvent):
             aliases = True
     return aliases
+
+
+# Why the nesting of any YAML text is at most
+#     2 * (P + 1) + 2 * count("[") + count("{")
+# where P is the longest run of the characters below at the start of a line (libyaml's line breaks:
+# \n, \r, NEL, LS, PS). This bounds the collection events libyaml emits before any error, which is all
+# its recursive composer will ever see.
+#   Block collections: libyaml's scanner opens one (BLOCK-SEQUENCE-START / BLOCK-MAPPING-START) only
+#   when it "rolls" its indentation stack to a column strictly greater than the current one, so the
+#   block levels along any path have distinct columns >= 0. The column rolled to is where a token starts
+#   while a simple key is allowed in block context ('-', '?', ':' without a key, or a key's first
+#   token). A simple key becomes allowed in block context only at a line start (after spaces, tabs and a
+#   BOM in column 0) and right after '-', '?' and a key-less ':'; everything else clears it (a scalar on
+#   one line, ']', '}', anchors, tags, '---', '...'), and ',' outside a flow is a parse error at that
+#   token. So by induction each such column lies within the line's run of [ \t\ufeff?:-] or right at its
+#   end: column <= P, hence at most P + 1 block levels. The only block collection opened without a roll
+#   is the "indentless" sequence (`key:` followed by `- x` at the key's column), at most one per block
+#   mapping level: 2 * (P + 1).
+#   Flow collections: each starts at its own '[' or '{'; a flow sequence may also hold one implicit
+#   single-pair mapping per nesting level (`[[a]: b]`), hence 2 per '['. No block collection can sit
+#   inside a flow one. Brackets inside scalars or comments only make the bound larger.
+# Multi-byte characters do not matter: libyaml counts columns in characters, as Python's str does.
+_PREFIX = "[ \\t\\ufeff?:\\-]"
+_RARE_LINE_STARTS = ("\r", "\x85", "\u2028", "\u2029", "\ufeff")
+
+
+def _flow_levels(text: str) -> int:
+    return 2 * text.count("[") + text.count("{")
+
+
+def _depth_bound(text: str) -> int:
+    """The over-approximation of the nesting depth described above (tests compare it with libyaml's)."""
+    longest = max(len(m) for m in re.findall(f"(?:^|(?<=[\\r\\n\\x85\\u2028\\u2029])){_PREFIX}*", text))
+    return 2 * (longest + 1) + _flow_levels(text)
+
+
+def _provably_shallow(text: str) -> bool:
+    """Whether `_depth_bound(text) <= MAX_DEPTH`, without measuring every line (C-speed searches)."""
+    budget = MAX_DEPTH - _flow_levels(text)
+    too_long = budget // 2  # a line prefix this long makes 2 * (P + 1) exceed the budget
+    if too_long <= 0:
+        return False
+    if re.match(f"{_PREFIX}{{{too_long}}}", text):
+        return False
+    breaks = "[\\r\\n\\x85\\u2028\\u2029]" if any(c in text for c in _RARE_LINE_STARTS) else "\\n"
+    return re.search(f"{breaks}{_PREFIX}{{{too_long}}}", text) is None
+
+
+_ALIAS_START = re.compile(r"(?<![0-9A-Za-z])\*")
+
+
+def _may_have_alias(text: str) -> bool:
+    """False only when no alias can be in the text: an alias is a '*' at a token start, and a '*' right
+    after a letter or digit is inside a plain scalar or a tag (or an error after an anchor's name)."""
+    return "*" in text and _ALIAS_START.search(text) is not None
 
 
 def _expanded_size(root: Node) -> int:
@@ -377,13 +465,31 @@ def load_yaml_bytes(data: bytes, *, fast: bool | None = None) -> YamlResult:
         line, col = _line_col_of_offset(data, exc.start)
         return YamlError("encoding", f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", line, col)
     fast = bool(yaml.__with_libyaml__) if fast is None else fast and bool(yaml.__with_libyaml__)
+    # The cyclic GC would rescan the growing node graph again and again (a third of the time on a
+    # 10 MB file); a load makes no garbage cycles worth collecting early, and memory is freed by
+    # reference counting as before.
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load_text(text, len(data), fast)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _load_text(text: str, size: int, fast: bool) -> YamlResult:
     loader: _PyLoader | _CLoader = _CLoader(text) if fast else _PyLoader(text)
     try:
         try:
-            aliases = _check_depth(text) if fast else True
+            if not fast:
+                aliases = True  # the pure-Python composer guards its own depth
+            elif _provably_shallow(text):
+                aliases = _may_have_alias(text)
+            else:
+                aliases = _check_depth(text)
             node = loader.get_node() if loader.check_node() else None
             if node is None:
-                return YamlDocument(data=None, size=len(data))
+                return YamlDocument(data=None, size=size)
             if aliases:
                 _expanded_size(node)
             value = loader.construct_document(node)
@@ -418,7 +524,7 @@ def load_yaml_bytes(data: bytes, *, fast: bool | None = None) -> YamlResult:
         # does not fit its tag; _construct_checked names the node in every other case.
         return YamlError("bad-tag", f"a tagged value does not fit its tag ({type(exc).__name__})")
     duplicates = tuple(loader.duplicates)
-    return YamlDocument(data=value, size=len(data), duplicate_keys=duplicates, extra_documents=bool(extra))
+    return YamlDocument(data=value, size=size, duplicate_keys=duplicates, extra_documents=bool(extra))
 
 
 _TAG = re.compile(r"tag '([^']*)'")
