@@ -216,6 +216,9 @@ _TAG_KIND = {
 _SCALAR_KIND = {ScalarNode: "the scalar", SequenceNode: "a list", MappingNode: "a mapping"}
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
 def _construct_checked(loader: Any, node: Node, deep: bool) -> Any:
     """Construct one node; a value that does not fit its tag is a `bad-tag` refusal, not a crash.
 
@@ -223,6 +226,8 @@ def _construct_checked(loader: Any, node: Node, deep: bool) -> Any:
     `!!map "123"` and the like; go-yaml (kubectl) refuses those files too ("cannot decode !!str
     `abc` as a !!int").
     """
+    if type(node) is ScalarNode and node.tag == _STR_TAG:
+        return node.value  # what the str constructor returns, without PyYAML's per-node bookkeeping
     try:
         return yaml.SafeLoader.construct_object(loader, node, deep=deep)
     except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
