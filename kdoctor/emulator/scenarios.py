@@ -250,6 +250,10 @@ class EmulatorConfig:
 
     #: Health sub-checks that fail, by their /readyz names ("etcd", "informer-sync", ...).
     failing_checks: tuple[str, ...] = ()
+    #: etcd is gone: requests for resources (the reviews included) get no answer, as a real
+    #: kube-apiserver without etcd leaves them, until `slow_headers_seconds`; /version, discovery and
+    #: the health endpoints still answer (set `failing_checks` for what they report).
+    storage_down: bool = False
     #: The `Date` header is this many seconds ahead of the local clock.
     clock_offset: float = 0.0
     #: Every credential is refused with 401 (the cluster forgot the token / revoked the CA).
