@@ -235,7 +235,7 @@ def test_a_read_timeout_after_an_answer_is_that_requests_fact(
     emulator: EmulatorFactory, tmp_path: Path
 ) -> None:
     # An apiserver without etcd answers /version and /livez but never the SelfSubjectReview.
-    api = emulator("not-ready", storage_down=True)
+    api = emulator("etcd-down")
     ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
     review_path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 

@@ -354,6 +354,13 @@ SCENARIOS: dict[str, Scenario] = {
             serving="sha1",
         ),
         _s("not-ready", "The apiserver is up but not ready: etcd is failing.", failing_checks=("etcd",)),
+        _s(
+            "etcd-down",
+            "etcd is stopped: /livez and /readyz fail on etcd, and requests that need storage (the "
+            "SelfSubjectReview) never get an answer.",
+            failing_checks=("etcd",),
+            storage_down=True,
+        ),
         _s("unauthorized", "Every credential is refused with 401 Unauthorized.", reject_all_credentials=True),
         _s(
             "forbidden-reviews",
