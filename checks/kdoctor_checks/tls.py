@@ -34,6 +34,7 @@ from kdoctor.api import (
     Result,
     Unavailable,
     expires_soon,
+    go_hostname_error,
     go_rejections,
     go_version,
     hostname_matches,
@@ -117,6 +118,14 @@ async def _cluster_name(ctx: Context) -> str:
     if ctx.mode is not Mode.KUBECONFIG:
         return "CLUSTER"
     return (await ctx.probe(SELECTION)).cluster_name or "CLUSTER"
+
+
+def _go_signature_error(key_type: str) -> str:
+    """Go's words when a signature does not verify with a candidate CA's key of `key_type`
+    (crypto/x509 checkSignature): what kubectl quotes for a CA with the right name and another key."""
+    return {"EC": "x509: ECDSA verification failure", "Ed25519": "x509: Ed25519 verification failure"}.get(
+        key_type, "crypto/rsa: verification error"
+    )
 
 
 def _describe(cert: CertSummary) -> str:
@@ -304,7 +313,7 @@ class ChainCheck(Check):
                 f"{kubectl_unknown}: the issuer {anchor.subject} has the name of the configured CA but another key "
                 f"(configured CA SHA-256 {anchor.sha256[:23]}…{stale}): a newer CA with the same name — the cluster "
                 f"CA was rotated or the cluster rebuilt "
-                f"(kubectl: crypto/rsa: verification error … candidate authority certificate)",
+                f"(kubectl: {_go_signature_error(anchor.key_type)} … candidate authority certificate)",
                 hint="Get the cluster's current CA (the admin kubeconfig of the new cluster, or "
                 "/etc/kubernetes/pki/ca.crt on a control-plane node) and update certificate-authority-data: "
                 f"`kubectl config set-cluster {facts.cluster} --certificate-authority=ca.crt --embed-certs`.",
@@ -599,8 +608,7 @@ class HostnameCheck(Check):
         via = " (tls-server-name)" if access.tls_server_name else ""
         if hostname_matches(leaf, name):
             return Result.ok(f"{name}{via} is among the certificate's SANs")
-        sans = ", ".join(leaf.sans) or "no SANs at all"
-        summary = f"x509: certificate is valid for {sans}, not {name}{via}"
+        summary = go_hostname_error(leaf, name) + via
         if not leaf.sans and _go_words(facts, ("cn-only",)):
             details["go_rule"] = "cn-only"
             summary = (

@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 
 ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
+#: A subset of a real kube-apiserver's health checks, in the real listing's order (kept so by
+#: tests/realcluster/test_emulator_parity.py against the pinned release).
 HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
     "livez": (
         "ping",
@@ -63,9 +65,9 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "poststarthook/start-apiextensions-informers",
         "poststarthook/crd-informer-synced",
         "poststarthook/start-system-namespaces-controller",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
         "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/bootstrap-controller",
         "poststarthook/apiservice-registration-controller",
         "autoregister-completion",
     ),
@@ -81,9 +83,9 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "poststarthook/start-apiextensions-informers",
         "poststarthook/crd-informer-synced",
         "poststarthook/start-system-namespaces-controller",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
         "poststarthook/scheduling/bootstrap-system-priority-classes",
+        "poststarthook/bootstrap-controller",
         "poststarthook/apiservice-registration-controller",
         "autoregister-completion",
         "shutdown",
@@ -94,8 +96,8 @@ HEALTH_CHECKS: dict[str, tuple[str, ...]] = {
         "etcd",
         "poststarthook/start-apiserver-admission-initializer",
         "poststarthook/generic-apiserver-start-informers",
-        "poststarthook/bootstrap-controller",
         "poststarthook/rbac/bootstrap-roles",
+        "poststarthook/bootstrap-controller",
         "autoregister-completion",
     ),
 }

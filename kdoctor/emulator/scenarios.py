@@ -353,12 +353,17 @@ SCENARIOS: dict[str, Scenario] = {
             "The serving certificate is signed with SHA-1: kubectl (Go 1.18+) refuses it.",
             serving="sha1",
         ),
-        _s("not-ready", "The apiserver is up but not ready: etcd is failing.", failing_checks=("etcd",)),
+        _s(
+            "not-ready",
+            "The apiserver is up but not ready: etcd is failing.",
+            # what a real apiserver whose etcd is down lists (tests/realcluster: etcd stopped)
+            failing_checks=("etcd", "etcd-readiness"),
+        ),
         _s(
             "etcd-down",
             "etcd is stopped: /livez and /readyz fail on etcd, and requests that need storage (the "
             "SelfSubjectReview) never get an answer.",
-            failing_checks=("etcd",),
+            failing_checks=("etcd", "etcd-readiness"),
             storage_down=True,
         ),
         _s("unauthorized", "Every credential is refused with 401 Unauthorized.", reject_all_credentials=True),

@@ -451,6 +451,25 @@ def hostname_matches(cert: CertSummary, host: str) -> bool:
     return False
 
 
+def go_hostname_error(cert: CertSummary, host: str) -> str:
+    """kubectl's words (Go's x509.HostnameError) for a certificate that does not name `host`.
+
+    Go lists only the SANs of the kind it was matching: the IP SANs for an IP host, the DNS SANs
+    for a name; an IP host and a certificate without IP SANs has a message of its own.
+    """
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        valid = ", ".join(cert.dns_names)
+    else:
+        if not cert.ip_addresses:
+            return f"x509: cannot validate certificate for {host} because it doesn't contain any IP SANs"
+        valid = ", ".join(cert.ip_addresses)
+    if not valid:
+        return f"x509: certificate is not valid for any names, but wanted to match {host}"
+    return f"x509: certificate is valid for {valid}, not {host}"
+
+
 def _same_ip(address: ipaddress.IPv4Address | ipaddress.IPv6Address, text: str) -> bool:
     try:
         return ipaddress.ip_address(text) == address
