@@ -30,140 +30,294 @@ the fact types, and the pure helpers checks judge facts with.
 
 from __future__ import annotations
 
-from kdoctor.access import AccessSpec, Credentials, ExecSpec
-from kdoctor.certs import (
-    EXPIRY_WARNING,
-    CertSummary,
-    certificate_facts,
-    describe,
-    expires_soon,
-    issued_by,
-    key_problem,
-    parse_pem_certificates,
-)
-from kdoctor.cloudcreds import (
-    decode_eks_token,
-    eks_cluster_argument,
-    eks_server_region,
-    judge_eks_token,
-    judge_token_against_server_clock,
-    oidc_claim_problems,
-    removed_provider_migration,
-)
-from kdoctor.context import Context, Environment, Options, Target
-from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
-from kdoctor.credentials import (
-    REMOVED_AUTH_PROVIDERS,
-    ClientCertFacts,
-    ResolvedCredential,
-    client_cert_facts,
-    credential_details,
-)
-from kdoctor.dialplan import describe_dial, go_dial_plan
-from kdoctor.discovery import DiscoveryFacts, judge_discovery
-from kdoctor.execplugin import ExecResult
-from kdoctor.gotls import go_rejections, go_version
-from kdoctor.identity import ClaimedIdentity, anonymous_403_words, identity_note
-from kdoctor.incluster import (
-    REFRESH_GRACE,
-    InClusterEnv,
-    ServiceAccountFacts,
-    expected_refresh,
-    is_dns1123_label,
-)
-from kdoctor.jwt import JwtClaims
-from kdoctor.jwt import decode as decode_jwt
-from kdoctor.keys import (
-    ACCESS,
-    ADDRESS_SURVEY,
-    API_SESSION,
-    CHAIN_ANALYSIS,
-    CREDENTIALS,
-    DISCOVERY,
-    FQDN_LOOKUP,
-    IDENTITY_REVIEW,
-    IN_CLUSTER_ACCESS,
-    IN_CLUSTER_ENV,
-    INTERCEPTION,
-    KUBECONFIG,
-    KUBECONFIG_ACCESS,
-    KUBECTL_CLIENT,
-    LIVEZ,
-    MATERIAL,
-    NAMESERVERS,
-    PATH_FACTS,
-    PROXY_DECISION,
-    READYZ,
-    RESOLUTION,
-    RESOLV_CONF,
-    ROUTE,
-    SELECTION,
-    SERVICE_ACCOUNT,
-    SERVICE_LOOKUP,
-    TCP_CONNECT,
-    TLS_HANDSHAKE,
-    UNAUTHORIZED_FACTS,
-    VERSION,
-    WILDCARD_LOOKUP,
-)
-from kdoctor.kubeconfig import (
-    EXEC_API_VERSIONS,
-    INTERACTIVE_MODES,
-    ClusterEntry,
-    ExecEntry,
-    LoadedKubeconfig,
-    Material,
-    Selection,
-    UserEntry,
-    effective_server,
-    files_summary,
-    has_tls_settings,
-)
-from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
-from kdoctor.noproxy import no_proxy_notes, no_proxy_value
-from kdoctor.probes.api import ApiResponse, ApiSession, Interception, phase_timings
-from kdoctor.probes.clusterdns import (
-    KUBELET_NDOTS,
-    MAX_NAMESERVERS,
-    MUSL_MAX_LINE,
-    OLD_GLIBC_MAX_SEARCH,
-    OLD_GLIBC_MAX_SEARCH_CHARS,
-    DNSUnavailable,
-    Lookup,
-    NameAnswer,
-    ResolvConfFacts,
-)
-from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
-from kdoctor.probes.inpod import HOST_VAR, PORT_HTTPS_VAR, PORT_VAR, SERVICE_NAME
-from kdoctor.probes.kubectl import KubectlClient
-from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
-from kdoctor.probes.resolve import Resolution, is_ip_literal
-from kdoctor.probes.route import ProxyFault, Route
-from kdoctor.probes.tcp import TcpConnect
-from kdoctor.probes.tls import (
-    KUBERNETES_CA_WORDS,
-    ChainAnalysis,
-    PeerTls,
-    capture_chain_unverified,
-    go_hostname_error,
-    hostname_matches,
-    interception_issuer,
-    strength_problems,
-)
-from kdoctor.proxyrules import (
-    HttpxRejected,
-    ProxyDecision,
-    decide_proxy,
-    display_proxy_url,
-    httpx_would_choose,
-    python_client_bypasses,
-    python_client_would_choose,
-)
-from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
-from kdoctor.redact import fingerprint
-from kdoctor.shadowing import shadowed_definitions
-from kdoctor.skew import judge_skew
-from kdoctor.timefmt import human_utc, iso_utc
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    # What mypy sees; at run time each name is imported from its home on first use (below).
+    from kdoctor.access import AccessSpec, Credentials, ExecSpec
+    from kdoctor.certs import (
+        EXPIRY_WARNING,
+        CertSummary,
+        certificate_facts,
+        describe,
+        expires_soon,
+        issued_by,
+        key_problem,
+        parse_pem_certificates,
+    )
+    from kdoctor.cloudcreds import (
+        decode_eks_token,
+        eks_cluster_argument,
+        eks_server_region,
+        judge_eks_token,
+        judge_token_against_server_clock,
+        oidc_claim_problems,
+        removed_provider_migration,
+    )
+    from kdoctor.context import Context, Environment, Options, Target
+    from kdoctor.core import Check, Mode, Probe, Result, Status, Unavailable, run_check
+    from kdoctor.credentials import (
+        REMOVED_AUTH_PROVIDERS,
+        ClientCertFacts,
+        ResolvedCredential,
+        client_cert_facts,
+        credential_details,
+    )
+    from kdoctor.dialplan import describe_dial, go_dial_plan
+    from kdoctor.discovery import DiscoveryFacts, judge_discovery
+    from kdoctor.execplugin import ExecResult
+    from kdoctor.gotls import go_rejections, go_version
+    from kdoctor.identity import ClaimedIdentity, anonymous_403_words, identity_note
+    from kdoctor.incluster import (
+        REFRESH_GRACE,
+        InClusterEnv,
+        ServiceAccountFacts,
+        expected_refresh,
+        is_dns1123_label,
+    )
+    from kdoctor.jwt import JwtClaims
+    from kdoctor.jwt import decode as decode_jwt
+    from kdoctor.keys import (
+        ACCESS,
+        ADDRESS_SURVEY,
+        API_SESSION,
+        CHAIN_ANALYSIS,
+        CREDENTIALS,
+        DISCOVERY,
+        FQDN_LOOKUP,
+        IDENTITY_REVIEW,
+        IN_CLUSTER_ACCESS,
+        IN_CLUSTER_ENV,
+        INTERCEPTION,
+        KUBECONFIG,
+        KUBECONFIG_ACCESS,
+        KUBECTL_CLIENT,
+        LIVEZ,
+        MATERIAL,
+        NAMESERVERS,
+        PATH_FACTS,
+        PROXY_DECISION,
+        READYZ,
+        RESOLUTION,
+        RESOLV_CONF,
+        ROUTE,
+        SELECTION,
+        SERVICE_ACCOUNT,
+        SERVICE_LOOKUP,
+        TCP_CONNECT,
+        TLS_HANDSHAKE,
+        UNAUTHORIZED_FACTS,
+        VERSION,
+        WILDCARD_LOOKUP,
+    )
+    from kdoctor.kubeconfig import (
+        EXEC_API_VERSIONS,
+        INTERACTIVE_MODES,
+        ClusterEntry,
+        ExecEntry,
+        LoadedKubeconfig,
+        Material,
+        Selection,
+        UserEntry,
+        dns_name_problem,
+        effective_server,
+        files_summary,
+        has_tls_settings,
+        server_url_problem,
+    )
+    from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
+    from kdoctor.noproxy import no_proxy_notes, no_proxy_value
+    from kdoctor.probes.api import ApiResponse, ApiSession, Interception, phase_timings
+    from kdoctor.probes.clusterdns import (
+        DNSUnavailable,
+        Lookup,
+        NameAnswer,
+        ResolvConfFacts,
+    )
+    from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
+    from kdoctor.probes.inpod import (
+        HOST_VAR,
+        KUBELET_NDOTS,
+        MAX_NAMESERVERS,
+        MUSL_MAX_LINE,
+        OLD_GLIBC_MAX_SEARCH,
+        OLD_GLIBC_MAX_SEARCH_CHARS,
+        PORT_HTTPS_VAR,
+        PORT_VAR,
+        SERVICE_NAME,
+    )
+    from kdoctor.probes.kubectl import KubectlClient
+    from kdoctor.probes.path import LEASES_PATH, PathFacts, live_leases, status_words
+    from kdoctor.probes.resolve import Resolution, is_ip_literal
+    from kdoctor.probes.route import ProxyFault, Route
+    from kdoctor.probes.tcp import TcpConnect
+    from kdoctor.probes.tls import (
+        KUBERNETES_CA_WORDS,
+        ChainAnalysis,
+        PeerTls,
+        capture_chain_unverified,
+        go_hostname_error,
+        hostname_matches,
+        interception_issuer,
+        strength_problems,
+    )
+    from kdoctor.proxyrules import (
+        HttpxRejected,
+        ProxyDecision,
+        decide_proxy,
+        display_proxy_url,
+        httpx_would_choose,
+        python_client_bypasses,
+        python_client_would_choose,
+    )
+    from kdoctor.proxyurl import ServiceRef, apiserver_proxy_path, split_proxy_path
+    from kdoctor.redact import fingerprint
+    from kdoctor.shadowing import shadowed_definitions
+    from kdoctor.skew import judge_skew
+    from kdoctor.timefmt import human_utc, iso_utc
+
+#: Each exported name's home module ("name=attribute" where the facade renames it). A family
+#: imports only the modules behind the names it uses, when it uses them (PEP 562): a kubeconfig
+#: check never pays for the in-pod DNS probes. Keep in step with the block above and __all__
+#: (tests/test_public_api.py checks all three agree).
+_HOMES: dict[str, tuple[str, ...]] = {
+    "kdoctor.access": ("AccessSpec", "Credentials", "ExecSpec"),
+    "kdoctor.certs": (
+        "EXPIRY_WARNING",
+        "CertSummary",
+        "certificate_facts",
+        "describe",
+        "expires_soon",
+        "issued_by",
+        "key_problem",
+        "parse_pem_certificates",
+    ),
+    "kdoctor.cloudcreds": (
+        "decode_eks_token",
+        "eks_cluster_argument",
+        "eks_server_region",
+        "judge_eks_token",
+        "judge_token_against_server_clock",
+        "oidc_claim_problems",
+        "removed_provider_migration",
+    ),
+    "kdoctor.context": ("Context", "Environment", "Options", "Target"),
+    "kdoctor.core": ("Check", "Mode", "Probe", "Result", "Status", "Unavailable", "run_check"),
+    "kdoctor.credentials": (
+        "REMOVED_AUTH_PROVIDERS",
+        "ClientCertFacts",
+        "ResolvedCredential",
+        "client_cert_facts",
+        "credential_details",
+    ),
+    "kdoctor.dialplan": ("describe_dial", "go_dial_plan"),
+    "kdoctor.discovery": ("DiscoveryFacts", "judge_discovery"),
+    "kdoctor.execplugin": ("ExecResult",),
+    "kdoctor.gotls": ("go_rejections", "go_version"),
+    "kdoctor.identity": ("ClaimedIdentity", "anonymous_403_words", "identity_note"),
+    "kdoctor.incluster": (
+        "REFRESH_GRACE",
+        "InClusterEnv",
+        "ServiceAccountFacts",
+        "expected_refresh",
+        "is_dns1123_label",
+    ),
+    "kdoctor.jwt": ("JwtClaims", "decode_jwt=decode"),
+    "kdoctor.keys": (
+        "ACCESS",
+        "ADDRESS_SURVEY",
+        "API_SESSION",
+        "CHAIN_ANALYSIS",
+        "CREDENTIALS",
+        "DISCOVERY",
+        "FQDN_LOOKUP",
+        "IDENTITY_REVIEW",
+        "IN_CLUSTER_ACCESS",
+        "IN_CLUSTER_ENV",
+        "INTERCEPTION",
+        "KUBECONFIG",
+        "KUBECONFIG_ACCESS",
+        "KUBECTL_CLIENT",
+        "LIVEZ",
+        "MATERIAL",
+        "NAMESERVERS",
+        "PATH_FACTS",
+        "PROXY_DECISION",
+        "READYZ",
+        "RESOLUTION",
+        "RESOLV_CONF",
+        "ROUTE",
+        "SELECTION",
+        "SERVICE_ACCOUNT",
+        "SERVICE_LOOKUP",
+        "TCP_CONNECT",
+        "TLS_HANDSHAKE",
+        "UNAUTHORIZED_FACTS",
+        "VERSION",
+        "WILDCARD_LOOKUP",
+    ),
+    "kdoctor.kubeconfig": (
+        "EXEC_API_VERSIONS",
+        "INTERACTIVE_MODES",
+        "ClusterEntry",
+        "ExecEntry",
+        "LoadedKubeconfig",
+        "Material",
+        "Selection",
+        "UserEntry",
+        "dns_name_problem",
+        "effective_server",
+        "files_summary",
+        "has_tls_settings",
+        "server_url_problem",
+    ),
+    "kdoctor.netaddr": ("is_loopback", "normal_ip", "parse_ip"),
+    "kdoctor.noproxy": ("no_proxy_notes", "no_proxy_value"),
+    "kdoctor.probes.api": ("ApiResponse", "ApiSession", "Interception", "phase_timings"),
+    "kdoctor.probes.clusterdns": ("DNSUnavailable", "Lookup", "NameAnswer", "ResolvConfFacts"),
+    "kdoctor.probes.identity": ("IdentityReview", "UnauthorizedFacts"),
+    "kdoctor.probes.inpod": (
+        "HOST_VAR",
+        "KUBELET_NDOTS",
+        "MAX_NAMESERVERS",
+        "MUSL_MAX_LINE",
+        "OLD_GLIBC_MAX_SEARCH",
+        "OLD_GLIBC_MAX_SEARCH_CHARS",
+        "PORT_HTTPS_VAR",
+        "PORT_VAR",
+        "SERVICE_NAME",
+    ),
+    "kdoctor.probes.kubectl": ("KubectlClient",),
+    "kdoctor.probes.path": ("LEASES_PATH", "PathFacts", "live_leases", "status_words"),
+    "kdoctor.probes.resolve": ("Resolution", "is_ip_literal"),
+    "kdoctor.probes.route": ("ProxyFault", "Route"),
+    "kdoctor.probes.tcp": ("TcpConnect",),
+    "kdoctor.probes.tls": (
+        "KUBERNETES_CA_WORDS",
+        "ChainAnalysis",
+        "PeerTls",
+        "capture_chain_unverified",
+        "go_hostname_error",
+        "hostname_matches",
+        "interception_issuer",
+        "strength_problems",
+    ),
+    "kdoctor.proxyrules": (
+        "HttpxRejected",
+        "ProxyDecision",
+        "decide_proxy",
+        "display_proxy_url",
+        "httpx_would_choose",
+        "python_client_bypasses",
+        "python_client_would_choose",
+    ),
+    "kdoctor.proxyurl": ("ServiceRef", "apiserver_proxy_path", "split_proxy_path"),
+    "kdoctor.redact": ("fingerprint",),
+    "kdoctor.shadowing": ("shadowed_definitions",),
+    "kdoctor.skew": ("judge_skew",),
+    "kdoctor.timefmt": ("human_utc", "iso_utc"),
+}
 
 __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     # the check API
@@ -293,6 +447,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "decide_proxy",
     "describe",
     "display_proxy_url",
+    "dns_name_problem",
     "effective_server",
     "expires_soon",
     "expected_refresh",
@@ -301,6 +456,7 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "go_hostname_error",
     "has_tls_settings",
     "hostname_matches",
+    "server_url_problem",
     "human_utc",
     "httpx_would_choose",
     "interception_issuer",
@@ -321,3 +477,25 @@ __all__ = [  # noqa: RUF022 (grouped by kind, each group sorted)
     "status_words",
     "strength_problems",
 ]
+
+
+_WHERE: dict[str, tuple[str, str]] = {
+    exported.partition("=")[0]: (module, exported.partition("=")[2] or exported)
+    for module, names in _HOMES.items()
+    for exported in names
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import an exported name from its home on first use; later lookups find it in the module."""
+    try:
+        module, attribute = _WHERE[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

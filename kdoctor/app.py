@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from kdoctor.kubeconfig import select as select_context
 from kdoctor.observer import NullObserver, RunObserver
 from kdoctor.probes.inpod import detect
 from kdoctor.redact import SecretRegistry
-from kdoctor.registry import RegisteredCheck, Registry, closest_ids, load_registry, select
+from kdoctor.registry import DependencyError, RegisteredCheck, Registry, closest_ids, load_registry, select
 from kdoctor.report import Report, TargetReport
 from kdoctor.rootcause import retarget_skips
 from kdoctor.runner import run_target
@@ -110,6 +111,10 @@ async def collect(
     observer: RunObserver | None = None,
 ) -> RunOutcome:
     """Run every target and build the (scrubbed) report. Never raises for findings."""
+    from kdoctor.threads import DaemonExecutor
+
+    # A hung system-resolver lookup must not hold the process after the verdict (see threads.py).
+    asyncio.get_running_loop().set_default_executor(DaemonExecutor())
     started_at = environment.now()
     started = time.perf_counter()
     targets, plugin_contexts = _plan(options, environment)
@@ -190,11 +195,16 @@ def run_command(
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     # Importing a family costs start-up time: with --check, only the families named are loaded.
-    registry = registry or load_registry(only=options.selected)
+    try:
+        registry = registry or load_registry(only=options.selected)
+    except DependencyError as exc:
+        print(f"error: the built-in checks cannot run: {exc}", file=stderr)
+        return ExitCode.USAGE
     try:
         checks = select(registry, options.selected, options.skipped)
     except ValueError as exc:
-        registry = load_registry()  # the message lists every valid id, not just the loaded families
+        with contextlib.suppress(DependencyError):
+            registry = load_registry()  # the message lists every valid id, not just the loaded families
         close = closest_ids(registry, exc.args[0])
         guess = f" Did you mean {' or '.join(close)}?" if close else ""
         print(

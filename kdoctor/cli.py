@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,6 +11,9 @@ from kdoctor import __version__
 from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR
 from kdoctor.exit_codes import ExitCode
 from kdoctor.fastpath import OUTPUT_FORMATS, default_to_run
+
+if TYPE_CHECKING:
+    from kdoctor.registry import Registry
 
 app = typer.Typer(
     name="kdoctor",
@@ -139,13 +142,22 @@ def run(
     raise typer.Exit(code)
 
 
+def _registry() -> Registry:
+    """Every check family; exit 2 when the built-in checks cannot run (a dependency cycle)."""
+    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
+    from kdoctor.registry import DependencyError, load_registry
+
+    try:
+        return load_registry()
+    except DependencyError as exc:
+        print(f"error: the built-in checks cannot run: {exc}", file=sys.stderr)
+        raise typer.Exit(ExitCode.USAGE) from None
+
+
 @app.command("checks")
 def list_checks() -> None:
     """List every check: id, title, depends_on, and the package it comes from."""
-    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
-    from kdoctor.registry import load_registry
-
-    registry = load_registry()
+    registry = _registry()
     for entry in registry.checks:
         deps = ", ".join(entry.depends_on) or "-"
         opt = " (opt-in)" if entry.check.opt_in else ""
@@ -159,10 +171,7 @@ def explain(
     check_id: Annotated[str, typer.Argument(metavar="ID", help="A check id, e.g. tls.chain.")],
 ) -> None:
     """What a check looks at, what each outcome means, how to fix it."""
-    # lazy: `kdoctor --help` and `--version` import no engine (start-up time)
-    from kdoctor.registry import load_registry
-
-    registry = load_registry()
+    registry = _registry()
     entry = registry.get(check_id)
     if entry is None:
         from kdoctor.registry import closest_ids

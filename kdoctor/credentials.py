@@ -8,7 +8,9 @@ it meets is registered with `ctx.secrets` before anything else happens to it.
 
 from __future__ import annotations
 
+import os
 import shlex
+import stat
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -223,12 +225,50 @@ async def _from_exec(ctx: Context, access: AccessSpec, configured: tuple[str, ..
 
 
 def _static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None, str, str | None]:
-    """(token, source, problem). tokenFile wins when readable, as client-go's refreshing source does."""
+    """(token, source, problem). tokenFile wins when readable, as client-go's refreshing source does.
+
+    A token holding a control character is no credential: Go's net/http refuses to send it.
+    """
+    token, source, problem = _read_static_token(ctx, creds)
+    if token is not None:
+        text = token.reveal()
+        bad = next(
+            (i for i, ch in enumerate(text) if (ord(ch) < 0x20 and ch != "\t") or ord(ch) == 0x7F), None
+        )
+        if bad is not None:
+            return (
+                None,
+                source,
+                (
+                    f"the token from {source} contains the control character {text[bad]!r} at position {bad}; "
+                    'kubectl refuses to send it (net/http: invalid header field value for "Authorization")'
+                ),
+            )
+    return token, source, problem
+
+
+def _read_static_token(ctx: Context, creds: Credentials) -> tuple[Secret | None, str, str | None]:
     if creds.token_file:
         path = creds.token_file
         try:
-            with open(path, "rb") as fh:
+            # O_NONBLOCK and a regular-file check: opening a FIFO with no writer would block the
+            # event loop, and every timeout with it, for ever (Go's os.ReadFile blocks kubectl).
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            with open(fd, "rb") as fh:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    return (
+                        None,
+                        f"tokenFile {path}",
+                        f"tokenFile {path} is not a regular file (a pipe, device or directory); "
+                        "kubectl would block reading it",
+                    )
                 raw = fh.read(_TOKEN_FILE_CAP + 1)
+        except ValueError:  # a NUL byte in the path: Go's open says "invalid argument"
+            return (
+                None,
+                "tokenFile",
+                "cannot read tokenFile: the path holds a NUL byte (kubectl: invalid argument)",
+            )
         except OSError as exc:
             if creds.token is not None and creds.token:
                 return creds.token, "the token setting (tokenFile unreadable)", None

@@ -242,6 +242,18 @@ async def run_exec_plugin(
             start_error=f"cannot run {path}: {exc.strerror or type(exc).__name__}",
             duration=monotonic() - started,
         )
+    except ValueError:
+        # Python refuses before exec: a NUL byte in the path, an argument or the environment, or
+        # '=' in an environment name. Go's os/exec fails on the same input ("invalid argument").
+        return _replace(
+            base,
+            resolved_path=path,
+            start_error=(
+                f"cannot run {path}: an argument or env entry holds a NUL byte, or an env name holds '=' "
+                "(kubectl: invalid argument)"
+            ),
+            duration=monotonic() - started,
+        )
 
     stdout_buf = _CappedBuffer(STDOUT_CAP, keep="head")
     stderr_buf = _CappedBuffer(STDERR_CAP, keep="tail")

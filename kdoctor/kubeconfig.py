@@ -21,10 +21,12 @@ import binascii
 import contextlib
 import contextvars
 import os
+import re
 import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from kdoctor.access import (
     AUTH_PROVIDER,
@@ -363,7 +365,7 @@ def _load_file(
     path: str, source: str, secrets: SecretRegistry
 ) -> tuple[KubeconfigFile, Mapping[str, Any] | None]:
     mode: int | None = None
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, ValueError):  # ValueError: a NUL byte in the path
         mode = stat.S_IMODE(os.stat(path).st_mode)
     # Imported here: PyYAML is not needed by `kdoctor checks` or `kdoctor --version`.
     from kdoctor.yamlload import YamlError, load_yaml_file
@@ -516,6 +518,58 @@ def describe(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a mapping"
     return f"a {type(value).__name__}"
+
+
+_BRACKETED_NETLOC = re.compile(r"^(?:[^@/]*@)?\[[^\]/]*\](?::[0-9]*)?$")
+
+
+def server_url_problem(url: str) -> str | None:
+    """What makes kubectl (Go's net/url and net.Dial) refuse a server URL that Python's urlsplit
+    quietly accepts, in kubectl's words; None when there is nothing of the kind.
+
+    urlsplit strips leading whitespace and control characters (WHATWG rules) and reads `[::1]]:1`
+    as host ::1; Go refuses the first two and fails to dial the third.
+    """
+    bad = next((ch for ch in url if ord(ch) < 0x20 or ord(ch) == 0x7F), None)
+    if bad is not None:
+        return (
+            f"it contains the control character {bad!r}; kubectl: net/url: invalid control character in URL"
+        )
+    if url != url.strip():
+        where = "starts" if url[:1].isspace() else "ends"
+        said = (
+            'invalid character " " in host name' if where == "starts" else "it cannot parse the port or host"
+        )
+        return f"it {where} with a space; kubectl: {said}"
+    if not url.isascii():
+        import unicodedata  # only for the rare non-ASCII URL: start-up time matters
+
+        invisible = next((ch for ch in url if unicodedata.category(ch) == "Cf"), None)
+        if invisible is not None:
+            return (
+                f"it contains the invisible character U+{ord(invisible):04X} "
+                f"({unicodedata.name(invisible, 'format')}); kubectl looks the host up with it and finds no such host"
+            )
+    if "://" in url:
+        netloc = url.split("://", 1)[1].split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+        if netloc.rsplit("@", 1)[-1].startswith("[") and not _BRACKETED_NETLOC.match(netloc):
+            return f"the address {netloc!r} is not [IPv6]:port; kubectl: missing port in address"
+    return None
+
+
+def dns_name_problem(name: str) -> str | None:
+    """Why `name` cannot be a DNS host name (what a certificate's SAN could hold), or None."""
+    if len(name) > 253:
+        return f"{len(name)} characters, over the 253 a DNS name may have"
+    try:
+        encoded = name.encode("idna")
+    except UnicodeError:
+        return "it cannot be encoded as an international domain name (a label is empty or too long)"
+    if any(len(label) > 63 for label in encoded.split(b".")):
+        return "a label is longer than 63 characters"
+    if any(ch.isspace() or ord(ch) < 32 for ch in name):
+        return "it contains whitespace or control characters"
+    return None
 
 
 def decode_base64(text: str) -> bytes | None:
@@ -840,6 +894,14 @@ def read_blob(path: str, field_name: str, limit: int = MAX_MATERIAL_BYTES) -> Bl
         return Blob(field_name, path, path, error="is not readable (permission denied)", mode=mode)
     except OSError as exc:
         return Blob(field_name, path, path, error=f"cannot be read ({exc.strerror or exc})", mode=mode)
+    except ValueError:
+        # Python refuses a NUL byte in a path before any system call; Go's open says "invalid argument".
+        return Blob(
+            field_name,
+            path,
+            path,
+            error="cannot be opened: the path holds a NUL byte (kubectl: invalid argument)",
+        )
     return Blob(field_name, path, path, data=data, mode=mode)
 
 
@@ -983,6 +1045,16 @@ def build_access(selection: Selection, material: Material) -> AccessSpec:
     server = effective_server(cluster, user)
     if server is None:
         raise AccessUnavailable(f"cluster {cluster.name!r} has no server")
+    # Every probe downstream parses the URL: one kubectl refuses (or Python cannot parse) is no
+    # server to check, named once here rather than crashing each of them.
+    problem = server_url_problem(server)
+    if problem is None:
+        try:
+            urlsplit(server).port  # noqa: B018 - parsing is the check (a bad port or bracket raises)
+        except ValueError as exc:
+            problem = str(exc)
+    if problem is not None:
+        raise AccessUnavailable(f"server {server!r} of cluster {cluster.name!r} is not usable: {problem}")
     if cluster.certificate_authority and cluster.certificate_authority_data:
         raise AccessUnavailable("certificate-authority and certificate-authority-data are both set")
     if cluster.insecure_skip_tls_verify and (

@@ -33,6 +33,8 @@ SECRET_KEYS = frozenset(
 
 # Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
 _MIN_SCRUB_LEN = 4
+#: Printable ASCII runs long enough to be part of a credential rather than of ordinary text.
+_PRINTABLE_RUN = re.compile(r"[!-~]{8,}")
 #: Up to this many secrets, scrubbing tries each one in turn; beyond, it looks them up by prefix.
 _LINEAR_SCRUB_MAX = 64
 # Not before a command-line flag: "set-credentials basic --token=…" names a user called basic.
@@ -98,6 +100,13 @@ class SecretRegistry:
             if len(candidate) >= _MIN_SCRUB_LEN and candidate not in self._values:
                 self._values.add(candidate)
                 self._ordered = None
+        if not value.isprintable() or not value.isascii():
+            # An error message may quote such a value escaped (b'Bearer \x00\xef\xbf\xbdtoken'):
+            # its printable ASCII runs are secret too.
+            for run in _PRINTABLE_RUN.findall(value):
+                if run not in self._values:
+                    self._values.add(run)
+                    self._ordered = None
 
     def merge(self, other: SecretRegistry) -> None:
         if not other._values <= self._values:

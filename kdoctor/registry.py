@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import graphlib
 import importlib
 import inspect
 import os
@@ -69,6 +70,11 @@ class Registry:
 
 class PluginError(Exception):
     pass
+
+
+class DependencyError(PluginError):
+    """A built-in check names a dependency that cannot be run (a cycle, an unknown id): a bug in
+    kdoctor itself, so the run stops (exit 2) instead of leaving the built-ins out."""
 
 
 class _Dist(Protocol):
@@ -223,13 +229,15 @@ def load_registry(
     family is also the name of an entry point (the convention built-ins follow); otherwise all
     families load, so an unknown name is still reported against the full list of ids.
     """
-    entry_points = discover() if entry_points is None else list(entry_points)
+    entry_points = all_entry_points = discover() if entry_points is None else list(entry_points)
     wanted = {name.split(".", 1)[0] for name in only}
     if wanted and wanted <= {ep.name for ep in entry_points}:
         entry_points = [ep for ep in entry_points if ep.name in wanted]
+    complete = len(entry_points) == len(all_entry_points)
     errors: dict[str, str] = {}
     seen: set[str] = set()
     ordered: list[tuple[int, str, list[RegisteredCheck]]] = []
+    labels: dict[str, str] = {}
     for ep in sorted(entry_points, key=lambda e: e.name):
         origin = ep.dist.name if ep.dist is not None else "unknown"
         try:
@@ -244,8 +252,65 @@ def load_registry(
             seen.add(check.id)
             family.append(RegisteredCheck(check=check, origin=origin, entry_point=ep.name))
         ordered.append((_position(ep), ep.name, family))
+        labels[ep.name] = f"{ep.name} ({ep.value})"
+    # A family that failed to import is already named in `errors`; checks depending on it are not
+    # "naming an unknown check", so the unknown-dependency rule needs every family loaded.
+    ordered = _runnable(ordered, labels, errors, complete=complete and not errors)
     checks = [c for _, _, family in sorted(ordered, key=lambda f: (f[0], f[1])) for c in family]
     return Registry(checks=checks, errors=errors)
+
+
+def _runnable(
+    families: list[tuple[int, str, list[RegisteredCheck]]],
+    labels: dict[str, str],
+    errors: dict[str, str],
+    *,
+    complete: bool,
+) -> list[tuple[int, str, list[RegisteredCheck]]]:
+    """The families whose dependencies can be run: no cycle, and (when every family was loaded)
+    no `depends_on` naming an unknown check. A plugin family that breaks either is named in
+    `errors` and left out (which may orphan another family's dependency: repeat until stable); a
+    built-in one raises DependencyError. A cycle would otherwise leave the runner waiting forever.
+    """
+    kept = list(families)
+    while True:
+        owner = {c.id: name for _, name, family in kept for c in family}
+        problems: dict[str, list[str]] = {}
+        for _, name, family in kept:
+            for check in family:
+                unknown = [d for d in check.depends_on if d not in owner]
+                if unknown and complete:
+                    problems.setdefault(name, []).append(
+                        f"{check.id} depends on {', '.join(repr(d) for d in unknown)}, which no loaded "
+                        "check provides"
+                    )
+        sorter: graphlib.TopologicalSorter[str] = graphlib.TopologicalSorter()
+        for _, _, family in kept:
+            for check in family:
+                sorter.add(check.id, *(d for d in check.depends_on if d in owner))
+        try:
+            sorter.prepare()
+        except graphlib.CycleError as exc:
+            cycle = list(exc.args[1])
+            message = "dependency cycle: " + " -> ".join(cycle)
+            for check_id in dict.fromkeys(cycle):
+                problems.setdefault(owner[check_id], []).append(message)
+        if not problems:
+            return kept
+        builtin = {
+            name
+            for _, name, family in kept
+            if name in problems and any(c.origin == BUILTIN_ORIGIN for c in family)
+        }
+        if builtin:
+            raise DependencyError("; ".join(dict.fromkeys(m for n in sorted(builtin) for m in problems[n])))
+        for name, messages in problems.items():
+            errors[labels.get(name, name)] = "PluginError: " + "; ".join(dict.fromkeys(messages))
+        kept = [f for f in kept if f[1] not in problems]
+
+
+#: The distribution of the built-in families.
+BUILTIN_ORIGIN = "kdoctor"
 
 
 #: Where a family without an ORDER goes: after the built-in access path.

@@ -54,7 +54,7 @@ class YamlError:
     """Why a file could not be turned into a document.
 
     kind: missing | not-a-file | is-a-directory | permission | io | too-large | binary | encoding |
-    syntax | unsafe-tag | alias-bomb | recursive-alias | too-deep
+    syntax | unsafe-tag | bad-tag | alias-bomb | recursive-alias | too-deep
     """
 
     kind: str
@@ -107,7 +107,9 @@ class _Refused(Exception):
         self.mark = mark
 
 
-def _note_duplicates(node: MappingNode, out: list[DuplicateKey]) -> None:
+def _note_duplicates(node: Node, out: list[DuplicateKey]) -> None:
+    if not isinstance(node, MappingNode):
+        return  # `!!map "123"`: the constructor reports the mismatch
     seen: dict[str, int] = {}
     for key_node, _ in node.value:
         if not isinstance(key_node, ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
@@ -143,6 +145,9 @@ class _PyLoader(yaml.SafeLoader):
         _note_duplicates(node, self.duplicates)
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        return _construct_checked(self, node, deep)
+
 
 class _CLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):  # type: ignore[misc]
     """libyaml's parser and composer (ten times faster) with duplicate-key tracking.
@@ -159,6 +164,95 @@ class _CLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader): 
         _note_duplicates(node, self.duplicates)
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        return _construct_checked(self, node, deep)
+
+
+_TAG_KIND = {
+    "tag:yaml.org,2002:int": "an integer",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:null": "null",
+    "tag:yaml.org,2002:binary": "base64 binary data",
+    "tag:yaml.org,2002:str": "a string",
+    "tag:yaml.org,2002:map": "a mapping",
+    "tag:yaml.org,2002:omap": "an ordered mapping",
+    "tag:yaml.org,2002:pairs": "a list of pairs",
+    "tag:yaml.org,2002:set": "a set",
+    "tag:yaml.org,2002:seq": "a list",
+}
+_SCALAR_KIND = {ScalarNode: "the scalar", SequenceNode: "a list", MappingNode: "a mapping"}
+
+
+def _construct_checked(loader: Any, node: Node, deep: bool) -> Any:
+    """Construct one node; a value that does not fit its tag is a `bad-tag` refusal, not a crash.
+
+    PyYAML's constructors raise ValueError/KeyError/TypeError for `!!int "abc"`, `!!bool "maybe"`,
+    `!!map "123"` and the like; go-yaml (kubectl) refuses those files too ("cannot decode !!str
+    `abc` as a !!int").
+    """
+    try:
+        return yaml.SafeLoader.construct_object(loader, node, deep=deep)
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+        tag = str(node.tag)
+        short = "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
+        what = _TAG_KIND.get(tag, f"a {short} value")
+        got = f"{_describe_node(node)}" if isinstance(node, ScalarNode) else _SCALAR_KIND[type(node)]
+        raise _Refused(
+            "bad-tag",
+            f"{short} {got} is not {what} (kubectl refuses the file: cannot decode it as {short})",
+            node.start_mark,
+        ) from exc
+
+
+def _describe_node(node: ScalarNode) -> str:
+    text = str(node.value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _construct_int(loader: Any, node: Node) -> Any:
+    """Integers like go-yaml v2: one that cannot be an int64 nor a float64 stays a string.
+
+    That is what kubectl does with a 5,000-digit number (it keeps the text); Python would refuse to
+    convert it (the 4,300-digit limit) or make a number no field can hold.
+    """
+    text = str(loader.construct_scalar(node))
+    digits = text.lstrip("+-").replace("_", "")
+    if len(digits) > 400:  # > float64's range: go-yaml keeps the text
+        if _INT_TEXT.match(text):
+            return text
+        raise ValueError(text)
+    value = yaml.SafeLoader.construct_yaml_int(loader, node)  # type: ignore[arg-type]
+    if not -(2**63) <= value < 2**64 and not digits.isdigit():
+        # 0x/0o/0b/sexagesimal beyond uint64: go-yaml's ParseInt, ParseUint and ParseFloat all fail
+        return text
+    return value
+
+
+_INT_TEXT = re.compile(
+    r"^[-+]?(?:0b[0-1_]+|0o?[0-7_]+|[0-9][0-9_]*|0x[0-9a-fA-F_]+|[1-9][0-9_]*(?::[0-5]?[0-9])+)$"
+)
+
+
+def _construct_unknown(loader: Any, node: Node) -> Any:
+    """A local or foreign tag (`!custom`, `!<tag:example.com,2000:x>`): go-yaml ignores it and
+    reads the value as if untagged; `!!python/...` never gets here (refused as unsafe)."""
+    if isinstance(node, MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+def _construct_unknown_or_unsafe(loader: Any, node: Node) -> Any:
+    tag = str(node.tag)
+    if tag.startswith("tag:yaml.org,2002:"):
+        # `!!python/...` and other global tags PyYAML's safe loader does not know: never constructed.
+        raise yaml.constructor.ConstructorError(
+            None, None, f"could not determine a constructor for the tag '{tag}'", node.start_mark
+        )
+    return _construct_unknown(loader, node)
+
 
 def _construct_timestamp_as_text(loader: yaml.SafeLoader, node: Node) -> Any:
     return loader.construct_scalar(node)  # type: ignore[arg-type]
@@ -174,6 +268,8 @@ def _construct_go_bool(loader: yaml.SafeLoader, node: Node) -> Any:
 
 
 for _loader in (_PyLoader, _CLoader):
+    _loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+    _loader.add_constructor(None, _construct_unknown_or_unsafe)
     _loader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp_as_text)
     _loader.add_constructor("tag:yaml.org,2002:bool", _construct_go_bool)
     # go-yaml v2 (kubectl) also reads y/Y/n/N as booleans; copy the table so SafeLoader is untouched.
@@ -317,6 +413,10 @@ def load_yaml_bytes(data: bytes, *, fast: bool | None = None) -> YamlResult:
         return YamlError("syntax", str(exc).splitlines()[0] if str(exc) else "invalid YAML")
     except RecursionError:
         return YamlError("too-deep", "nesting too deep to parse")
+    except (ValueError, TypeError, KeyError, AttributeError, OverflowError, IndexError) as exc:
+        # A constructor that PyYAML runs lazily (after construct_object returned) met a value that
+        # does not fit its tag; _construct_checked names the node in every other case.
+        return YamlError("bad-tag", f"a tagged value does not fit its tag ({type(exc).__name__})")
     duplicates = tuple(loader.duplicates)
     return YamlDocument(data=value, size=len(data), duplicate_keys=duplicates, extra_documents=bool(extra))
 
@@ -348,6 +448,9 @@ def load_yaml_file(path: str | os.PathLike[str], max_bytes: int = MAX_BYTES) -> 
         return YamlError("permission", "permission denied")
     except OSError as exc:
         return YamlError("io", exc.strerror or str(exc))
+    except ValueError:
+        # Only an API caller can get here (no argv or environment holds a NUL byte).
+        return YamlError("missing", "the path contains a NUL byte, which no file name can hold")
     try:
         info = os.fstat(fd)
         if stat.S_ISDIR(info.st_mode):

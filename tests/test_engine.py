@@ -158,3 +158,71 @@ def test_every_builtin_check_is_documented_and_ordered_along_the_access_path() -
         < families.index("auth")
     )
     assert families.index("kubeconfig") < families.index("incluster") < families.index("dns")
+
+
+def test_a_plugin_dependency_cycle_is_refused_at_load_naming_its_checks() -> None:
+    reg = load_registry([ep("good", "CHECKS"), ep("cycle", "CYCLE"), ep("after", "AFTER_CYCLE")])
+    error = reg.errors["cycle (tests.lab.sample_checks:CYCLE)"]
+    assert "dependency cycle" in error and "cycle.a" in error and "cycle.b" in error
+    assert not {"cycle.a", "cycle.b"} & set(reg.ids)
+    # Its dependent in another family now names a check nobody provides: left out too, and named.
+    assert "'cycle.a'" in reg.errors["after (tests.lab.sample_checks:AFTER_CYCLE)"]
+    assert "sample.first" in reg.ids
+
+
+def test_a_dependency_on_an_unknown_check_is_refused_at_load() -> None:
+    reg = load_registry([ep("good", "CHECKS"), ep("orphan", "ORPHAN")])
+    error = reg.errors["orphan (tests.lab.sample_checks:ORPHAN)"]
+    assert "orphan.check depends on 'nobody.provides-this'" in error
+    assert "orphan.check" not in reg.ids
+
+
+def test_a_cycle_among_the_builtin_checks_stops_the_run_with_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from kdoctor_checks.kubeconfig import Found
+
+    from kdoctor.app import OutputOptions, run_command
+
+    monkeypatch.setattr(Found, "depends_on", ("auth.identity",))
+    err = io.StringIO()
+    code = run_command(
+        Options(timeout=1),
+        OutputOptions(format="json"),
+        environment=Environment(env={"KUBECONFIG": str(tmp_path / "none")}, home=tmp_path),
+        stdout=io.StringIO(),
+        stderr=err,
+    )
+    assert code == ExitCode.USAGE
+    assert "dependency cycle" in err.getvalue() and "kubeconfig.found" in err.getvalue()
+
+
+def test_a_plugin_probe_named_like_a_builtin_never_receives_its_value(tmp_path: Path) -> None:
+    from kdoctor.api import Probe
+    from kdoctor.kubeconfig import KUBECONFIG
+
+    async def impostor(ctx: Context) -> str:
+        return "the plugin's own value"
+
+    lookalike: Probe[str] = Probe(KUBECONFIG.name, impostor)
+
+    async def both() -> tuple[object, object, object]:
+        ctx = context(tmp_path)
+        builtin = await ctx.probe(KUBECONFIG)
+        plugin = await ctx.probe(lookalike)
+        return builtin, plugin, ctx.peek(KUBECONFIG)
+
+    builtin, plugin, peeked = asyncio.run(both())
+    assert plugin == "the plugin's own value"
+    assert type(builtin).__name__ == "LoadedKubeconfig" and peeked is builtin
+
+
+def test_a_family_that_fails_to_import_is_named_without_blaming_its_dependents() -> None:
+    broken = metadata.EntryPoint(
+        name="missing", value="no_such_module_kdoctor:CHECKS", group="kdoctor.checks"
+    )
+    reg = load_registry([ep("orphan", "ORPHAN"), broken])
+    assert list(reg.errors) == ["missing (no_such_module_kdoctor:CHECKS)"]
+    assert "orphan.check" in reg.ids

@@ -30,6 +30,7 @@ from kdoctor_checks.proxy import (
     ProxyServices,
     assemble_hops,
     live_leases,
+    path_notes,
 )
 
 from kdoctor.api import Check, Mode, Result, Status, run_check
@@ -216,6 +217,27 @@ HOP_CASES: list[tuple[str, PathFacts, list[str], str]] = [
     ("several leases, but the server is one of them", _facts(
         lease_identities=("apiserver-a", "apiserver-b"), server_addresses=("10.0.0.1",), server_port=6443,
         endpoint_addresses=("10.0.0.1", "10.0.0.2"), endpoint_ports=(6443,)), ["direct"], ""),
+    ("loopback is never an endpoint: alone it proves nothing", _facts(
+        "https://127.0.0.1:6443", server_addresses=("127.0.0.1",), server_host="127.0.0.1", server_port=6443,
+        endpoint_addresses=("192.0.2.10",), endpoint_ports=(6443,), lease_identities=("apiserver-a",),
+        leaf_fingerprints=("a", "a", "a", "a")), ["direct"], "4 handshakes met the same serving certificate"),
+    ("loopback, two leases, one certificate every time", _facts(
+        "https://127.0.0.1:6443", server_addresses=("127.0.0.1",), server_host="127.0.0.1", server_port=6443,
+        endpoint_addresses=("192.0.2.10", "192.0.2.11"), endpoint_ports=(6443,),
+        lease_identities=("apiserver-a", "apiserver-b"), leaf_fingerprints=("a", "a", "a", "a")), ["direct"], ""),
+    ("loopback, two leases, no extra handshake answered", _facts(
+        "https://127.0.0.1:6443", server_addresses=("127.0.0.1",), server_host="127.0.0.1", server_port=6443,
+        endpoint_addresses=("192.0.2.10", "192.0.2.11"), endpoint_ports=(6443,),
+        lease_identities=("apiserver-a", "apiserver-b"), leaf_fingerprints=("a",)), ["load-balancer"],
+     "2 apiserver identity leases"),
+    ("loopback, two certificates", _facts(
+        "https://127.0.0.1:6443", server_addresses=("127.0.0.1",), server_host="127.0.0.1", server_port=6443,
+        endpoint_addresses=("192.0.2.10", "192.0.2.11"), endpoint_ports=(6443,),
+        lease_identities=("apiserver-a", "apiserver-b"), leaf_fingerprints=("a", "b", "a", "b")), ["load-balancer"],
+     "127.0.0.1 (127.0.0.1) is not among the default/kubernetes endpoints 192.0.2.10, 192.0.2.11 port 6443"),
+    ("through a proxy, two leases, one certificate", _facts(
+        env={"HTTPS_PROXY": P}, lease_identities=("apiserver-a", "apiserver-b"), leaf_fingerprints=("a", "a", "a")),
+     ["http-proxy"], ""),
     ("kube-proxy in a pod", _facts("https://10.96.0.1:443", mode=Mode.IN_CLUSTER, server_host="10.96.0.1",
                                    service_ips=("10.96.0.1",), endpoint_addresses=("172.18.0.2",),
                                    endpoint_ports=(6443,), server_addresses=("10.96.0.1",)),
@@ -243,6 +265,21 @@ def test_assemble_hops(name: str, facts: PathFacts, expected: list[str], words: 
     assert [h["kind"] for h in hops] == expected
     assert all(h["kind"] in HOP_KINDS and h["evidence"] for h in hops)
     assert words in " ".join(h["evidence"] for h in hops)
+
+
+def test_what_looked_like_a_balancer_is_a_note() -> None:
+    loopback = _facts(
+        "https://127.0.0.1:6443", server_addresses=("127.0.0.1",), server_host="127.0.0.1", server_port=6443,
+        endpoint_addresses=("192.0.2.10", "192.0.2.11"), endpoint_ports=(6443,),
+        lease_identities=("apiserver-a", "apiserver-b"), leaf_fingerprints=("a", "a", "a", "a"),
+    )  # fmt: skip
+    hops = assemble_hops(loopback)
+    assert "is the apiserver endpoint itself" not in hops[0]["evidence"]
+    forward, one_server = path_notes(loopback, hops)
+    assert "an apiserver never advertises" in forward and "port-forward" in forward
+    assert "2 apiserver identity leases exist, but 4 TLS handshakes all met one serving certificate" in one_server
+    balanced = replace(loopback, leaf_fingerprints=("a", "b", "a", "b"))
+    assert path_notes(balanced, assemble_hops(balanced)) == []
 
 
 def test_only_recently_renewed_leases_count() -> None:
@@ -560,6 +597,17 @@ def test_nginx_load_balancer_in_front_of_two_apiservers(
     assert first.connections and second.connections
     assert len(set(result.details["evidence"]["serving_leaf_sha256"])) == 2
     assert any(r.path + "?" + r.query == LEASES_PATH for r in first.requests + second.requests)
+
+
+def test_one_apiserver_on_loopback_is_a_direct_path(tmp_path: Path, emulator: EmulatorFactory) -> None:  # noqa: F811
+    # A real apiserver advertises a routable address, never the loopback address the client dials.
+    api = emulator("healthy", endpoint_addresses=("192.0.2.10",), endpoint_port=6443)
+    config = api.write_kubeconfig(tmp_path / "config")
+    (result,) = run_checks(make_ctx(tmp_path, config), ProxyPath)
+    assert result.status is Status.PASS, dump(result)
+    assert kinds(result) == ["direct"]
+    assert "handshakes met the same serving certificate" in result.details["hops"][0]["evidence"]
+    assert "port-forward" in result.summary and result.details["notes"], result.summary
 
 
 # --- kube-proxy (in a pod) --------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -13,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from kdoctor.api import Status
+from kdoctor.context import Environment
+from kdoctor.probes.kubectl import KubectlClient, read_path_kubectl
 from kdoctor.skew import judge_skew, kubectl_download_url, minor_version
 from tests.lab.tools import plain_kubectl
 from tests.test_apiserver_checks import run_checks, start
@@ -148,3 +151,34 @@ def test_no_kubectl_on_path_is_not_a_finding(emulator: EmulatorFactory, tmp_path
     skew = _run_with_kubectl(config, tmp_path, None)["apiserver.skew"]
     assert skew.status is Status.PASS
     assert "no kubectl on PATH" in skew.summary
+
+
+def test_the_kubectl_document_is_cached_per_binary(tmp_path: Path) -> None:
+    """A second diagnosis does not run the same kubectl again; a changed binary is asked afresh."""
+    bin_dir, runs = tmp_path / "bin", tmp_path / "runs"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+
+    def write(version: str) -> None:
+        kubectl.write_text(
+            "#!/bin/sh\n"
+            f"echo run >> {runs}\n"
+            f'echo \'{{"clientVersion": {{"gitVersion": "{version}", "major": "1", "minor": "30"}}}}\'\n'
+        )
+        kubectl.chmod(0o755)
+
+    class _Ctx:
+        timeout = 5.0
+        environment = Environment(env={"PATH": str(bin_dir)}, home=tmp_path / "home")
+
+    def ask() -> KubectlClient:
+        return asyncio.run(read_path_kubectl(_Ctx()))  # type: ignore[arg-type]
+
+    write("v1.30.1")
+    first, second = ask(), ask()
+    assert first.version == second.version == {"gitVersion": "v1.30.1", "major": "1", "minor": "30"}
+    assert runs.read_text().count("run") == 1
+    assert (tmp_path / "home" / ".cache" / "kdoctor" / "kubectl-client.json").is_file()
+    write("v1.30.12")  # another binary at the same path: another size and modification time
+    assert ask().version == {"gitVersion": "v1.30.12", "major": "1", "minor": "30"}
+    assert runs.read_text().count("run") == 2

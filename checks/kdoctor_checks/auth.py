@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import (
     ACCESS,
@@ -30,12 +30,10 @@ from kdoctor.api import (
     ClientCertFacts,
     Context,
     ExecEntry,
-    ExecResult,
     JwtClaims,
     Mode,
     ResolvedCredential,
     Result,
-    UnauthorizedFacts,
     Unavailable,
     anonymous_403_words,
     client_cert_facts,
@@ -51,6 +49,10 @@ from kdoctor.api import (
     judge_token_against_server_clock,
     oidc_claim_problems,
 )
+
+if TYPE_CHECKING:
+    # annotations only: importing them would load their probes with the family
+    from kdoctor.api import ExecResult, UnauthorizedFacts
 
 # kdoctor.credentials and kdoctor.jwt are imported where they are used: a run whose auth checks
 # are skipped (the connection failed first) never needs them.

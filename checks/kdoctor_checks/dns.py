@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import (
     FQDN_LOOKUP,
@@ -26,15 +26,15 @@ from kdoctor.api import (
     WILDCARD_LOOKUP,
     Check,
     Context,
-    DNSUnavailable,
-    Lookup,
     Mode,
-    NameAnswer,
-    ResolvConfFacts,
     Result,
     is_loopback,
     normal_ip,
 )
+
+if TYPE_CHECKING:
+    # annotations only: importing them would load their probes with the family
+    from kdoctor.api import Lookup, NameAnswer, ResolvConfFacts
 
 # kdoctor.probes.clusterdns is imported where it is used: outside a pod these checks do not apply,
 # and its resolver model would only cost start-up time.
@@ -241,6 +241,9 @@ async def _loopback_evidence(ctx: Context, findings: list[Finding]) -> tuple[lis
     """Evidence over suspicion: a loopback nameserver that answers the cluster's own name is a
     node-local cache or a sidecar doing its job, so the finding becomes a note."""
     # DNSUnavailable: the probe's own failure (no usable resolv.conf), which dns.resolv-conf reports.
+    # lazy: its home is the in-pod DNS model, which a run outside a pod never loads
+    from kdoctor.api import DNSUnavailable
+
     try:
         answers = await ctx.probe(NAMESERVERS)
     except DNSUnavailable:

@@ -29,6 +29,7 @@ from kdoctor.api import (
     certificate_facts,
     client_cert_facts,
     describe,
+    dns_name_problem,
     effective_server,
     expires_soon,
     files_summary,
@@ -39,6 +40,7 @@ from kdoctor.api import (
     parse_pem_certificates,
     python_client_bypasses,
     removed_provider_migration,
+    server_url_problem,
     shadowed_definitions,
 )
 
@@ -283,7 +285,8 @@ class ContextSelected(Check):
     - fail: no context chosen (an empty kubeconfig, or no `current-context`), the context does not exist
       ("context was not found for specified context"), or it names a cluster or user no file defines.
       kubectl turns a missing cluster into "localhost:8080 refused"; kdoctor names the real cause.
-    - warn: the context names no user, so requests are anonymous.
+    - warn: the context names no user, so requests are anonymous (a pass with a note when the server
+      is plain HTTP on loopback, as `kubectl proxy` is: it adds its own credential).
     Fix: `kubectl config get-contexts`, then `kubectl config use-context NAME`.
     """
 
@@ -357,6 +360,8 @@ class ContextSelected(Check):
         else:
             summary = f"{where} → cluster {context.cluster!r} ({cluster.origin})"
             summary += f", user {context.user!r} ({user.origin})" if user is not None else ""
+        if user is None and _plain_http_loopback(cluster):
+            return Result.ok(summary + "; no user" + _KUBECTL_PROXY_NOTE)
         if user is None:
             return Result.warn(
                 summary + "; no user: requests are anonymous",
@@ -413,6 +418,9 @@ class Server(Check):
             )
         url = effective_server(cluster, selection.user) or server
         details["effective_server"] = url
+        problem = server_url_problem(url)
+        if problem:
+            return Result.fail(f"{where}: server {url!r} is not usable: {problem}", hint=f"Fix it: {fix}.")
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -460,7 +468,8 @@ class Server(Check):
                 f"{where}: server {url} is plain HTTP to a non-loopback host: nothing is encrypted or verified",
                 hint=f"Use the apiserver's https URL: {fix}.",
             )
-        return Result.ok(f"{url} (host {host}, port {shown_port}) from {where}")
+        note = f"; kubectl ignores the fragment #{parts.fragment}" if parts.fragment else ""
+        return Result.ok(f"{url} (host {host}, port {shown_port}) from {where}{note}")
 
 
 def _cluster(selection: Selection) -> ClusterEntry:
@@ -614,6 +623,13 @@ class TLSServerName(Check):
                 f"tls-server-name {name!r} of cluster {cluster.name!r} ({cluster.origin}) is not a host name",
                 hint=f"Set just the name the certificate holds: `kubectl config set-cluster {cluster.name} --tls-server-name=NAME`.",
             )
+        problem = dns_name_problem(name)
+        if problem and not _is_ip(name):
+            return Result.fail(
+                f"tls-server-name {name[:80]!r} of cluster {cluster.name!r} ({cluster.origin}) is not a valid "
+                f"host name: {problem}; kubectl sends it as the TLS server name and no certificate can match it",
+                hint=f"Set just the name the certificate holds: `kubectl config set-cluster {cluster.name} --tls-server-name=NAME`.",
+            )
         if cluster.insecure_skip_tls_verify:
             return Result.warn(
                 f"tls-server-name {name!r} is set but insecure-skip-tls-verify disables verification",
@@ -690,6 +706,24 @@ def _redacted_url(parts: Any) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}"
 
 
+_KUBECTL_PROXY_NOTE = (
+    "; note: no credential: normal for kubectl proxy, which adds its own; auth.identity says whom the "
+    "server takes you for"
+)
+
+
+def _plain_http_loopback(cluster: ClusterEntry | None) -> bool:
+    """The server is plain HTTP on loopback: where `kubectl proxy` listens and adds the credential itself.
+
+    Without the network this check cannot know what such a server does; auth.identity asks it (and
+    fails with the 401 as evidence when it wants credentials).
+    """
+    if cluster is None or not cluster.server:
+        return False
+    parts = urlsplit(cluster.server)
+    return parts.scheme == "http" and is_loopback(parts.hostname or "")
+
+
 class CredentialsConfigured(Check):
     """The selected user has exactly one usable way to authenticate.
 
@@ -697,7 +731,11 @@ class CredentialsConfigured(Check):
       found"); exec together with auth-provider; an empty or whitespace token, or one with a line
       break; an unreadable or empty tokenFile; the removed `gcp`/`azure` auth-providers (use
       gke-gcloud-auth-plugin / kubelogin); an auth-provider client-go does not know.
-    - warn: no credentials (anonymous); username/password (apiservers reject basic auth since 1.19);
+    - pass with a note: no credentials for a plain-HTTP loopback server (`http://127.0.0.1:8001`):
+      normal for `kubectl proxy`, which adds its own. This check reads no network, so it cannot know
+      what the server does: auth.identity says whom the server takes you for, and fails with the 401
+      as evidence when the server wants credentials.
+    - warn: no credentials (anonymous) for any other server; username/password (apiservers reject basic auth since 1.19);
       the `oidc` auth-provider (deprecated: use an exec plugin such as kubelogin); token with
       surrounding spaces; several methods that client-go accepts together (say which one is used).
     Client certificates and exec plugins are examined by kubeconfig.client-cert and kubeconfig.exec.
@@ -714,6 +752,8 @@ class CredentialsConfigured(Check):
         details = ctx.details
         details.update({**selection.provenance()})
         if user is None:
+            if _plain_http_loopback(selection.cluster):
+                return Result.ok(f"context {selection.context_name!r} has no user{_KUBECTL_PROXY_NOTE}")
             return Result.warn(
                 f"context {selection.context_name!r} has no user: requests are anonymous",
                 hint=f"Set a user: `kubectl config set-context {selection.context_name} --user=USER`.",
@@ -721,6 +761,8 @@ class CredentialsConfigured(Check):
         methods = user.methods
         details["methods"] = methods
         where = f"user {user.name!r} ({user.origin})"
+        if not methods and _plain_http_loopback(selection.cluster):
+            return Result.ok(f"{where} has no credentials{_KUBECTL_PROXY_NOTE}")
         if not methods:
             return Result.warn(
                 f"{where} has no credentials: requests are anonymous (usually 401/403)",

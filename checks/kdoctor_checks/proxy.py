@@ -56,6 +56,7 @@ __all__ = [
     "ProxyServices",
     "assemble_hops",
     "live_leases",
+    "path_notes",
 ]
 
 HOP_KINDS = (
@@ -572,7 +573,15 @@ def _endpoint_text(facts: PathFacts) -> str:
 
 
 def _load_balancer_evidence(facts: PathFacts) -> list[str]:
+    """Evidence that something other than one apiserver answers at the server URL (empty: none).
+
+    Facts that a balancer gives but one apiserver behind a forward gives too prove nothing alone:
+    a loopback URL is never a default/kubernetes endpoint (kube-apiserver refuses to advertise a
+    loopback address), and several identity Leases say that several apiservers exist, not that this
+    URL spreads over them when every handshake met one serving certificate.
+    """
     found: list[str] = []
+    proven = False
     server_is_endpoint = False
     if facts.endpoint_addresses and facts.server_addresses:
         outside = [a for a in facts.server_addresses if normal_ip(a) not in facts.endpoint_addresses]
@@ -581,11 +590,13 @@ def _load_balancer_evidence(facts: PathFacts) -> list[str]:
                 f"{facts.server_host} ({', '.join(facts.server_addresses)}) is not among the default/kubernetes "
                 f"{_endpoint_text(facts)}"
             )
+            proven = proven or not _server_on_loopback(facts)
         elif facts.endpoint_ports and facts.server_port not in facts.endpoint_ports:
             found.append(
                 f"{facts.server_host} is an apiserver address, but port {facts.server_port} is not the "
                 f"apiserver port ({'/'.join(str(p) for p in facts.endpoint_ports)}): something listens in front"
             )
+            proven = True
         else:
             server_is_endpoint = True
     distinct = list(dict.fromkeys(facts.leaf_fingerprints))
@@ -593,19 +604,55 @@ def _load_balancer_evidence(facts: PathFacts) -> list[str]:
         found.append(
             f"{len(facts.leaf_fingerprints)} TLS handshakes met {len(distinct)} different serving certificates"
         )
+        proven = True
     if len(facts.lease_identities) > 1 and not server_is_endpoint:
         found.append(
             f"{len(facts.lease_identities)} apiserver identity leases exist "
             f"({', '.join(facts.lease_identities[:5])}), so several apiservers share the server URL"
         )
-    return found
+        proven = proven or not _one_leaf(facts)
+    return found if proven else []
+
+
+def _server_on_loopback(facts: PathFacts) -> bool:
+    return bool(facts.server_addresses) and all(is_loopback(a) for a in facts.server_addresses)
+
+
+def _one_leaf(facts: PathFacts) -> bool:
+    """Several handshakes, every one met the same serving certificate: one server answers."""
+    return len(facts.leaf_fingerprints) > 1 and len(set(facts.leaf_fingerprints)) == 1
+
+
+def path_notes(facts: PathFacts, hops: Sequence[dict[str, str]]) -> list[str]:
+    """What looked like a load balancer but the evidence says is one apiserver (a note, not a hop)."""
+    if any(h["kind"] in ("load-balancer", "kubectl-proxy", "kube-proxy", "apiserver-proxy") for h in hops):
+        return []
+    notes: list[str] = []
+    if facts.endpoint_addresses and _server_on_loopback(facts):
+        outside = [a for a in facts.server_addresses if normal_ip(a) not in facts.endpoint_addresses]
+        if outside:
+            notes.append(
+                f"{facts.server_host} is loopback, which an apiserver never advertises (default/kubernetes "
+                f"{_endpoint_text(facts)}): this is an apiserver on this machine or a forward to one "
+                "(kubectl port-forward, an SSH tunnel, a container's published port), which kdoctor cannot tell apart"
+            )
+    if len(facts.lease_identities) > 1 and _one_leaf(facts):
+        notes.append(
+            f"{len(facts.lease_identities)} apiserver identity leases exist, but {len(facts.leaf_fingerprints)} "
+            "TLS handshakes all met one serving certificate: one apiserver answers at this URL"
+        )
+    return notes
 
 
 def _direct_evidence(facts: PathFacts) -> str:
     parts = [facts.decision.reason]
-    if facts.server_addresses and facts.endpoint_addresses:
+    if (
+        facts.server_addresses
+        and facts.endpoint_addresses
+        and all(normal_ip(a) in facts.endpoint_addresses for a in facts.server_addresses)
+    ):
         parts.append(f"{facts.server_host} is the apiserver endpoint itself")
-    if len(set(facts.leaf_fingerprints)) == 1 and len(facts.leaf_fingerprints) > 1:
+    if _one_leaf(facts):
         parts.append(f"{len(facts.leaf_fingerprints)} handshakes met the same serving certificate")
     if facts.chain is not None and facts.chain.issuer_is_cluster_ca:
         parts.append("the chain comes from the cluster CA")
@@ -620,9 +667,11 @@ class ProxyPath(Check):
     (the server is plain HTTP and serves GET /api and /version without any credential: a `kubectl
     proxy` adding its own); `tls-intercepting-proxy` (the serving chain is not issued by the cluster
     CA but by another CA: something re-signs TLS); `kube-proxy` (in a pod: KUBERNETES_SERVICE_HOST is
-    the default/kubernetes Service IP, not an apiserver endpoint); `load-balancer` (the server address
-    is not among the default/kubernetes endpoints, or its port differs, or successive TLS handshakes
-    meet different serving certificates, or several apiserver identity Leases share the URL);
+    the default/kubernetes Service IP, not an apiserver endpoint); `load-balancer` (evidence that
+    something other than one apiserver answers: successive TLS handshakes meet different serving
+    certificates, or the server's address is not among the default/kubernetes endpoints (loopback
+    excepted), or it is an endpoint address on another port, or several apiserver identity Leases
+    exist and the URL is not an endpoint, unless every handshake met one serving certificate);
     `apiserver-proxy` (the server URL goes through /api/v1/namespaces/NS/services/NAME/proxy, the
     virtual-cluster pattern); `direct` when nothing stands between.
 
@@ -630,7 +679,11 @@ class ProxyPath(Check):
     default/kubernetes Endpoints (or EndpointSlice), the apiserver identity Leases, the
     default/kubernetes Service (in a pod), and up to 3 unauthenticated TLS handshakes.
 
-    - pass: the path is known (the summary draws it).
+    - pass: the path is known (the summary draws it). A loopback server URL that is not among the
+      endpoints (kube-apiserver never advertises loopback) with no other evidence is a direct path
+      with a note: the apiserver on this machine, or a forward to one (kubectl port-forward, an SSH
+      tunnel, a container's published port), which kdoctor cannot tell apart. Several identity
+      Leases while every handshake met one certificate is a note too: one apiserver answers here.
     - skip: the proxy stopped the connection (proxy.env reports it); the hops known so far are in
       the details.
     - warn: a TLS-intercepting proxy is in the path (trust its CA only if your organisation requires
@@ -684,7 +737,10 @@ class ProxyPath(Check):
             return Result.skip(
                 f"not examined beyond {drawing}: {_why_no_answer(facts.version.error_kind)}",
             )
-        return Result.ok(drawing + _short_evidence(hops))
+        notes = path_notes(facts, hops)
+        if notes:
+            details["notes"] = notes
+        return Result.ok(drawing + _short_evidence(hops) + "".join(f"; note: {n}" for n in notes))
 
 
 def _why_no_answer(error_kind: str | None) -> str:

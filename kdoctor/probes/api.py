@@ -302,7 +302,9 @@ class ApiSession:
         if self.access.ca_error:
             raise ValueError(f"the configured CA cannot be used: {self.access.ca_error}")
         if self.access.ca_pem:
-            context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "replace"))
+            # Like Go's pem.Decode, bytes outside the PEM blocks (a BOM, stray text) are skipped;
+            # "replace" would put U+FFFD in the text, which ssl refuses with a TypeError.
+            context.load_verify_locations(cadata=self.access.ca_pem.decode("ascii", "ignore"))
         else:
             context.load_default_certs()
         # Go trusts any certificate in the root pool as an anchor, intermediates included.
@@ -322,7 +324,7 @@ class ApiSession:
 
         try:
             verify: ssl.SSLContext | bool = self._ssl_context() if self.https else False
-        except (ssl.SSLError, ValueError, OSError) as exc:
+        except (ssl.SSLError, ValueError, OSError, TypeError) as exc:
             self.config_error = ("tls-config", f"{type(exc).__name__}: {exc}")
             return None
         try:
@@ -437,16 +439,18 @@ class ApiSession:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.aclose(), self.timeout)
 
-    def _auth_headers(self, authenticated: bool) -> dict[str, str]:
+    def _auth_headers(self, authenticated: bool) -> dict[str, str | bytes]:
         cred = self.credential
         if not authenticated or cred is None or not self.credential_usable:
             return {}
         if cred.bearer is not None:
-            return {"Authorization": f"Bearer {cred.bearer.reveal()}"}
+            # Bytes: Go's net/http sends a token's UTF-8 bytes as they are (obs-text); httpx would
+            # encode a str as ASCII and raise on the first non-ASCII character.
+            return {"Authorization": b"Bearer " + cred.bearer.reveal().encode("utf-8", "surrogateescape")}
         if cred.basic is not None:
             user, password = cred.basic
-            token = base64.b64encode(f"{user}:{password.reveal()}".encode()).decode()
-            return {"Authorization": f"Basic {token}"}
+            pair = f"{user}:{password.reveal()}".encode("utf-8", "surrogateescape")
+            return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
         return {}
 
     async def _send(
@@ -474,7 +478,9 @@ class ApiSession:
         request = client.build_request(
             method,
             self.base_url + path,
-            headers=headers,
+            headers=[
+                (k.encode(), v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers.items()
+            ],
             content=body,
             extensions={"trace": trace.callback},
         )
@@ -485,7 +491,9 @@ class ApiSession:
         error: str | None = None
         try:
             # The phases each have --timeout (httpx); this bounds a server that trickles bytes.
-            answer = await asyncio.wait_for(_exchange(client, request), self.timeout * 2)
+            answer = await asyncio.wait_for(_exchange(client, request, self.timeout), self.timeout * 2)
+        except _BodyTimeout:
+            error_kind, error = "timeout", f"the response body did not complete within {self.timeout:g}s"
         except asyncio.TimeoutError:
             error_kind, error = "timeout", f"no complete answer within {self.timeout * 2:g}s"
         except ProxyFailure as exc:
@@ -755,21 +763,35 @@ class _Answer:
     protocol: str
 
 
-async def _exchange(client: httpx.AsyncClient, request: httpx.Request) -> _Answer:
+class _BodyTimeout(Exception):
+    """The headers came, the body did not finish within --timeout (a server that trickles)."""
+
+
+async def _exchange(client: httpx.AsyncClient, request: httpx.Request, body_timeout: float) -> _Answer:
     response = await client.send(request, stream=True)
-    try:
-        headers = tuple(
-            (k.lower(), v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
-        )
-        chunks: list[bytes] = []
+    chunks: list[bytes] = []
+    truncated = False
+
+    async def read_body() -> None:
+        nonlocal truncated
         size = 0
-        truncated = False
         async for chunk in response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
             if size >= MAX_BODY:
                 truncated = True
                 break
+
+    try:
+        headers = tuple(
+            (k.lower(), v) for k, v in response.headers.items() if k.lower() not in _DROPPED_HEADERS
+        )
+        # httpx's read timeout restarts with every byte: the body as a whole is one phase of
+        # --timeout, so a server that trickles forever ends at it.
+        try:
+            await asyncio.wait_for(read_body(), body_timeout)
+        except asyncio.TimeoutError:
+            raise _BodyTimeout from None
     finally:
         await response.aclose()
     body = b"".join(chunks)[:MAX_BODY]

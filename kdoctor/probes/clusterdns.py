@@ -32,14 +32,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.keys import FQDN_LOOKUP, NAMESERVERS, RESOLV_CONF, SERVICE_LOOKUP, WILDCARD_LOOKUP
-from kdoctor.probes.inpod import SERVICE_NAME
+from kdoctor.probes.inpod import (
+    KUBELET_NDOTS,
+    MAX_NAMESERVERS,
+    MUSL_MAX_LINE,
+    OLD_GLIBC_MAX_SEARCH,
+    OLD_GLIBC_MAX_SEARCH_CHARS,
+    SERVICE_NAME,
+)
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
 
 __all__ = [
     "FQDN_LOOKUP",
+    "KUBELET_NDOTS",
+    "MAX_NAMESERVERS",
+    "MUSL_MAX_LINE",
     "NAMESERVERS",
+    "OLD_GLIBC_MAX_SEARCH",
+    "OLD_GLIBC_MAX_SEARCH_CHARS",
     "RESOLV_CONF",
     "SERVICE_LOOKUP",
     "SERVICE_NAME",
@@ -59,15 +71,7 @@ GLIBC = "glibc"
 MUSL = "musl"
 #: DESIGN: the in-pod DNS checks talk to the resolv.conf nameservers on port 53.
 DNS_PORT = 53
-#: glibc MAXNS and musl MAXNS: later nameserver lines are ignored.
-MAX_NAMESERVERS = 3
-#: glibc before 2.26 (MAXDNSRCH and the size of its search buffer).
-OLD_GLIBC_MAX_SEARCH = 6
-OLD_GLIBC_MAX_SEARCH_CHARS = 256
-#: musl reads lines into a 256-byte buffer and skips any line that does not fit whole.
-MUSL_MAX_LINE = 254
-#: What kubelet writes into a ClusterFirst pod, and the resolvers' caps on each option.
-KUBELET_NDOTS = 5
+#: The resolvers' caps on each option (kubelet's ndots and the line limits live in kdoctor.probes.inpod).
 DEFAULT_NDOTS = 1
 MAX_NDOTS = 15
 DEFAULT_TIMEOUT = 5

@@ -5,6 +5,10 @@ version skew and Go's TLS rules are judged against it. No kubectl on PATH is a f
 It runs with KUBECONFIG=/dev/null: a plain kubectl needs no configuration for this, and Google Cloud
 SDK's dispatcher, which would otherwise contact the current context's server to pick a release,
 reports itself ("v1.32.4-dispatcher"); kdoctor.skew knows that it runs a release matching the server.
+
+The answer is cached under the user's cache directory, keyed by the binary's real path, inode, size
+and modification time: a kubectl process costs 40-90 ms, more than most of a diagnosis, and the same
+binary always prints the same document.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import json
 import os
 import signal
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from kdoctor.context import Context
 
 __all__ = ["KubectlClient", "read_kubectl_client", "read_path_kubectl"]
@@ -70,7 +77,56 @@ async def read_kubectl_client(path: str | None, env: dict[str, str], timeout: fl
 
 async def read_path_kubectl(ctx: Context) -> KubectlClient:
     """The KUBECTL_CLIENT probe: the kubectl on the target environment's PATH."""
+    path = ctx.environment.which("kubectl")
+    cache = _cache_file(ctx.environment.env, ctx.environment.home)
+    key = _binary_key(path)
+    cached = _read_cache(cache, key)
+    if cached is not None:
+        return KubectlClient(path, cached)
     # No kubeconfig: `version --client` needs none, and Google Cloud SDK's dispatcher would otherwise
     # contact the current context's server to pick a release (slow, and network kdoctor promised not to use).
     env = {**ctx.environment.env, "KUBECONFIG": os.devnull}
-    return await read_kubectl_client(ctx.environment.which("kubectl"), env, ctx.timeout)
+    client = await read_kubectl_client(path, env, ctx.timeout)
+    if client.version is not None:
+        _write_cache(cache, key, client.version)
+    return client
+
+
+def _cache_file(env: Mapping[str, str], home: Path) -> Path | None:
+    base = env.get("XDG_CACHE_HOME") or str(home / ".cache")
+    return Path(base) / "kdoctor" / "kubectl-client.json" if os.path.isabs(base) else None
+
+
+def _binary_key(path: str | None) -> list[Any] | None:
+    if path is None:
+        return None
+    try:
+        real = os.path.realpath(path)
+        stat = os.stat(real)
+    except OSError:
+        return None
+    return [real, stat.st_ino, stat.st_size, stat.st_mtime_ns]
+
+
+def _read_cache(cache: Path | None, key: list[Any] | None) -> dict[str, Any] | None:
+    if cache is None or key is None:
+        return None
+    try:
+        document = json.loads(cache.read_text(encoding="utf-8")[:_OUTPUT_CAP])
+    except (OSError, ValueError):
+        return None
+    if not isinstance(document, dict) or document.get("key") != key:
+        return None
+    version = document.get("clientVersion")
+    return version if isinstance(version, dict) else None
+
+
+def _write_cache(cache: Path | None, key: list[Any] | None, version: dict[str, Any]) -> None:
+    """Best effort: a cache that cannot be written (read-only home, a pod) only costs the next run time."""
+    if cache is None or key is None:
+        return
+    with contextlib.suppress(OSError):
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_name(f".{cache.name}.{os.getpid()}")
+        partial.write_text(json.dumps({"key": key, "clientVersion": version}), encoding="utf-8")
+        os.replace(partial, cache)

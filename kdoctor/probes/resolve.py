@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
+import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kdoctor.keys import RESOLUTION
 from kdoctor.probes.route import ROUTE
@@ -51,13 +53,9 @@ async def resolve_host(host: str, port: int, timeout: float) -> Resolution:
     """All A/AAAA answers for `host` (an IP literal is returned as is, without a lookup)."""
     if is_ip_literal(host):
         return Resolution(host, port, True, (str(ipaddress.ip_address(host)),))
-    loop = asyncio.get_running_loop()
     started = time.perf_counter()
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP),
-            timeout=timeout,
-        )
+        infos = await asyncio.wait_for(_getaddrinfo(host, port), timeout=timeout)
     except asyncio.TimeoutError:
         return Resolution(host, port, False, (), "timeout", f"no answer within {timeout:g}s", _ms(started))
     except socket.gaierror as exc:
@@ -73,6 +71,39 @@ async def resolve_host(host: str, port: int, timeout: float) -> Resolution:
     if not addresses:
         return Resolution(host, port, False, (), "no-address", "no A or AAAA records", _ms(started))
     return Resolution(host, port, False, tuple(addresses[:_MAX_ADDRESSES]), None, None, _ms(started))
+
+
+def _getaddrinfo(host: str, port: int) -> asyncio.Future[list[Any]]:
+    """getaddrinfo in a daemon thread of its own.
+
+    A lookup the system resolver never answers (resolv.conf's timeout x attempts: 10 s by
+    default) cannot be cancelled. In the loop's default executor it would hold the process at exit
+    (asyncio.run joins that executor, Python joins its threads) long after --timeout gave the
+    verdict; a daemon thread is simply abandoned.
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[list[Any]] = loop.create_future()
+
+    def deliver(outcome: Any, failed: bool) -> None:
+        if future.done():
+            return
+        if failed:
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+    def lookup() -> None:
+        try:
+            infos: Any = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+            failed = False
+        except BaseException as exc:  # handed to the awaiting coroutine
+            infos, failed = exc, True
+        # The loop may be closed by the time a hung lookup returns: nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(deliver, infos, failed)
+
+    threading.Thread(target=lookup, name=f"kdoctor-getaddrinfo-{host[:40]}", daemon=True).start()
+    return future
 
 
 def _classify_gaierror(exc: socket.gaierror) -> tuple[str, str]:

@@ -106,7 +106,18 @@ class ServerNameContext(ssl.SSLContext):
     server_name_override: str | None = None
 
     def _server_name(self, server_hostname: Any) -> Any:
-        return encoded_server_name(self.server_name_override or server_hostname)
+        name = encoded_server_name(self.server_name_override or server_hostname)
+        if isinstance(name, str):
+            # A name the idna codec refuses (a label over 63 characters, an empty label): Go sends
+            # what it is given and fails on the certificate; ssl would raise UnicodeError, which no
+            # TLS caller expects. Make it the TLS error it is.
+            try:
+                name.encode("idna")
+            except UnicodeError as exc:
+                raise ssl.SSLError(
+                    f"the server name {name[:80]!r} cannot be sent as TLS SNI ({exc})"
+                ) from None
+        return name
 
     def wrap_bio(
         self,

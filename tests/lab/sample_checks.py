@@ -147,3 +147,44 @@ CHECKS = (First, Broken, AfterBroken, Crashes, WaitsForPeer, SetsPeer, PodOnly, 
 SLOW = (Hangs,)
 LEAKY = (LeaksSecret,)
 NOT_A_CHECK = (object,)
+
+
+class CycleA(Check):
+    id = "cycle.a"
+    title = "Depends on cycle.b"
+    depends_on = ("cycle.b",)
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("ran")
+
+
+class CycleB(Check):
+    id = "cycle.b"
+    title = "Depends on cycle.a"
+    depends_on = ("cycle.a",)
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("ran")
+
+
+class NamesUnknown(Check):
+    id = "orphan.check"
+    title = "Depends on a check nobody provides"
+    depends_on = ("nobody.provides-this",)
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("ran")
+
+
+class AfterCycle(Check):
+    id = "after.cycle"
+    title = "Depends on a check whose family is left out"
+    depends_on = ("cycle.a",)
+
+    async def run(self, ctx: Context) -> Result:
+        return Result.ok("ran")
+
+
+CYCLE = (CycleA, CycleB)
+ORPHAN = (NamesUnknown,)
+AFTER_CYCLE = (AfterCycle,)
