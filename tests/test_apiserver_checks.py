@@ -40,6 +40,7 @@ ALL_SCENARIOS = [
     "missing-intermediate",
     "expiring-soon",
     "not-ready",
+    "etcd-down",
     "unauthorized",
     "forbidden-reviews",
     "hang",
@@ -234,6 +235,47 @@ def test_a_hang_ends_in_a_verdict_within_the_timeout(
         assert run["tls.chain"].status is Status.PASS
 
 
+def test_etcd_down_names_the_health_check_not_the_identity(emulator: EmulatorFactory, tmp_path: Path) -> None:
+    """A real kube-apiserver without etcd answers /version and /livez (500, [-]etcd) but leaves the
+    SelfSubjectReview unanswered: the broken link is the health check, and the run ends in time."""
+    from tests.clirun import kdoctor
+
+    api, config = start(emulator, "etcd-down", tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    # kubectl agrees on what hangs and what answers.
+    whoami = run_kubectl(config, home, "auth", "whoami")
+    assert whoami.returncode != 0 and kubectl_class(whoami) == "timeout", whoami.stderr
+    assert kubectl_class(run_kubectl(config, home, "get", "--raw", "/livez?verbose")) == "not-ready"
+    assert kubectl_class(run_kubectl(config, home, "version", "-o", "json")) == "ok"
+    api.clear_log()
+
+    timeout = 1.0
+    started = time.monotonic()
+    done = kdoctor("--kubeconfig", str(config), "--timeout", f"{timeout:g}", "-o", "json", home=home)
+    elapsed = time.monotonic() - started
+    assert done.code == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert elapsed < 4 * timeout + 2 + 1.5, elapsed  # the check bound, and the interpreter's start
+    (target,) = done.json["targets"]
+    results = {r["id"]: r for r in target["results"]}
+    assert target["root_cause"]["id"] == "apiserver.livez", target["root_cause"]
+    assert "[-]etcd failed" in target["root_cause"]["summary"]
+    assert "etcd" in results["apiserver.readyz"]["summary"]
+    identity = results["auth.identity"]
+    assert identity["status"] == "skip", identity
+    assert "the apiserver is not ready" in identity["summary"]
+    assert "[-]etcd failed" in identity["summary"] and "(apiserver.livez)" in identity["summary"]
+    assert identity["details"]["review"]["error_kind"] == "read-timeout"
+    assert results["auth.permissions"]["status"] == "skip"
+    assert "apiserver.livez" in results["auth.permissions"]["summary"]
+    assert done.json["summary"]["fail"] == 1
+    # Both health endpoints were asked whatever the order: a read timeout is that request's fact.
+    paths = [(r.method, r.path, r.status) for r in api.requests]
+    assert ("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", 0) in paths, paths
+    assert ("GET", "/livez", 500) in paths and ("GET", "/readyz", 500) in paths, paths
+
+
 # --- kubectl agreement ------------------------------------------------------------------------------
 
 
@@ -277,6 +319,7 @@ EXPECTED_KUBECTL = {
     "missing-intermediate": "tls",
     "expiring-soon": "ok",
     "not-ready": "not-ready",
+    "etcd-down": "not-ready",
     "unauthorized": "auth",
     "forbidden-reviews": "ok",
     "hang": "timeout",
@@ -294,7 +337,8 @@ def test_kdoctor_and_kubectl_agree_on_the_failure_class(
     home = tmp_path / "home"
     home.mkdir()
     # `version` checks reachability, TLS and (for a token) authentication; readiness needs its own request.
-    args = ("get", "--raw", "/readyz?verbose") if scenario == "not-ready" else ("version", "-o", "json")
+    not_ready = scenario in ("not-ready", "etcd-down")
+    args = ("get", "--raw", "/readyz?verbose") if not_ready else ("version", "-o", "json")
     kubectl = kubectl_class(run_kubectl(config, home, *args))
     assert kubectl == EXPECTED_KUBECTL[scenario]
     api.clear_log()

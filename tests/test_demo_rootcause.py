@@ -29,6 +29,7 @@ EXPECTED: dict[str, tuple[str, str] | None] = {
     "missing-intermediate": ("tls.chain", "missing intermediate certificate"),
     "expiring-soon": None,
     "not-ready": ("apiserver.livez", "[-]etcd failed"),
+    "etcd-down": ("apiserver.livez", "[-]etcd failed"),
     "unauthorized": ("auth.identity", "401 Unauthorized"),
     "forbidden-reviews": None,
     "hang": ("tls.chain", "TLS handshake timeout"),
@@ -64,7 +65,9 @@ def test_root_cause_of_each_demo_scenario(scenario: str) -> None:
             # The skew is with the kubectl on PATH: no kubectl, or Google Cloud SDK's dispatcher (which
             # runs the release matching the server), leaves nothing to warn about.
             skew = next(r for r in target["results"] if r["id"] == "apiserver.skew")
-            within = skew["details"].get("kubectl") is None or abs(skew["details"].get("minor_skew") or 0) <= 1
+            within = (
+                skew["details"].get("kubectl") is None or abs(skew["details"].get("minor_skew") or 0) <= 1
+            )
             if within or skew["details"].get("dispatcher"):
                 warnings = 0
         assert doc["summary"]["warn"] == warnings, doc["summary"]

@@ -211,6 +211,73 @@ def test_slow_headers_is_a_read_timeout(emulator: EmulatorFactory, tmp_path: Pat
     assert time.monotonic() - started < 2.5
 
 
+def test_slow_headers_from_the_first_request_on_is_the_routes_fact(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    # A server that has answered nothing: the silence is remembered, the target costs one timeout.
+    api = emulator("slow-headers")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
+
+    async def body(ctx: Context) -> tuple[Any, Any, float]:
+        session = await ctx.probe(API_SESSION)
+        first = await session.get("/version", authenticated=False)
+        started = time.monotonic()
+        second = await session.get("/livez", authenticated=False)
+        return first, second, time.monotonic() - started
+
+    first, second, elapsed = within(ctx, body)
+    assert first.error_kind == "read-timeout" and not first.repeated
+    assert second.error_kind == "read-timeout" and second.repeated
+    assert elapsed < 0.5
+
+
+def test_a_read_timeout_after_an_answer_is_that_requests_fact(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    # An apiserver without etcd answers /version and /livez but never the SelfSubjectReview.
+    api = emulator("etcd-down")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
+    review_path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+
+    closed: list[bool] = []
+
+    async def body(ctx: Context) -> list[tuple[Any, float]]:
+        session = await ctx.probe(API_SESSION)
+        out = []
+        for index, send in enumerate(
+            (
+                lambda: session.get("/version", authenticated=False),
+                lambda: session.post(review_path, {"kind": "SelfSubjectReview"}, authenticated=True),
+                lambda: session.get("/livez?verbose", authenticated=False),
+                lambda: session.post(review_path, {"kind": "SelfSubjectReview"}, authenticated=True),
+                lambda: session.get("/readyz?verbose", authenticated=False),
+            )
+        ):
+            client = session._client
+            started = time.monotonic()
+            out.append((await send(), time.monotonic() - started))
+            if index == 1:
+                closed.append(client is not None and client.is_closed)
+        return out
+
+    (version, _), (review, review_s), (livez, _), (again, again_s), (readyz, _) = within(ctx, body)
+    assert version.status == 200
+    assert review.error_kind == "read-timeout" and not review.repeated
+    assert 0.9 <= review_s < 2.0
+    # Sent, on a new connection, and answered: not the review's failure repeated.
+    assert livez.status == 500 and not livez.repeated and livez.new_connection
+    assert "[-]etcd failed: reason withheld" in livez.failed_subchecks
+    # The review is asked again and gets its own timeout; the connection after it works again.
+    assert again.error_kind == "read-timeout" and not again.repeated and 0.9 <= again_s < 2.0
+    assert readyz.status == 500 and readyz.new_connection
+    # The client holding the stuck connection was closed; the server saw one new connection per stall.
+    assert closed == [True]
+    by_connection = [(r.connection_id, r.path) for r in api.requests]
+    assert len({cid for cid, _ in by_connection}) == 3, by_connection
+    assert by_connection[1][0] == by_connection[0][0]  # the review went on /version's connection
+    assert by_connection[2][0] != by_connection[1][0]
+
+
 def test_refused_connection(tmp_path: Path) -> None:
     with Emulator("healthy") as api:
         config = api.write_kubeconfig(tmp_path / "config")

@@ -359,19 +359,13 @@ def _status_message(response: ApiResponse) -> str:
     return response.preview(80) or "no message"
 
 
-def _failed_checks(body: bytes) -> list[str]:
-    """The "[-]name failed: reason" lines of a ?verbose health answer."""
-    lines = body.decode("utf-8", "replace").splitlines()
-    return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
-
-
 async def _same_failure_as_livez(ctx: Context) -> bool:
     """Both /livez and /readyz fail, and every sub-check /readyz names fails /livez too."""
     livez, readyz = await ctx.probe(LIVEZ), await ctx.probe(READYZ)
     if not (livez.answered and readyz.answered) or 200 in (livez.status, readyz.status):
         return False
-    in_readyz = {_subcheck(line) for line in _failed_checks(readyz.body)}
-    return bool(in_readyz) and in_readyz <= {_subcheck(line) for line in _failed_checks(livez.body)}
+    in_readyz = {_subcheck(line) for line in readyz.failed_subchecks}
+    return bool(in_readyz) and in_readyz <= {_subcheck(line) for line in livez.failed_subchecks}
 
 
 def _subcheck(line: str) -> str:
@@ -399,7 +393,7 @@ class _HealthCheck(Check):
         )
         if not response.answered:
             return _failure_result(ctx, response, f"GET {self.path} got no answer", details)
-        failed = _failed_checks(response.body)
+        failed = response.failed_subchecks
         details["failed_checks"] = failed
         if response.status == 200:
             return Result.ok(f"{self.path}: ok")

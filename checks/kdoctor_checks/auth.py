@@ -17,6 +17,8 @@ from kdoctor.api import (
     API_SESSION,
     CREDENTIALS,
     IDENTITY_REVIEW,
+    LIVEZ,
+    READYZ,
     REMOVED_AUTH_PROVIDERS,
     SELECTION,
     SERVICE_ACCOUNT,
@@ -637,6 +639,26 @@ def _not_usable_reason(cred: ResolvedCredential) -> str | None:
     return None
 
 
+async def _apiserver_unhealthy(ctx: Context) -> str | None:
+    """The apiserver's own report that it is unhealthy ("[-]etcd failed: … (apiserver.livez)"), or None.
+
+    Asked only after a request failed server-side: /livez and /readyz are fetched by their checks
+    anyway, so this adds no request.
+    """
+    for probe, check_id in ((LIVEZ, "apiserver.livez"), (READYZ, "apiserver.readyz")):
+        health = await ctx.probe(probe)
+        failed = health.failed_subchecks
+        if health.answered and health.status != 200 and failed:
+            return f"{', '.join(failed)} ({check_id})"
+    return None
+
+
+def _what_went_wrong(response: ApiResponse) -> str:
+    return (
+        response.error or "" if response.status is None else f"{response.status} {_server_message(response)}"
+    )
+
+
 class IdentityCheck(Check):
     """Asks the apiserver who the credential authenticates as (SelfSubjectReview, like
     `kubectl auth whoami`).
@@ -661,8 +683,10 @@ class IdentityCheck(Check):
           using what kdoctor can see: an expired token (its exp claim) or client certificate; a token
           for another cluster (its issuer); a deleted (revoked) service account; a client certificate
           from another CA. The server's own message is shown.
-    skip: the connection is not safe for credentials (plain HTTP to a remote host), so the question
-          is not asked. With insecure-skip-tls-verify the credential is sent, as kubectl sends it
+    skip: the review got no answer in time or a server error while the apiserver reports itself
+          unhealthy (/livez or /readyz naming failed sub-checks, such as etcd): that health check is
+          the finding, named here. Also when the connection is not safe for credentials (plain HTTP
+          to a remote host), so the question is not asked. With insecure-skip-tls-verify the credential is sent, as kubectl sends it
           (tls.insecure says so), and the identity is reported.
     """
 
@@ -692,6 +716,13 @@ class IdentityCheck(Check):
                 "api_version": api_version,
             }
         )
+        # The apiserver's own health report names the cause (etcd down leaves storage-backed requests
+        # hanging while /livez answers): that check reports it, this one would only repeat it.
+        if response.server_could_not_serve and (unhealthy := await _apiserver_unhealthy(ctx)) is not None:
+            return Result.skip(
+                f"not examined: the apiserver is not ready: {unhealthy}; the SelfSubjectReview: "
+                f"{_what_went_wrong(response)}"
+            )
         if response.status is None:
             return Result.fail(
                 f"no answer to the SelfSubjectReview: {response.error}",
@@ -1110,7 +1141,9 @@ class PermissionsCheck(Check):
           or RBAC forbids the review itself (403). A review marked incomplete (an authorizer that
           cannot list rules, e.g. a webhook) is noted: the list may be shorter than the truth.
     skip: the credential is not sent on this connection (see auth.identity); or RBAC forbids the
-          SelfSubjectReview too, one missing system:basic-user binding that auth.identity reports.
+          SelfSubjectReview too, one missing system:basic-user binding that auth.identity reports;
+          or the review got no answer in time (or a server error) while /livez or /readyz report the
+          apiserver unhealthy: the health check is the finding, named here.
     """
 
     id = "auth.permissions"
@@ -1140,6 +1173,11 @@ class PermissionsCheck(Check):
                 "review": _response_details(response),
             }
         )
+        if response.server_could_not_serve and (unhealthy := await _apiserver_unhealthy(ctx)) is not None:
+            return Result.skip(
+                f"not examined: the apiserver is not ready: {unhealthy}; the SelfSubjectRulesReview: "
+                f"{_what_went_wrong(response)}"
+            )
         if response.status is None:
             return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}")
         if response.status == 403 and await _self_review_forbidden(ctx):

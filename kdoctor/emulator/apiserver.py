@@ -390,6 +390,10 @@ class ApiServer:
             ]
         return response
 
+    def unanswered(self, request: Request) -> bool:
+        """Whether the request hangs: with `storage_down`, every request for a resource needs etcd."""
+        return self.config.storage_down and request_info(request.method, request.path).resource_request
+
     def authenticate(self, request: Request) -> UserInfo | None:
         """The user, ANONYMOUS, or None for 401. Order as in kube-apiserver: x509 first, then tokens.
 

@@ -250,6 +250,10 @@ class EmulatorConfig:
 
     #: Health sub-checks that fail, by their /readyz names ("etcd", "informer-sync", ...).
     failing_checks: tuple[str, ...] = ()
+    #: etcd is gone: requests for resources (the reviews included) get no answer, as a real
+    #: kube-apiserver without etcd leaves them, until `slow_headers_seconds`; /version, discovery and
+    #: the health endpoints still answer (set `failing_checks` for what they report).
+    storage_down: bool = False
     #: The `Date` header is this many seconds ahead of the local clock.
     clock_offset: float = 0.0
     #: Every credential is refused with 401 (the cluster forgot the token / revoked the CA).
@@ -354,6 +358,13 @@ SCENARIOS: dict[str, Scenario] = {
             "The apiserver is up but not ready: etcd is failing.",
             # what a real apiserver whose etcd is down lists (tests/realcluster: etcd stopped)
             failing_checks=("etcd", "etcd-readiness"),
+        ),
+        _s(
+            "etcd-down",
+            "etcd is stopped: /livez and /readyz fail on etcd, and requests that need storage (the "
+            "SelfSubjectReview) never get an answer.",
+            failing_checks=("etcd", "etcd-readiness"),
+            storage_down=True,
         ),
         _s("unauthorized", "Every credential is refused with 401 Unauthorized.", reject_all_credentials=True),
         _s(

@@ -513,7 +513,9 @@ class Emulator:
                 if request is None:
                     break
                 connection.requests += 1
-                if self.config.mode == "slow-headers":
+                if self.config.mode == "slow-headers" or (
+                    self._api is not None and self._api.unanswered(request)
+                ):
                     self._record(connection, request, None, 0)
                     await asyncio.sleep(self.config.slow_headers_seconds)
                     break

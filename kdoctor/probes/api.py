@@ -15,8 +15,13 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
   session connects unverified and sends what kubectl sends (the user chose to trust that server);
   `credentials_reason` says so and tls.insecure reports it.
 - Requests never raise on network trouble: `ApiResponse.error_kind` classifies what went wrong. A
-  connection-level failure (refused, TLS, a timeout) is remembered and not retried, so a server that
-  hangs costs one timeout per target, not one per check.
+  connection-level failure (refused, TLS, a connect or handshake timeout) is remembered and not
+  retried, so a server that hangs costs one timeout per target, not one per check. A request that
+  got no answer in time (no response headers, a body that stalls) is that request's fact once the
+  server has answered another one: an apiserver without etcd answers /version and /livez but never
+  the SelfSubjectReview. The stuck connection is closed and the next request gets a fresh one and
+  its own timeout. Until the server has answered anything, silence is the route's fact (a load
+  balancer without backends) and is remembered like a refused connection.
 - When verification fails, `TLS_HANDSHAKE` makes one more handshake, unverified, only to read the
   chain the server presents (see `kdoctor.probes.tls.capture_chain_unverified`).
 """
@@ -96,6 +101,7 @@ MAX_BODY = 1024 * 1024
 USER_AGENT = f"kdoctor/{__version__}"
 
 #: Failures of the connection itself: a later request would meet the same fate, so it is not tried.
+#: The timeouts of _PER_REQUEST are here too, for a server that has not answered anything yet.
 _STICKY = frozenset(
     {
         "refused",
@@ -112,6 +118,9 @@ _STICKY = frozenset(
         "timeout",
     }
 )
+#: No answer in time to this request (headers or body): once the server has answered another request,
+#: the request's own fact, not the connection's.
+_PER_REQUEST = frozenset({"read-timeout", "timeout"})
 _DROPPED_HEADERS = frozenset({"set-cookie"})
 
 
@@ -175,6 +184,26 @@ class ApiResponse:
     def content_type(self) -> str:
         return (self.header("content-type") or "").split(";", 1)[0].strip().lower()
 
+    @property
+    def failed_subchecks(self) -> list[str]:
+        """The "[-]name failed: reason" lines of a health answer (/livez?verbose, /readyz?verbose)."""
+        lines = self.body.decode("utf-8", "replace").splitlines()
+        return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
+
+    @property
+    def stalled(self) -> bool:
+        """No answer in time to this request (headers or body), on a connection that works."""
+        return self.error_kind in _PER_REQUEST
+
+    @property
+    def server_could_not_serve(self) -> bool:
+        """The apiserver took the request and did not serve it: no answer in time, a 5xx, or its
+        storage's words (an apiserver without etcd leaves such requests hanging or fails them)."""
+        if self.stalled or (self.status is not None and self.status >= 500):
+            return True
+        text = self.body[:4096].decode("utf-8", "replace").lower()
+        return "etcdserver" in text or "the server is currently unable to handle the request" in text
+
     def preview(self, limit: int = 120) -> str:
         """The start of the body as one line of text, for evidence in a summary."""
         text = " ".join(self.body[: limit * 4].decode("utf-8", "replace").split())
@@ -222,6 +251,8 @@ class ApiSession:
         #: route's phase timings.
         self.backend: RouteBackend | None = None
         self._sticky: ApiResponse | None = None
+        #: Some request got an HTTP answer: the server speaks, so a later silence is per request.
+        self._answered = False
         self._lock = asyncio.Lock()
         self._evidence: asyncio.Future[PeerTls] | None = None
 
@@ -392,9 +423,21 @@ class ApiSession:
                 response = ApiResponse(method, path, error_kind=kind, error=message)
             else:
                 response = await self._send(client, method, path, body, authenticated, accept)
-            if response.error_kind in _STICKY:
+            if response.answered:
+                self._answered = True
+            elif response.error_kind in _PER_REQUEST and self._answered and client is not None:
+                await self._drop_client(client)
+            elif response.error_kind in _STICKY:
                 self._sticky = response
             return response
+
+    async def _drop_client(self, client: httpx.AsyncClient) -> None:
+        """Close the client whose connection is stuck in a request; the next request makes a new one."""
+        # httpcore closes a connection whose request failed, but a cancelled body read (the overall
+        # budget) leaves that to its cancellation handling: closing the client makes it certain.
+        self._client = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.aclose(), self.timeout)
 
     def _auth_headers(self, authenticated: bool) -> dict[str, str | bytes]:
         cred = self.credential

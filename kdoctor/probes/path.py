@@ -144,14 +144,28 @@ def _side_lookups(
 ) -> asyncio.Future[tuple[tuple[str, ...], tuple[str, ...], object]]:
     """The server's addresses, the extra handshakes' leaves, the endpoints and leases (and the
     Service in a pod), all at once: proxy.path adds one round trip, not four."""
-    side_lookups = [_endpoints(session, facts), _leases(session, facts, ctx.environment.now())]
-    if ctx.mode is Mode.IN_CLUSTER:
-        side_lookups.append(_service(session, facts))
     return asyncio.gather(
         _server_addresses(ctx, route),
         _leaf_fingerprints(ctx, session, route, peer),
-        asyncio.gather(*side_lookups),
+        _api_lookups(ctx, session, facts),
     )
+
+
+async def _api_lookups(ctx: Context, session: ApiSession, facts: PathFacts) -> None:
+    # One after the other (the session sends them in turn anyway): when the first read gets no
+    # answer in time (an apiserver without etcd), the others would cost one timeout each for nothing.
+    stalled, endpoints_note = await _endpoints(session, facts)
+    if stalled:
+        facts.unavailable.append(endpoints_note or "")
+        facts.unavailable.append(
+            "the identity leases were not asked: the apiserver left the endpoints read unanswered"
+        )
+        return
+    await _leases(session, facts, ctx.environment.now())
+    if ctx.mode is Mode.IN_CLUSTER:
+        await _service(session, facts)
+    if endpoints_note is not None:
+        facts.unavailable.append(endpoints_note)
 
 
 async def _analyse(ctx: Context, access: AccessSpec, peer: PeerTls) -> ChainAnalysis | None:
@@ -173,8 +187,14 @@ async def _server_addresses(ctx: Context, route: Route) -> tuple[str, ...]:
     return tuple(normal_ip(a) for a in resolution.addresses) if resolution.ok else ()
 
 
-async def _endpoints(session: ApiSession, facts: PathFacts) -> None:
+async def _endpoints(session: ApiSession, facts: PathFacts) -> tuple[bool, str | None]:
+    """Reads the endpoints into `facts`: (the apiserver left the read unanswered, why they are unknown)."""
     response = await session.get(_ENDPOINTS_PATH, authenticated=True)
+    if response.stalled:
+        return True, (
+            f"the default/kubernetes endpoints could not be read ({status_words(response)}; EndpointSlices "
+            "not asked)"
+        )
     if response.status == 200 and isinstance(response.json, dict):
         addresses: list[str] = []
         ports: list[int] = []
@@ -190,7 +210,7 @@ async def _endpoints(session: ApiSession, facts: PathFacts) -> None:
         facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
         facts.endpoint_ports = tuple(dict.fromkeys(ports))
         facts.endpoints_source = "default/kubernetes Endpoints"
-        return
+        return False, None
     slices = await session.get(_SLICES_PATH, authenticated=True)
     if slices.status == 200 and isinstance(slices.json, dict):
         addresses, ports = [], []
@@ -204,8 +224,8 @@ async def _endpoints(session: ApiSession, facts: PathFacts) -> None:
         facts.endpoint_addresses = tuple(dict.fromkeys(addresses))
         facts.endpoint_ports = tuple(dict.fromkeys(ports))
         facts.endpoints_source = "default/kubernetes EndpointSlice"
-        return
-    facts.unavailable.append(
+        return False, None
+    return slices.stalled, (
         f"the default/kubernetes endpoints could not be read ({status_words(response)}; EndpointSlice: "
         f"{status_words(slices)})"
     )

@@ -594,9 +594,16 @@ def test_zz_etcd_stopped(real_cluster: RealCluster, home: Path, tmp_path: Path) 
     assert code == 1
     results = _results(report)
     ETCD_STOPPED.append(report)
-    # the apiserver is not healthy, and kdoctor does not say it is (what it names: the strict xfail below)
+    # /livez fails too on a real apiserver without etcd (its etcd check is a liveness check): one
+    # finding, reported by apiserver.livez; readyz (etcd + etcd-readiness) names it and skips
     assert results["apiserver.livez"]["status"] == "fail"
-    assert results["apiserver.readyz"]["status"] in ("fail", "skip")
+    assert results["apiserver.readyz"]["status"] == "skip", results["apiserver.readyz"]
+    assert "apiserver.livez" in results["apiserver.readyz"]["summary"]
+    for check, names in (("apiserver.livez", live_failed), ("apiserver.readyz", ready_failed)):
+        result = results[check]
+        shown = result["summary"] + json.dumps(result["details"])
+        for name in names:
+            assert name in shown, (check, name, result)
 
     # emulator parity: the demo's not-ready scenario answers these as the real apiserver without etcd did
     with Emulator("not-ready") as api:
@@ -613,24 +620,20 @@ def test_zz_etcd_stopped(real_cluster: RealCluster, home: Path, tmp_path: Path) 
 ETCD_STOPPED: list[dict[str, Any]] = []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issues 10 and 9: with etcd stopped a real apiserver answers /livez in 2 s and /readyz in 4 s "
-    "(both naming [-]etcd), but leaves etcd-backed requests such as the SelfSubjectReview unanswered; "
-    "kdoctor's API session treats a read timeout as a failure of the connection (_STICKY in "
-    "kdoctor/probes/api.py: 'a later request would meet the same fate') and requests are serialized, so "
-    "once the SelfSubjectReview times out /livez and /readyz get the same 'no response headers came within "
-    "5s' without being sent (more connections do not change it); and the access-path order puts identity "
-    "before health, so root_cause is auth.identity (issue 9), not the health check that names etcd",
-)
-def test_zz_etcd_stopped_kdoctor_names_etcd() -> None:
+def test_zz_etcd_stopped_root_cause_is_health() -> None:
+    # Without etcd the SelfSubjectReview may get no answer (seen once, not on every run: a static token
+    # needs no storage); /livez and /readyz are still asked (a read timeout is that request's fact) and
+    # name etcd, and an identity check whose review hung skips naming the health check.
     if not ETCD_STOPPED:
         pytest.fail("test_zz_etcd_stopped did not get as far as kdoctor's report")
     (report,) = ETCD_STOPPED
     results = _results(report)
     assert "[-]etcd failed" in results["apiserver.livez"]["summary"], results["apiserver.livez"]
-    assert "etcd" in results["apiserver.readyz"]["summary"], results["apiserver.readyz"]
-    assert _failing(report) in ("apiserver.livez", "apiserver.readyz"), _statuses(report)
+    assert _failing(report) == "apiserver.livez", _statuses(report)
+    identity = results["auth.identity"]
+    assert identity["status"] == "pass" or (
+        identity["status"] == "skip" and "(apiserver.livez)" in identity["summary"]
+    ), identity
 
 
 def _emulator_get(api: Emulator, path: str) -> tuple[int, str, bytes]:
