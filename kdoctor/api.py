@@ -111,19 +111,21 @@ if TYPE_CHECKING:
         VERSION,
         WILDCARD_LOOKUP,
     )
-    from kdoctor.kubeconfig import (
-        EXEC_API_VERSIONS,
-        INTERACTIVE_MODES,
+    from kdoctor.kubeconfig.model import (
         ClusterEntry,
         ExecEntry,
         LoadedKubeconfig,
         Material,
         Selection,
         UserEntry,
-        dns_name_problem,
         effective_server,
         files_summary,
         has_tls_settings,
+    )
+    from kdoctor.kubeconfig.validation import (
+        EXEC_API_VERSIONS,
+        INTERACTIVE_MODES,
+        dns_name_problem,
         server_url_problem,
     )
     from kdoctor.netaddr import is_loopback, normal_ip, parse_ip
@@ -257,19 +259,21 @@ _HOMES: dict[str, tuple[str, ...]] = {
         "VERSION",
         "WILDCARD_LOOKUP",
     ),
-    "kdoctor.kubeconfig": (
-        "EXEC_API_VERSIONS",
-        "INTERACTIVE_MODES",
+    "kdoctor.kubeconfig.model": (
         "ClusterEntry",
         "ExecEntry",
         "LoadedKubeconfig",
         "Material",
         "Selection",
         "UserEntry",
-        "dns_name_problem",
         "effective_server",
         "files_summary",
         "has_tls_settings",
+    ),
+    "kdoctor.kubeconfig.validation": (
+        "EXEC_API_VERSIONS",
+        "INTERACTIVE_MODES",
+        "dns_name_problem",
         "server_url_problem",
     ),
     "kdoctor.netaddr": ("is_loopback", "normal_ip", "parse_ip"),

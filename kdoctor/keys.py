@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from kdoctor.credentials import ResolvedCredential
     from kdoctor.discovery import DiscoveryFacts
     from kdoctor.incluster import InClusterEnv, ServiceAccountFacts
-    from kdoctor.kubeconfig import LoadedKubeconfig, Material, Selection
+    from kdoctor.kubeconfig.model import LoadedKubeconfig, Material, Selection
     from kdoctor.probes.api import ApiResponse, ApiSession, Interception
     from kdoctor.probes.clusterdns import Lookup, NameAnswer, ResolvConfFacts
     from kdoctor.probes.identity import IdentityReview, UnauthorizedFacts
@@ -32,10 +32,10 @@ if TYPE_CHECKING:
 ACCESS: Probe[AccessSpec] = Probe("access", "kdoctor.access:_compute_access")
 
 # kubeconfig files
-KUBECONFIG: Probe[LoadedKubeconfig] = Probe("kubeconfig", "kdoctor.kubeconfig:_compute_kubeconfig")
-SELECTION: Probe[Selection] = Probe("kubeconfig.selection", "kdoctor.kubeconfig:_compute_selection")
-MATERIAL: Probe[Material] = Probe("kubeconfig.material", "kdoctor.kubeconfig:_compute_material")
-KUBECONFIG_ACCESS: Probe[AccessSpec] = Probe("kubeconfig.access", "kdoctor.kubeconfig:_compute_access")
+KUBECONFIG: Probe[LoadedKubeconfig] = Probe("kubeconfig", "kdoctor.kubeconfig.probes:_compute_kubeconfig")
+SELECTION: Probe[Selection] = Probe("kubeconfig.selection", "kdoctor.kubeconfig.probes:_compute_selection")
+MATERIAL: Probe[Material] = Probe("kubeconfig.material", "kdoctor.kubeconfig.probes:_compute_material")
+KUBECONFIG_ACCESS: Probe[AccessSpec] = Probe("kubeconfig.access", "kdoctor.kubeconfig.probes:_compute_access")
 
 # A pod's service account and environment
 SERVICE_ACCOUNT: Probe[ServiceAccountFacts] = Probe(

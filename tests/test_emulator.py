@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from kdoctor.emulator import Emulator, Rule, list_scenarios
-from kdoctor.emulator.apiserver import request_info
+from kdoctor.emulator.messages import request_info
 from kdoctor.emulator.pki import ServiceAccountKeys, jwt_claims_unverified
 from tests.lab.tools import plain_kubectl
 

@@ -1,6 +1,8 @@
 """The kube-apiserver's answers: authentication, RBAC-style authorization, and the endpoints.
 
 Pure request → response logic, no sockets: `server.py` parses HTTP and calls `ApiServer.handle`.
+By concern: `authn` (who the request is), `rbac` (may it), `messages` (request, response,
+RequestInfo), `protobuf` (the review envelope kubectl sends); this module routes and answers.
 JSON shapes, status codes and error messages follow kube-apiserver 1.31 (metav1.Status errors,
 the `forbidden` message of the RBAC authorizer, the healthz text format).
 
@@ -27,19 +29,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, unquote
 
+from kdoctor.emulator.authn import ANONYMOUS, Authentication
+from kdoctor.emulator.messages import Request, RequestInfo, Response, request_info, status_body
+from kdoctor.emulator.protobuf import PROTOBUF_MAGIC, decode_review_protobuf
+from kdoctor.emulator.rbac import Authorization, forbidden_message
 from kdoctor.emulator.scenarios import (
-    ADMIN_GROUP,
-    BASIC_NON_RESOURCE_RULES,
-    BASIC_RULES,
-    PUBLIC_NON_RESOURCE_RULES,
     EmulatorConfig,
-    NonResourceRule,
-    Rule,
     Service,
     ServicePort,
     UserInfo,
@@ -49,8 +47,6 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from kdoctor.emulator.pki import ServiceAccountKeys
-
-ANONYMOUS = UserInfo("system:anonymous", ("system:unauthenticated",))
 
 #: A subset of a real kube-apiserver's health checks, in the real listing's order (kept so by
 #: tests/realcluster/test_emulator_parity.py against the pinned release).
@@ -157,163 +153,10 @@ RESOURCES: tuple[tuple[str, str, str, str, bool, tuple[str, ...]], ...] = (
 )
 NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
 CREATED = "2026-01-01T00:00:00Z"
-REVIEW_RESOURCES = frozenset({"selfsubjectreviews", "selfsubjectaccessreviews", "selfsubjectrulesreviews"})
-
-
-@dataclass(frozen=True)
-class Request:
-    """One HTTP request as the listener parsed it."""
-
-    method: str
-    target: str  # the request-target as sent: path?query
-    headers: tuple[tuple[str, str], ...]
-    body: bytes = b""
-    client_cert_der: bytes | None = None
-
-    @property
-    def path(self) -> str:
-        return self.target.split("?", 1)[0]
-
-    @property
-    def query(self) -> str:
-        return self.target.split("?", 1)[1] if "?" in self.target else ""
-
-    @property
-    def params(self) -> dict[str, list[str]]:
-        return parse_qs(self.query, keep_blank_values=True)
-
-    def header(self, name: str) -> str | None:
-        lname = name.lower()
-        for key, value in self.headers:
-            if key.lower() == lname:
-                return value
-        return None
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    #: Who the request was authenticated as (for the request log); None: not authenticated.
-    user: str | None = None
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    """What the RBAC authorizer sees, derived from the path like the apiserver's RequestInfoFactory."""
-
-    verb: str
-    path: str
-    resource_request: bool
-    api_group: str = ""
-    api_version: str = ""
-    namespace: str = ""
-    resource: str = ""
-    subresource: str = ""
-    name: str = ""
-    parts: tuple[str, ...] = ()  # path segments after the resource name / subresource
-
-
-_METHOD_VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
-
-
-def request_info(method: str, path: str) -> RequestInfo:
-    """Resource/non-resource, verb, group, namespace, resource, name and subresource of a request."""
-    segments = [unquote(s) for s in path.strip("/").split("/")] if path.strip("/") else []
-    nonresource = RequestInfo(
-        verb="get" if method == "HEAD" else method.lower(), path=path, resource_request=False
-    )
-    if not segments or segments[0] not in ("api", "apis"):
-        return nonresource
-    if segments[0] == "api":
-        if len(segments) < 3:
-            return nonresource
-        group, version, rest = "", segments[1], segments[2:]
-    else:
-        if len(segments) < 4:
-            return nonresource
-        group, version, rest = segments[1], segments[2], segments[3:]
-    namespace = ""
-    if rest[0] == "namespaces" and len(rest) >= 3:
-        namespace, rest = rest[1], rest[2:]
-    elif rest[0] == "namespaces" and len(rest) == 2:
-        namespace = rest[1]
-    resource = rest[0]
-    name = rest[1] if len(rest) >= 2 else ""
-    subresource = rest[2] if len(rest) >= 3 else ""
-    tail = tuple(rest[3:])
-    verb = (
-        ("get" if name else "list")
-        if method in ("GET", "HEAD")
-        else _METHOD_VERBS.get(method, method.lower())
-    )
-    return RequestInfo(
-        verb=verb,
-        path=path,
-        resource_request=True,
-        api_group=group,
-        api_version=version,
-        namespace=namespace,
-        resource=resource,
-        subresource=subresource,
-        name=name,
-        parts=tail,
-    )
 
 
 def _json(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def status_body(
-    code: int, reason: str, message: str, details: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """A metav1.Status failure, fields in the apiserver's order."""
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-    }
-    if details is not None:
-        body["details"] = dict(details)
-    body["code"] = code
-    return body
-
-
-def forbidden_message(user: str, info: RequestInfo) -> tuple[str, dict[str, str]]:
-    """The message and details of a 403, worded like the apiserver's `forbiddenMessage` + NewForbidden."""
-    if not info.resource_request:
-        return f'forbidden: User "{user}" cannot {info.verb} path "{info.path}"', {}
-    resource = info.resource + (f"/{info.subresource}" if info.subresource else "")
-    if info.namespace and not (info.resource == "namespaces" and not info.subresource):
-        scope = f'in the namespace "{info.namespace}"'
-    else:
-        scope = "at the cluster scope"
-    reason = f'User "{user}" cannot {info.verb} resource "{resource}" in API group "{info.api_group}" {scope}'
-    qualified = info.resource + (f".{info.api_group}" if info.api_group else "")
-    details: dict[str, str] = {}
-    if info.name:
-        details["name"] = info.name
-        message = f'{qualified} "{info.name}" is forbidden: {reason}'
-    else:
-        message = f"{qualified} is forbidden: {reason}"
-    if info.api_group:
-        details["group"] = info.api_group
-    details["kind"] = info.resource
-    return message, details
-
-
-def _glob_match(pattern: str, path: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern.endswith("*"):
-        return path.startswith(pattern[:-1])
-    return path == pattern
 
 
 def _selector_matches(selector: str, labels: Mapping[str, str]) -> bool:
@@ -346,7 +189,7 @@ def _uid(seed: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "kdoctor-emulator/" + seed))
 
 
-class ApiServer:
+class ApiServer(Authentication, Authorization):
     """Answers requests like kube-apiserver, from an `EmulatorConfig`."""
 
     def __init__(
@@ -393,141 +236,6 @@ class ApiServer:
     def unanswered(self, request: Request) -> bool:
         """Whether the request hangs: with `storage_down`, every request for a resource needs etcd."""
         return self.config.storage_down and request_info(request.method, request.path).resource_request
-
-    def authenticate(self, request: Request) -> UserInfo | None:
-        """The user, ANONYMOUS, or None for 401. Order as in kube-apiserver: x509 first, then tokens.
-
-        Like its union authenticator: a client certificate that does not authenticate (expired,
-        another CA) is an error that passes the request on to the token authenticators, so a good
-        bearer token still gets in; with no token that error is a 401, never anonymous (anonymous
-        follows only when no authenticator rejected anything).
-        """
-        rejected = False
-        if request.client_cert_der is not None:
-            user = self._authenticate_cert(request.client_cert_der)
-            if user is not None:
-                return user
-            rejected = True
-        authorization = request.header("Authorization")
-        if authorization is None:
-            return ANONYMOUS if self.config.anonymous and not rejected else None
-        scheme, _, credential = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            return None
-        if self.config.reject_all_credentials:
-            return None
-        token = credential.strip()
-        static = self.tokens.get(token)
-        if static is not None:
-            return _with_authenticated(static)
-        return self._authenticate_sa_token(token)
-
-    def _authenticate_cert(self, der: bytes) -> UserInfo | None:
-        from cryptography import x509
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.x509.oid import NameOID
-
-        if self.config.reject_all_credentials:
-            return None
-        cert = x509.load_der_x509_certificate(der)
-        try:
-            cert.verify_directly_issued_by(self.cluster_ca)
-        except (InvalidSignature, ValueError, TypeError):  # another CA, or another key under the same name
-            return None
-        now = datetime.now(timezone.utc)
-        if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-            return None
-        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        if not cns:
-            return None
-        groups = tuple(str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME))
-        credential_id = "X509SHA256=" + cert.fingerprint(hashes.SHA256()).hex()
-        return _with_authenticated(
-            UserInfo(
-                str(cns[0].value),
-                groups,
-                extra={"authentication.kubernetes.io/credential-id": (credential_id,)},
-            )
-        )
-
-    def _authenticate_sa_token(self, token: str) -> UserInfo | None:
-        from kdoctor.emulator.pki import LEGACY_ISSUER, JWTError
-
-        try:
-            claims = self.sa_keys.verify(
-                token, issuers=(self.config.sa_issuer,), audiences=self.config.sa_audiences
-            )
-        except JWTError:
-            return None
-        if claims.get("iss") == LEGACY_ISSUER:
-            namespace = str(claims.get("kubernetes.io/serviceaccount/namespace", ""))
-            name = str(claims.get("kubernetes.io/serviceaccount/service-account.name", ""))
-            uid = str(claims.get("kubernetes.io/serviceaccount/service-account.uid", ""))
-            extra: dict[str, tuple[str, ...]] = {}
-        else:
-            k8s = claims.get("kubernetes.io") or {}
-            namespace = str(k8s.get("namespace", ""))
-            sa = k8s.get("serviceaccount") or {}
-            name, uid = str(sa.get("name", "")), str(sa.get("uid", ""))
-            extra = {}
-            pod = k8s.get("pod") or {}
-            if pod:
-                extra["authentication.kubernetes.io/pod-name"] = (str(pod.get("name", "")),)
-                extra["authentication.kubernetes.io/pod-uid"] = (str(pod.get("uid", "")),)
-            if claims.get("jti"):
-                extra["authentication.kubernetes.io/credential-id"] = (f"JTI={claims['jti']}",)
-        if not namespace or not name or claims.get("sub") != f"system:serviceaccount:{namespace}:{name}":
-            return None
-        if f"{namespace}/{name}" in self.config.revoked_service_accounts:
-            return None
-        return UserInfo(
-            f"system:serviceaccount:{namespace}:{name}",
-            ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
-            uid=uid,
-            extra=extra,
-        )
-
-    def rules_for(self, user: UserInfo, namespace: str | None) -> tuple[list[Rule], list[NonResourceRule]]:
-        """The rules that apply to `user` (in `namespace`, or cluster-wide ones only when None)."""
-        if user is ANONYMOUS:
-            return [], list(PUBLIC_NON_RESOURCE_RULES)
-        resource_rules: list[Rule] = []
-        non_resource: list[NonResourceRule] = []
-        if ADMIN_GROUP in user.groups:
-            resource_rules.append(Rule(("*",), ("*",), ("*",)))
-            non_resource.append(NonResourceRule(("*",), ("*",)))
-        keys = [user.username, *(f"group:{g}" for g in user.groups)]
-        for key in keys:
-            for rule in self.config.rules.get(key, ()):
-                if isinstance(rule, NonResourceRule):
-                    non_resource.append(rule)
-                elif rule.namespaces is None or (namespace is not None and namespace in rule.namespaces):
-                    resource_rules.append(rule)
-        resource_rules += BASIC_RULES
-        non_resource += BASIC_NON_RESOURCE_RULES
-        return resource_rules, non_resource
-
-    def authorize(self, user: UserInfo, info: RequestInfo) -> tuple[bool, str]:
-        """(allowed, reason) for `info`, like RBAC (default deny)."""
-        if self.config.forbid_reviews and info.resource_request and info.resource in REVIEW_RESOURCES:
-            return False, ""
-        resource_rules, non_resource = self.rules_for(user, info.namespace or None)
-        if not info.resource_request:
-            for nr in non_resource:
-                if _verb_ok(nr.verbs, info.verb) and any(_glob_match(u, info.path) for u in nr.urls):
-                    return True, _allowed_reason(user)
-            return False, ""
-        resource = info.resource + (f"/{info.subresource}" if info.subresource else "")
-        for rule in resource_rules:
-            if (
-                _verb_ok(rule.verbs, info.verb)
-                and ("*" in rule.api_groups or info.api_group in rule.api_groups)
-                and ("*" in rule.resources or resource in rule.resources)
-                and (not rule.resource_names or info.name in rule.resource_names)
-            ):
-                return True, _allowed_reason(user)
-        return False, ""
 
     # --- routing --------------------------------------------------------------------------------------
 
@@ -984,22 +692,6 @@ class ApiServer:
         )
 
 
-def _with_authenticated(user: UserInfo) -> UserInfo:
-    if "system:authenticated" in user.groups:
-        return user
-    return UserInfo(user.username, (*user.groups, "system:authenticated"), user.uid, user.extra)
-
-
-def _verb_ok(verbs: Sequence[str], verb: str) -> bool:
-    return "*" in verbs or verb in verbs
-
-
-def _allowed_reason(user: UserInfo) -> str:
-    if ADMIN_GROUP in user.groups:
-        return f'RBAC: allowed by ClusterRoleBinding "cluster-admin" of ClusterRole "cluster-admin" to Group "{ADMIN_GROUP}"'
-    return ""
-
-
 def _meta(name: str, namespace: str | None, labels: Mapping[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if namespace is not None:
@@ -1048,88 +740,3 @@ def _service_json(service: Service) -> dict[str, Any]:
 
 def _host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-# --- the Kubernetes protobuf envelope, just enough for the review requests kubectl sends ---------------
-
-PROTOBUF_MAGIC = b"k8s\x00"
-#: Field numbers of the review specs (k8s.io/api/authorization/v1/generated.proto).
-_RESOURCE_ATTRIBUTES = {
-    1: "namespace",
-    2: "verb",
-    3: "group",
-    4: "version",
-    5: "resource",
-    6: "subresource",
-    7: "name",
-}
-_NON_RESOURCE_ATTRIBUTES = {1: "path", 2: "verb"}
-
-
-def _protobuf_fields(data: bytes) -> list[tuple[int, int | bytes]]:
-    """(field number, value) pairs of one protobuf message: varints as int, length-delimited as bytes."""
-    fields: list[tuple[int, int | bytes]] = []
-    pos = 0
-
-    def varint() -> int:
-        nonlocal pos
-        result = shift = 0
-        for _ in range(10):
-            if pos >= len(data):
-                raise ValueError("truncated varint")
-            byte = data[pos]
-            pos += 1
-            result |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return result
-            shift += 7
-        raise ValueError("varint too long")
-
-    while pos < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            fields.append((number, varint()))
-        elif wire == 2:
-            length = varint()
-            if pos + length > len(data):
-                raise ValueError("truncated field")
-            fields.append((number, data[pos : pos + length]))
-            pos += length
-        elif wire == 1:
-            pos += 8
-        elif wire == 5:
-            pos += 4
-        else:
-            raise ValueError(f"unsupported wire type {wire}")
-    return fields
-
-
-def _strings(data: bytes, names: Mapping[int, str]) -> dict[str, str]:
-    return {
-        names[n]: v.decode("utf-8")
-        for n, v in _protobuf_fields(data)
-        if n in names and isinstance(v, bytes) and v
-    }
-
-
-def decode_review_protobuf(body: bytes) -> dict[str, Any]:
-    """A SelfSubjectAccessReview / SelfSubjectRulesReview / SelfSubjectReview body as its JSON form."""
-    envelope = dict(_protobuf_fields(body[len(PROTOBUF_MAGIC) :]))
-    type_meta, raw = envelope.get(1, b""), envelope.get(2, b"")
-    if not isinstance(type_meta, bytes) or not isinstance(raw, bytes):
-        raise ValueError("not a runtime.Unknown envelope")
-    meta = _strings(type_meta, {1: "apiVersion", 2: "kind"})
-    review: dict[str, Any] = dict(meta)
-    spec_bytes = next((v for n, v in _protobuf_fields(raw) if n == 2 and isinstance(v, bytes)), b"")
-    spec: dict[str, Any] = {}
-    if meta.get("kind") == "SelfSubjectAccessReview":
-        for number, value in _protobuf_fields(spec_bytes):
-            if number == 1 and isinstance(value, bytes):
-                spec["resourceAttributes"] = _strings(value, _RESOURCE_ATTRIBUTES)
-            elif number == 2 and isinstance(value, bytes):
-                spec["nonResourceAttributes"] = _strings(value, _NON_RESOURCE_ATTRIBUTES)
-    elif meta.get("kind") == "SelfSubjectRulesReview":
-        spec = _strings(spec_bytes, {1: "namespace"})
-    review["spec"] = spec
-    return review

@@ -28,7 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from kdoctor.emulator.apiserver import ApiServer, Request, RequestInfo, Response, request_info
+from kdoctor.emulator.apiserver import ApiServer
+from kdoctor.emulator.messages import Request, RequestInfo, Response, request_info
 from kdoctor.emulator.pki import (
     DEFAULT_SERVING_DNS,
     DEFAULT_SERVING_IPS,
@@ -571,7 +572,7 @@ class Emulator:
         try:
             return self._api.handle(request)
         except Exception as exc:  # a bug in the emulator must look like a server error, not a hang
-            from kdoctor.emulator.apiserver import status_body
+            from kdoctor.emulator.messages import status_body
 
             body = status_body(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
             import json
