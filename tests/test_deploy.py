@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import pytest
 import yaml
 
 from kdoctor.context import DEFAULT_RESOLV_CONF, DEFAULT_SERVICEACCOUNT_DIR
@@ -258,9 +257,6 @@ def emulator_rules() -> dict[str, tuple[Any, ...]]:
     return {SA_USER: tuple(rules)}
 
 
-@pytest.mark.skipif(
-    not (REPO / "kdoctor" / "app.py").exists(), reason="`kdoctor run` (kdoctor/app.py) not written yet"
-)
 def test_rbac_covers_exactly_the_requests_of_an_in_cluster_run(
     emulator: EmulatorFactory, tmp_path: Path
 ) -> None:

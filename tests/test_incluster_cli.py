@@ -5,20 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from tests.clirun import REPO
 from tests.lab.dnsserver import DNSServer
 from tests.lab.emulator_fixtures import EmulatorFactory, emulator
 from tests.lab.pod import SERVICE_FQDN, Pod, make_pod
 from tests.reportvalidation import assert_valid_report
 
 __all__ = ["emulator"]
-
-pytestmark = pytest.mark.skipif(
-    not (REPO / "kdoctor" / "app.py").exists(), reason="`kdoctor run` (kdoctor/app.py) not written yet"
-)
-
 
 def results_by_id(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
     (target,) = report["targets"]
