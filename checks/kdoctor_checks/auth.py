@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.api import (
@@ -571,7 +572,6 @@ async def _eks_verdict(ctx: Context, token: str, details: dict[str, Any]) -> Res
 
 async def _expired_by_server_clock(ctx: Context, exp: datetime | None) -> str | None:
     """Why the apiserver's clock (its Date header) already expired a token this machine still accepts."""
-    from email.utils import parsedate_to_datetime
 
     response = await ctx.probe(VERSION)
     header = response.header("date")
