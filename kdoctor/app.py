@@ -23,10 +23,12 @@ from kdoctor.registry import DependencyError, RegisteredCheck, Registry, closest
 from kdoctor.report import Report, TargetReport
 from kdoctor.rootcause import retarget_skips
 from kdoctor.runner import run_target
+from kdoctor.threads import DaemonExecutor
 from kdoctor.timefmt import iso_utc
 
 if TYPE_CHECKING:
     # lazy: Rich only for a person at a terminal
+    # lazy: Rich's live display loads only on a terminal
     from kdoctor.render.live import LiveProgress
 
 #: How many targets of --all-contexts are checked at once when they only use the network: waiting
@@ -111,7 +113,6 @@ async def collect(
     observer: RunObserver | None = None,
 ) -> RunOutcome:
     """Run every target and build the (scrubbed) report. Never raises for findings."""
-    from kdoctor.threads import DaemonExecutor
 
     # A hung system-resolver lookup must not hold the process after the verdict (see threads.py).
     asyncio.get_running_loop().set_default_executor(DaemonExecutor())

@@ -183,6 +183,7 @@ def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
 
 
 def _legacy_signature_verifies(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    # lazy: the asymmetric primitives load only for a SHA-1 chain, which ssl no longer verifies for us
     from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
     try:

@@ -22,6 +22,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from kdoctor.jwt import decode
+
 __all__ = [
     "EKS_TOKEN_PREFIX",
     "EksToken",
@@ -289,7 +291,6 @@ class OidcState:
 
 def oidc_id_token_state(config: Mapping[str, str], now: datetime) -> OidcState:
     """Whether kubectl would send the configured id-token, refresh it at the IdP, or fail."""
-    from kdoctor.jwt import decode
 
     token = config.get("id-token", "")
     issuer = config.get("idp-issuer-url") or "the identity provider"

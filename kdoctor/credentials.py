@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kdoctor.access import ACCESS, AccessSpec, Credentials
 from kdoctor.certs import KEY_MISMATCH, credential_fingerprint, describe, key_problem, parse_pem_certificates
+from kdoctor.cloudcreds import oidc_id_token_state
 from kdoctor.keys import CREDENTIALS
 from kdoctor.redact import Secret
 
@@ -296,7 +297,6 @@ def _from_oidc(ctx: Context, creds: Credentials, configured: tuple[str, ...]) ->
     kdoctor sends the id-token as kubectl would; it never contacts the identity provider, so an
     expired id-token with a refresh-token is "not run" (kubectl would refresh), not a failure.
     """
-    from kdoctor.cloudcreds import oidc_id_token_state
 
     config = {k: v.reveal() for k, v in creds.auth_provider_config}
     state = oidc_id_token_state(config, ctx.environment.now())

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from kdoctor.access import ExecSpec
+from kdoctor.outputshape import describe_shape
 from kdoctor.redact import REDACTED, Secret, SecretRegistry
 
 __all__ = [
@@ -382,7 +383,6 @@ def _tail(stderr: bytes, secrets: SecretRegistry) -> tuple[str, ...]:
 
 def _parse(stdout: bytes, api_version: str, secrets: SecretRegistry) -> dict[str, Any]:
     """The ExecCredential fields client-go reads, or `parse_error` with client-go's wording."""
-    from kdoctor.outputshape import describe_shape
     from kdoctor.yamlload import YamlDocument, load_yaml_bytes
 
     try:

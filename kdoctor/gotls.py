@@ -26,6 +26,7 @@ anchor). tests/test_gotls.py asks kubectl itself for the CN-only, SHA-1 and RSA-
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,7 +78,6 @@ def go_version(text: str | None) -> tuple[int, int] | None:
 
 
 def _is_ip(host: str) -> bool:
-    import ipaddress
 
     try:
         ipaddress.ip_address(host.strip("[]"))

@@ -376,6 +376,7 @@ def select(registry: Registry, include: Sequence[str], exclude: Sequence[str]) -
 
 def closest_ids(registry: Registry, name: str, limit: int = 3) -> list[str]:
     """The check ids and families that look most like a mistyped `name` (difflib's ratio)."""
+    # lazy: on the start-up path, needed only when a check id is mistyped
     import difflib
 
     return difflib.get_close_matches(name, [*registry.families(), *registry.ids], n=limit, cutoff=0.8)

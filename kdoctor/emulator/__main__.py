@@ -31,6 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<22} {scenario.description}")
         return 0
 
+    # lazy: --list needs no server (nor cryptography)
     from kdoctor.emulator.server import Emulator
 
     overrides: dict[str, object] = {"port": args.port}

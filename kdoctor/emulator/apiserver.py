@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from kdoctor.emulator.authn import ANONYMOUS, Authentication
+from kdoctor.emulator.discovery import aggregated_document, aggregated_version_requested, extension_discovery
 from kdoctor.emulator.messages import Request, RequestInfo, Response, request_info, status_body
 from kdoctor.emulator.protobuf import PROTOBUF_MAGIC, decode_review_protobuf
 from kdoctor.emulator.rbac import Authorization, forbidden_message
@@ -265,7 +266,6 @@ class ApiServer(Authentication, Authorization):
 
     def _aggregated(self, request: Request, path: str) -> Response | None:
         """Aggregated discovery when the client asks for it (and the emulator serves it)."""
-        from kdoctor.emulator.discovery import aggregated_document, aggregated_version_requested
 
         version = aggregated_version_requested(request.header("accept"))
         if version is None or not self.config.aggregated_discovery:
@@ -286,8 +286,6 @@ class ApiServer(Authentication, Authorization):
         if any(
             info.api_group == a.group and info.api_version == a.version for a in self.config.aggregated_apis
         ):
-            from kdoctor.emulator.discovery import extension_discovery
-
             answer = extension_discovery(self.config, request.path.rstrip("/"))
             if answer is not None and answer[0] == 503:
                 return Response(answer[0], answer[1], answer[2])
@@ -374,7 +372,6 @@ class ApiServer(Authentication, Authorization):
 
     def discovery(self, path: str) -> Response:
         """APIResourceList for the group versions the emulator serves (enough for kubectl's discovery)."""
-        from kdoctor.emulator.discovery import extension_discovery
 
         extension = extension_discovery(self.config, path)
         if extension is not None:

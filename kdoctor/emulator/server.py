@@ -8,11 +8,15 @@ it makes is bounded, and `stop()` closes every socket and joins the thread promp
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import email.utils
+import ipaddress
 import itertools
+import json
 import os
+import platform
 import secrets
 import socket
 import ssl
@@ -575,7 +579,6 @@ class Emulator:
             from kdoctor.emulator.messages import status_body
 
             body = status_body(500, "InternalError", f"Internal error occurred: {type(exc).__name__}: {exc}")
-            import json
 
             return Response(500, json.dumps(body).encode())
 
@@ -717,7 +720,6 @@ class Emulator:
         `client_cert`), "basic" (username/password, which apiservers reject), "exec" (a plugin that
         prints an ExecCredential with the token), "none" (no credentials).
         """
-        import base64
 
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -812,7 +814,6 @@ def _run_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def _exec_plugin_source(token: str) -> str:
-    import json
 
     credential = {
         "apiVersion": "client.authentication.k8s.io/v1",
@@ -911,7 +912,6 @@ def _send_only_configured_chain(context: ssl.SSLContext) -> bool:
     the SSL_CTX pointer of CPython's SSLContext object, using the OpenSSL that `_ssl` itself is
     linked with. Anywhere that is not possible the chain keeps the extra CA; returns whether it worked.
     """
-    import platform
 
     if platform.python_implementation() != "CPython":
         return False
@@ -935,7 +935,6 @@ def _send_only_configured_chain(context: ssl.SSLContext) -> bool:
 
 
 def _is_ip(text: str) -> bool:
-    import ipaddress
 
     try:
         ipaddress.ip_address(text)

@@ -345,6 +345,7 @@ class ApiSession:
         import httpcore
         import httpx
 
+        # lazy, with httpx: the dialer's backend pulls in httpcore and anyio
         from kdoctor.probes.dial import RouteBackend
 
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -923,6 +924,7 @@ class Interception:
 
 
 async def _compute_interception(ctx: Context) -> Interception | None:
+    # lazy: probes.tls imports this module's session types (a cycle at import time)
     from kdoctor.probes.tls import interception_issuer
 
     session = await ctx.probe(API_SESSION)

@@ -446,6 +446,7 @@ class RouteBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> Any:
+        # lazy: httpcore's anyio backend loads with the first request, not with the dialer
         from httpcore._backends.anyio import AnyIOStream
 
         trace = DialTrace()

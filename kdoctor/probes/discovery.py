@@ -22,6 +22,7 @@ from kdoctor.discovery import (
     legacy_state,
     parse_aggregated,
 )
+from kdoctor.keys import API_SESSION
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
@@ -87,6 +88,5 @@ async def fetch_discovery(session: ApiSession) -> DiscoveryFacts:
 
 async def gather_discovery(ctx: Context) -> DiscoveryFacts:
     """The DISCOVERY probe: discovery through the target's one API session."""
-    from kdoctor.keys import API_SESSION
 
     return await fetch_discovery(await ctx.probe(API_SESSION))

@@ -29,6 +29,7 @@ from kdoctor.certs import (
     parse_pem_certificates,
 )
 from kdoctor.probes import Endpoint
+from kdoctor.probes.route import ProxyFailure
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -194,9 +195,8 @@ async def capture_chain_unverified(
     credential and no HTTP request is ever written to it, and it is closed as soon as the handshake
     is done. Its verification is off because a verifying handshake aborts before the chain can be read.
     """
+    # lazy: anyio (with the dialer) loads when a handshake is made, not with the chain analysis
     import anyio
-
-    from kdoctor.probes.dial import ProxyFailure
 
     context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
@@ -248,6 +248,7 @@ async def capture_chain_unverified(
 async def _evidence_handshake(
     target: Endpoint, route: Route | None, context: ssl.SSLContext, sni: str, timeout: float
 ) -> tuple[tuple[bytes, ...], str | None, str | None]:
+    # lazy: anyio and the dialer (httpcore, socksio) load when a handshake is made
     import anyio
     from anyio.streams.tls import TLSAttribute, TLSStream
 

@@ -89,6 +89,7 @@ class LiveProgress:
         return count if done else f"{count} · starting checks"
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        # lazy: only when the live display is drawn
         from rich.table import Table
         from rich.text import Text
 
