@@ -182,3 +182,35 @@ def test_the_kubectl_document_is_cached_per_binary(tmp_path: Path) -> None:
     write("v1.30.12")  # another binary at the same path: another size and modification time
     assert ask().version == {"gitVersion": "v1.30.12", "major": "1", "minor": "30"}
     assert runs.read_text().count("run") == 2
+
+
+def test_one_run_asks_kubectl_once_for_all_its_targets(tmp_path: Path) -> None:
+    """--all-contexts: the targets of one run share one answer, even with no cache file to share it
+    through (a first run, a home that cannot be written): not one kubectl process per context."""
+    bin_dir, runs = tmp_path / "bin", tmp_path / "runs"
+    bin_dir.mkdir()
+    kubectl = bin_dir / "kubectl"
+    kubectl.write_text(
+        "#!/bin/sh\n"
+        f"echo run >> {runs}\n"
+        "sleep 0.2\n"  # still running while the other targets ask
+        'echo \'{"clientVersion": {"gitVersion": "v1.30.1", "major": "1", "minor": "30"}}\'\n'
+    )
+    kubectl.chmod(0o755)
+    # The cache directory's place is taken by a file: nothing can be cached between the asks.
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".cache").write_text("not a directory")
+
+    class _Ctx:
+        timeout = 5.0
+        environment = Environment(env={"PATH": str(bin_dir)}, home=tmp_path / "home")
+
+    async def one_run() -> list[KubectlClient]:
+        return list(await asyncio.gather(*(read_path_kubectl(_Ctx()) for _ in range(20))))  # type: ignore[arg-type]
+
+    answers = asyncio.run(one_run())
+    assert {a.version["gitVersion"] for a in answers if a.version} == {"v1.30.1"}
+    assert len(answers) == 20 and all(a.version for a in answers)
+    assert runs.read_text().count("run") == 1
+    asyncio.run(one_run())  # another run (another event loop) asks again: the binary may have changed
+    assert runs.read_text().count("run") == 2

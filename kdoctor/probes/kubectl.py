@@ -8,7 +8,9 @@ reports itself ("v1.32.4-dispatcher"); kdoctor.skew knows that it runs a release
 
 The answer is cached under the user's cache directory, keyed by the binary's real path, inode, size
 and modification time: a kubectl process costs 40-90 ms, more than most of a diagnosis, and the same
-binary always prints the same document.
+binary always prints the same document. Within one run (one event loop) the targets share one answer:
+with --all-contexts and no cache file yet (a first run, a home that cannot be written, a pod), each of
+200 targets started its own kubectl, 200 processes at once (12 s of CPU where the run needs 4 s).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import os
 import signal
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,11 +78,35 @@ async def read_kubectl_client(path: str | None, env: dict[str, str], timeout: fl
     return KubectlClient(path, client)
 
 
+#: The answer per event loop (one run) and per question (binary, environment, timeout): every target
+#: of --all-contexts awaits the first target's, in flight or done. Weak: a finished run's loop goes.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, asyncio.Future[KubectlClient]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def read_path_kubectl(ctx: Context) -> KubectlClient:
     """The KUBECTL_CLIENT probe: the kubectl on the target environment's PATH."""
     path = ctx.environment.which("kubectl")
-    cache = _cache_file(ctx.environment.env, ctx.environment.home)
     key = _binary_key(path)
+    question = (
+        path,
+        None if key is None else tuple(key),
+        tuple(sorted(ctx.environment.env.items())),
+        str(ctx.environment.home),
+        ctx.timeout,
+    )
+    shared = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    future = shared.get(question)
+    if future is None or (future.done() and (future.cancelled() or future.exception() is not None)):
+        future = asyncio.ensure_future(_read_path_kubectl(ctx, path, key))
+        shared[question] = future
+    # shield: a target whose check times out must not cancel the answer the others await.
+    return await asyncio.shield(future)
+
+
+async def _read_path_kubectl(ctx: Context, path: str | None, key: list[Any] | None) -> KubectlClient:
+    cache = _cache_file(ctx.environment.env, ctx.environment.home)
     cached = _read_cache(cache, key)
     if cached is not None:
         return KubectlClient(path, cached)
