@@ -9,13 +9,18 @@
 
 The emulators run as separate processes (python -m kdoctor.emulator), so that serving does not share
 this process's interpreter lock; their kubeconfigs are merged into one with N contexts, each with its
-own cluster and user entry.
+own cluster and user entry. They still share the machine: on 2 cores, the CPU they spend answering
+(a real cluster's apiservers run elsewhere) is CPU kdoctor cannot have. Beside the wall time, each
+line gives kdoctor's own CPU time (user + system, its children included) and the emulators' CPU in
+the same runs, so a wall time can be read against the CPU it needed and the CPU it competed with.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -46,6 +51,25 @@ def start_emulator(scenario: str, kubeconfig: Path) -> subprocess.Popen[str]:
             break
     proc.kill()
     sys.exit(f"the {scenario} emulator did not start")
+
+
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User + system CPU the processes `pids` have used so far (Linux /proc), or None elsewhere."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    try:
+        for pid in pids:
+            # The fields after the command name (which may hold spaces), utime and stime are 14 and 15.
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / ticks
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def merged(configs: list[Path], count: int, out: Path) -> Path:
@@ -123,7 +147,14 @@ def main() -> None:
                     "--kubeconfig",
                     str(config),
                 ]
-                times = [run_once(cmd, env, ok_codes=(0, 1), timeout=600) for _ in range(args.rounds)]
+                times, cpus, served = [], [], []
+                for _ in range(args.rounds):
+                    before, emulators_before = children_cpu(), cpu_seconds([p.pid for p in procs])
+                    times.append(run_once(cmd, env, ok_codes=(0, 1), timeout=600))
+                    cpus.append(children_cpu() - before)
+                    emulators_after = cpu_seconds([p.pid for p in procs])
+                    if emulators_before is not None and emulators_after is not None:
+                        served.append(emulators_after - emulators_before)
                 check = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
                 doc = json.loads(check.stdout)
                 targets = len(doc["targets"])
@@ -133,6 +164,11 @@ def main() -> None:
                 print(
                     f"  median {statistics.median(times):6.2f} s (runs: {', '.join(f'{t:.2f}' for t in times)});"
                     f" goal <= {bound:g} s"
+                )
+                emulators = f"{statistics.median(served):.2f} s" if served else "n/a"
+                print(
+                    f"  CPU: kdoctor median {statistics.median(cpus):6.2f} s (runs: {', '.join(f'{c:.2f}' for c in cpus)});"
+                    f" the emulators, in the same runs, median {emulators}; load {os.getloadavg()[0]:.1f}"
                 )
         finally:
             for proc in procs:
