@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import enum
 import io
 import json
-from pathlib import PurePosixPath
+import math
+from pathlib import Path, PurePosixPath
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kdoctor.api import Status
 from kdoctor.render import render
-from kdoctor.render.json_render import render_json
+from kdoctor.render.json_render import _fallback, dumps_indented, render_json
 from kdoctor.report import CheckResult, Report, TargetReport
 from tests.reportvalidation import assert_valid_report, empty_report, multi_report, single_report
 
@@ -65,3 +71,61 @@ def test_lone_surrogates_are_escaped_not_fatal() -> None:
     text = render_json(report)
     text.encode("utf-8")
     assert json.loads(text)["targets"][0]["results"][0]["details"]["file"] == "/home/u/\udcffconfig"
+
+
+# --- dumps_indented: the stdlib's indented text, faster -----------------------------------------
+
+
+class _Colour(str, enum.Enum):
+    RED = "red"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+_SCALARS = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text()
+    | st.sampled_from([_Colour.RED, _Level.HIGH, PurePosixPath("/p"), frozenset({"b", "a"})])
+)
+_KEYS = st.text() | st.integers() | st.floats(allow_nan=False) | st.booleans() | st.none()
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.tuples(inner, inner) | st.dictionaries(_KEYS, inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_VALUES, st.booleans())
+def test_dumps_indented_writes_what_json_dumps_writes(value: object, ascii_only: bool) -> None:
+    expected = json.dumps(value, indent=2, ensure_ascii=ascii_only, default=_fallback)
+    assert dumps_indented(value, ensure_ascii=ascii_only, default=_fallback) == expected
+
+
+def test_dumps_indented_on_every_golden_report() -> None:
+    golden = sorted((Path(__file__).parent / "golden" / "reports").glob("*.json"))
+    assert golden
+    for path in golden:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        for ascii_only in (False, True):
+            expected = json.dumps(doc, indent=2, ensure_ascii=ascii_only)
+            assert dumps_indented(doc, ensure_ascii=ascii_only, default=_fallback) == expected, path.name
+
+
+def test_dumps_indented_refuses_what_json_refuses() -> None:
+    loop: list[object] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular reference"):
+        dumps_indented({"a": loop}, ensure_ascii=False, default=_fallback)
+    with pytest.raises(TypeError):
+        dumps_indented({("tuple", "key"): 1}, ensure_ascii=False, default=_fallback)
+    assert dumps_indented([math.inf, -math.inf], ensure_ascii=False, default=_fallback) == (
+        "[\n  Infinity,\n  -Infinity\n]"
+    )
