@@ -37,6 +37,9 @@ _MIN_SCRUB_LEN = 4
 _PRINTABLE_RUN = re.compile(r"[!-~]{8,}")
 #: Up to this many secrets, scrubbing tries each one in turn; beyond, it looks them up by prefix.
 _LINEAR_SCRUB_MAX = 64
+#: Scrubbed texts remembered per registry state, and the longest text remembered (see `scrub`).
+_MEMO_MAX = 100_000
+_MEMO_TEXT_MAX = 4096
 # Not before a command-line flag: "set-credentials basic --token=…" names a user called basic.
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+(?!--)[A-Za-z0-9._~+/=-]+")
 _PEM_KEY = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL)
@@ -88,6 +91,8 @@ class SecretRegistry:
         # of secrets) scrubs a report in one pass per string instead of one per secret.
         self._ordered: list[str] | None = None
         self._by_prefix: dict[str, list[str]] = {}
+        #: text -> scrubbed text, valid for the secrets indexed now (cleared with the index).
+        self._memo: dict[str, str] = {}
 
     def add(self, value: str | bytes | Secret | None) -> None:
         if value is None:
@@ -117,6 +122,7 @@ class SecretRegistry:
         if self._ordered is None:
             self._ordered = sorted(self._values, key=len, reverse=True)
             self._by_prefix = {}
+            self._memo = {}
             for value in self._ordered:
                 self._by_prefix.setdefault(value[:_MIN_SCRUB_LEN], []).append(value)
         return self._ordered
@@ -128,6 +134,17 @@ class SecretRegistry:
         """`text` with every known secret, bearer credential and private key block replaced."""
         # Longest first so a secret containing another is replaced whole.
         ordered = self._index()
+        # A report repeats most of its texts (every key of every details mapping, check ids, file
+        # names, the same summary for each of 200 contexts): each is scrubbed once per registry state.
+        done = self._memo.get(text)
+        if done is not None:
+            return done
+        scrubbed = self._scrub(text, ordered)
+        if len(text) <= _MEMO_TEXT_MAX and len(self._memo) < _MEMO_MAX:
+            self._memo[text] = scrubbed
+        return scrubbed
+
+    def _scrub(self, text: str, ordered: list[str]) -> str:
         if len(ordered) > _LINEAR_SCRUB_MAX and len(text) >= _MIN_SCRUB_LEN:
             # Many secrets: only those whose first characters occur in the text can be in it.
             found: set[str] = set()

@@ -21,6 +21,21 @@ def test_a_secret_is_scrubbed_even_when_quoted_escaped() -> None:
     assert CANARY not in registry.scrub(quoted)
 
 
+def test_a_secret_learnt_after_a_text_was_scrubbed_is_scrubbed_from_it_next_time() -> None:
+    """Scrubbed texts are remembered (a report repeats most of them); a new secret forgets them."""
+    registry = SecretRegistry()
+    registry.add("an-older-secret-value")
+    text = f"the server said: {CANARY}"
+    assert registry.scrub(text) == text
+    assert registry.scrub(text) == text  # remembered
+    registry.add(CANARY)
+    assert registry.scrub(text) == "the server said: <redacted>"
+    other = SecretRegistry()
+    other.add("yet-another-secret")
+    registry.merge(other)
+    assert registry.scrub("yet-another-secret and " + CANARY) == "<redacted> and <redacted>"
+
+
 def test_a_token_file_with_a_nul_byte_is_no_credential_and_never_leaks(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_bytes(b"\x00\xff" + CANARY.encode() + b"\xfe")
