@@ -60,6 +60,11 @@ def test_all_contexts_a_hung_cluster_does_not_hold_up_the_others(
     assert done.code == 1
     # Bounded by the one hung cluster's timeout, not by a serial sum; generous for a loaded machine.
     assert elapsed < 15, elapsed
+    # The report's targets name every context; no target lists them all again (N x N names).
+    for target in targets.values():
+        context = next(r for r in target["results"] if r["id"] == "kubeconfig.context")
+        assert context["status"] == "pass" and "available_contexts" not in context["details"]
+        assert context["details"]["context"] == target["context"]
 
 
 def test_all_contexts_text_has_one_summary_table(tmp_path: Path, emulator: EmulatorFactory) -> None:
