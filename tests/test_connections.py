@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from kdoctor.emulator import Emulator
+from kdoctor.probes import Endpoint
 from kdoctor.probes.path import EXTRA_HANDSHAKES
+from kdoctor.probes.tls import capture_chain_unverified
 from tests.clirun import kdoctor
 
 
@@ -27,3 +30,20 @@ def test_one_tls_connection_carries_every_request(tmp_path: Path) -> None:
     assert all(c.requests == 0 for c in idle)
     version = next(r for r in done.json["targets"][0]["results"] if r["id"] == "apiserver.version")
     assert version["details"]["protocol"] == "HTTP/1.1"
+
+
+def test_evidence_handshakes_each_see_the_full_chain(tmp_path: Path) -> None:
+    """The evidence handshakes share one client context: none may resume a session (a resumed
+    handshake presents no certificate, and the load-balancer fingerprint would be blind)."""
+    with Emulator("healthy") as api:
+        endpoint = Endpoint("https", "127.0.0.1", api.port)
+
+        async def three() -> list[tuple[bytes, ...]]:
+            found = []
+            for _ in range(3):  # in turn: a later one could resume the session of an earlier one
+                peer = await capture_chain_unverified(endpoint, server_hostname=None, route=None, timeout=5)
+                found.append(peer.chain_der)
+            return found
+
+        chains = asyncio.run(three())
+    assert all(chains) and len(set(chains)) == 1, chains

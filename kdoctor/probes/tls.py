@@ -180,6 +180,23 @@ def _call_chain(ssl_object: Any, name: str) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+_EVIDENCE_CONTEXT: list[ssl.SSLContext] = []
+
+
+def _evidence_context() -> ssl.SSLContext:
+    """The one unverified client context of the evidence handshakes (nothing in it is per target).
+
+    Making a context costs ~0.2 ms of CPU; 200 contexts make 600-800 evidence handshakes. Sharing
+    it resumes no session: a Python client offers a session only when given one (`session=`).
+    """
+    if not _EVIDENCE_CONTEXT:
+        context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        _EVIDENCE_CONTEXT.append(context)
+    return _EVIDENCE_CONTEXT[0]
+
+
 async def capture_chain_unverified(
     target: Endpoint,
     *,
@@ -198,9 +215,7 @@ async def capture_chain_unverified(
     # lazy: anyio (with the dialer) loads when a handshake is made, not with the chain analysis
     import anyio
 
-    context = ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
+    context = _evidence_context()
     sni = server_hostname or target.host
     started = time.perf_counter()
     try:
