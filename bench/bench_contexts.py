@@ -1,6 +1,6 @@
 """`kdoctor run --all-contexts` over many contexts on loopback emulators.
 
-    python bench/bench_contexts.py [--contexts 200] [--emulators 4] [--timeout 2] [--rounds 3]
+    python bench/bench_contexts.py [--contexts 200] [--emulators 4] [--timeout 2] [--rounds 3] [--no-pin]
 
 1. every context healthy (goal: 200 contexts in <= 2 s);
 2. half the contexts on an emulator that accepts TCP and never answers TLS (goal: a verdict within
@@ -13,6 +13,8 @@ own cluster and user entry. They still share the machine: on 2 cores, the CPU th
 (a real cluster's apiservers run elsewhere) is CPU kdoctor cannot have. Beside the wall time, each
 line gives kdoctor's own CPU time (user + system, its children included) and the emulators' CPU in
 the same runs, so a wall time can be read against the CPU it needed and the CPU it competed with.
+With two CPUs or more (Linux), the emulators are pinned to the first and kdoctor to the others, as
+apiservers that run elsewhere would be (--no-pin: everything shares every CPU).
 """
 
 from __future__ import annotations
@@ -67,6 +69,21 @@ def cpu_seconds(pids: list[int]) -> float | None:
     return total / ticks
 
 
+def pin(emulators: list[int]) -> str:
+    """The emulators on the first CPU this process may use, this process (and so kdoctor) on the others."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "shared (no CPU affinity on this system)"
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return "shared (one CPU)"
+    for pid in emulators:
+        # Every thread: affinity is per thread, and one started before this keeps its own.
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            os.sched_setaffinity(int(task.name), {cpus[0]})
+    os.sched_setaffinity(0, set(cpus[1:]))
+    return f"emulators pinned to CPU {cpus[0]}, kdoctor to {', '.join(map(str, cpus[1:]))}"
+
+
 def children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -101,6 +118,9 @@ def main() -> None:
     parser.add_argument("--emulators", type=int, default=4)
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--no-pin", dest="pin", action="store_false", help="do not pin the emulators to one CPU"
+    )
     args = parser.parse_args()
     header(f"--all-contexts over {args.contexts} contexts ({args.emulators} emulator processes per scenario)")
     procs: list[subprocess.Popen[str]] = []
@@ -117,6 +137,9 @@ def main() -> None:
                 path = home / f"hang-{i}.kubeconfig"
                 procs.append(start_emulator("hang", path))
                 hanging.append(path)
+            print(
+                f"   CPUs: {pin([p.pid for p in procs]) if args.pin else 'shared by kdoctor and the emulators'}"
+            )
             all_healthy = merged(healthy, args.contexts, home / "healthy.kubeconfig")
             # Alternate healthy and hanging emulators: half the contexts hang.
             mixed = merged(
