@@ -19,7 +19,8 @@ for it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import functools
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -71,7 +72,9 @@ class CertSummary:
     organizations: tuple[str, ...] = ()  # the subject's O values: a client certificate's groups
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Not dataclasses.asdict: it deep-copies every value (the datetimes through copy.deepcopy)
+        # only for them to be replaced below; every field is a scalar, a datetime or a tuple of str.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["not_before"] = iso_utc(self.not_before)
         data["not_after"] = iso_utc(self.not_after)
         data["dns_names"] = list(self.dns_names)
@@ -169,6 +172,13 @@ def is_ca(cert: x509.Certificate) -> bool:
         return cert.version == x509.Version.v1
 
 
+#: Certificates compare and hash by their DER: the same certificate parsed again (the serving chain of
+#: each of 200 contexts on one cluster, the CA of each context that names it) is judged once. Pure
+#: functions of the certificates; nothing in them depends on the clock.
+_MEMO = 1024
+
+
+@functools.lru_cache(maxsize=_MEMO)
 def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     """Whether `issuer` names and signed `cert` (its key verifies the signature)."""
     try:
@@ -216,6 +226,7 @@ def describe_certificate(der: bytes) -> CertSummary:
     return describe(load_der(der))
 
 
+@functools.lru_cache(maxsize=_MEMO)
 def describe(cert: x509.Certificate) -> CertSummary:
     """The summary of one parsed certificate."""
     # lazy: cryptography costs start-up time and only certificates need it
