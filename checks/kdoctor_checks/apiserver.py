@@ -11,6 +11,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import kdoctor.api as api
 from kdoctor.api import (
     ADDRESS_SURVEY,
     DISCOVERY,
@@ -25,14 +26,15 @@ from kdoctor.api import (
     Check,
     Context,
     Result,
-    describe_dial,
-    go_dial_plan,
     is_ip_literal,
     iso_utc,
     judge_discovery,
     judge_skew,
     phase_timings,
 )
+
+# `api.go_dial_plan` and `api.describe_dial` resolve on first use (the facade's lazy names):
+# kdoctor.dialplan loads only when a server name has several addresses.
 
 __all__ = [
     "CHECKS",
@@ -227,10 +229,10 @@ async def _dial_note(ctx: Context, host: str, details: dict[str, Any]) -> str:
     if not survey:
         return ""
     outcomes = {a.address: a.outcome for a in survey}
-    plan = go_dial_plan([a.address for a in survey])
+    plan = api.go_dial_plan([a.address for a in survey])
     details["addresses"] = [{"address": a.address, "outcome": a.outcome, "error": a.error} for a in survey]
     details["go_dial_order"] = {"primaries": list(plan.primaries), "fallbacks": list(plan.fallbacks)}
-    return f"; note: {describe_dial(host, plan, outcomes)}"
+    return f"; note: {api.describe_dial(host, plan, outcomes)}"
 
 
 def _html_title(body: bytes) -> str | None:
