@@ -34,7 +34,7 @@ from kdoctor.api import (
 )
 
 # `api.go_dial_plan` and `api.describe_dial` resolve on first use (the facade's lazy names):
-# kdoctor.dialplan loads only when a server name has several addresses.
+# kdoctor.dialplan loads only when the server's name has several addresses to survey.
 
 __all__ = [
     "CHECKS",

@@ -47,7 +47,7 @@ from kdoctor.api import (
 )
 
 # `api.no_proxy_notes` and `api.no_proxy_value` resolve on first use (the facade's lazy names):
-# kdoctor.noproxy loads only when NO_PROXY needs a look.
+# kdoctor.noproxy loads only for a route through a proxy from the environment, where NO_PROXY matters.
 
 __all__ = [
     "CHECKS",
