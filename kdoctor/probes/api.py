@@ -462,7 +462,12 @@ class ApiSession:
     ) -> ApiResponse:
         if authenticated:
             await self._ensure_credential()
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
         lane = await self._take_lane()
+        # Like kubectl's Client.Timeout, the wait for a connection counts against the request's
+        # timeout (half of it is always left for the answer).
+        read_timeout = max(self.timeout - (loop.time() - asked), self.timeout / 2)
         try:
             if self._sticky is not None:
                 return dataclasses.replace(self._sticky, method=method, path=path, repeated=True)
@@ -476,8 +481,9 @@ class ApiSession:
                 kind, message = self.config_error or ("error", "no HTTP client")
                 response = ApiResponse(method, path, error_kind=kind, error=message)
             else:
-                sent = asyncio.get_running_loop().time()
-                response = await self._send(lane.client, method, path, body, authenticated, accept)
+                response = await self._send(
+                    lane.client, method, path, body, authenticated, accept, read_timeout
+                )
             if response.answered:
                 self._answered = True
                 if self._round_trip is None and response.timings.first_byte is not None:
@@ -487,7 +493,7 @@ class ApiSession:
                 # gets another.
                 lane.stuck = True
                 if response.cut_by is None:
-                    self._stalled(response, sent)
+                    self._stalled(response, asked)
             elif response.error_kind in _STICKY:
                 self._sticky = response
             return response
@@ -547,13 +553,13 @@ class ApiSession:
         freed, self._freed = self._freed, asyncio.Event()
         freed.set()
 
-    def _stalled(self, response: ApiResponse, sent: float) -> None:
+    def _stalled(self, response: ApiResponse, asked: float) -> None:
         """The first request left unanswered sets when the target's time runs out (module doc)."""
         if self._first_stall is not None:
             return
         self._first_stall = response
         loop = asyncio.get_running_loop()
-        start = sent if self._parallel_since is None else max(sent, self._parallel_since)
+        start = asked if self._parallel_since is None else max(asked, self._parallel_since)
         self._times_up_handle = loop.call_at(max(start + self.timeout, loop.time()) + GRACE, self._time_is_up)
 
     def _time_is_up(self) -> None:
@@ -612,6 +618,7 @@ class ApiSession:
         body: bytes | None,
         authenticated: bool,
         accept: str | None = None,
+        read_timeout: float | None = None,
     ) -> ApiResponse:
         # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
@@ -634,6 +641,7 @@ class ApiSession:
             ],
             content=body,
             extensions={"trace": trace.callback},
+            timeout=httpx.Timeout(self.timeout, read=read_timeout or self.timeout),
         )
         started = time.perf_counter()
         answer: _Answer | None = None
