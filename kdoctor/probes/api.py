@@ -25,7 +25,8 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
   - Requests take turns on the one connection. One that has waited `PATIENCE` (a few of this server's
     round trips, at least 0.1 s) behind a request still unanswered no longer waits: from then on
     the session opens another connection for each request that finds every connection busy (at most
-    `MAX_CONNECTIONS`). HTTP/1.1 cannot carry a second request past a stuck one.
+    `MAX_CONNECTIONS`). HTTP/1.1 cannot carry a second request past a stuck one. As in kubectl's
+    Client.Timeout, the wait for a connection counts against the request's timeout.
   - A request with no answer in time is that request's fact (not the connection's); its connection
     is closed. The first such stall starts the target's end: requests get answers until one
     timeout after it started (after the switch to several connections, when that came later) plus
