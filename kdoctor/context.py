@@ -119,6 +119,20 @@ class Context:
         # shield: one check timing out must not cancel a probe other checks are awaiting.
         return cast(T, await asyncio.shield(future))
 
+    def prefetch(self, *keys: Probe[Any]) -> None:
+        """Start computing `keys` without waiting for them.
+
+        For a check whose dependents will await them: their network waits then overlap this
+        check's own instead of following it (one --timeout for a silent server, not two). A value
+        nobody awaits is dropped with the target's other probes.
+        """
+        for key in keys:
+            if key not in self._probes:
+                future = asyncio.ensure_future(key.compute(self))
+                # Its failure is the awaiting check's to report; unawaited, it must not be logged.
+                future.add_done_callback(_retrieve)
+                self._probes[key] = future
+
     def provide(self, key: Probe[T], value: T) -> None:
         """Give `key` its value without computing it (tests inject facts this way). Needs a running loop."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -148,3 +162,8 @@ class Context:
             # Best effort: the report is already made, a close that fails changes nothing in it.
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(close(), timeout=self.timeout)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

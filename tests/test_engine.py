@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -83,6 +84,20 @@ def test_hanging_check_is_bounded(tmp_path: Path) -> None:
     status, summary = results["sample.hangs"]
     assert status is Status.ERROR
     assert "did not finish within 2.4s" in summary
+
+
+def test_time_the_process_could_not_run_does_not_count_against_the_bound(tmp_path: Path) -> None:
+    # budget 2.4 s. sample.starved holds the loop for 3 s (what a starved machine or a large
+    # kubeconfig parse looks like) and then passes: its verdict stands, it is not an `error`.
+    # sample.starves-then-hangs is held 1 s, then waits forever: the bound still ends it, after
+    # its 2.4 s of waiting (measured, with room for the blocked second and a slow machine).
+    started = time.monotonic()
+    results = run(context(tmp_path, timeout=0.1), registry("STARVED"))
+    elapsed = time.monotonic() - started
+    assert results["sample.starved"] == (Status.PASS, "parsed in the end")
+    status, summary = results["sample.starves-then-hangs"]
+    assert status is Status.ERROR and "did not finish within 2.4s" in summary
+    assert 3.0 < elapsed < 3.0 + 2.4 + 5.0
 
 
 def test_broken_plugin_is_named_and_left_out() -> None:

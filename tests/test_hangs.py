@@ -19,8 +19,9 @@ from tests.lab import hangs
 from tests.lab.emulator_fixtures import EmulatorFactory
 from tests.lab.pod import make_pod
 
-T = 1.0
+T = 2.0
 #: In-process: from run_command() to its return. Subprocess: the whole process, start-up included.
+#: Under T on purpose: a verdict that waits a second --timeout (one phase after another) fails.
 IN_PROCESS_MARGIN = 1.5
 PROCESS_MARGIN = 3.0
 
@@ -110,7 +111,7 @@ def test_many_hanging_targets_at_once_end_together(tmp_path: Path) -> None:
         config.write_text(json.dumps(doc))
         run = hangs.run_in_process(config, T, all_contexts=True)
     assert len(run.report["targets"]) == 3
-    assert run.seconds < T + IN_PROCESS_MARGIN + 1, f"verdict after {run.seconds:.2f}s"
+    assert run.seconds < T + IN_PROCESS_MARGIN, f"verdict after {run.seconds:.2f}s"
     _no_errors(run)
 
 
@@ -193,6 +194,10 @@ def test_in_pod_dns_queries_to_a_silent_cluster_dns_end_at_the_timeout(
     assert "error" not in statuses.values(), statuses
     assert statuses["dns.service"] == "fail", statuses
     assert seconds < T + PROCESS_MARGIN, f"process ended after {seconds:.2f}s"
+    # The run itself, start-up aside: dns.resolv-conf's query and the lookups of the checks that
+    # wait for it overlap (one --timeout for a silent nameserver, not two).
+    run_seconds = report["duration_ms"] / 1000
+    assert run_seconds < T + IN_PROCESS_MARGIN, f"the run took {run_seconds:.2f}s"
 
 
 class _Address:

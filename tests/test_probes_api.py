@@ -488,3 +488,24 @@ def test_ipv6_literal_server(emulator: EmulatorFactory, tmp_path: Path) -> None:
     assert version.status == 200
     assert facts.verification == "verified" and facts.server_hostname == "::1"
     assert session.peer_address == "::1"
+
+
+def test_a_host_httpx_cannot_address_is_an_answerless_response_not_a_crash(tmp_path: Path) -> None:
+    # Found by the fuzz campaign (seed 20261206, case 563): httpx decodes an `xn--` host as IDNA and
+    # raised from build_request for "xn--.invalid"; Go sends the name as it is. The request fails
+    # before anything is dialled or resolved, so no lookup of the made-up name happens.
+    access = AccessSpec(server="http://xn--.invalid:8080")
+    server = parse_endpoint(access.server)
+    session = ApiSession(access, Route(server, None, None, "direct", "none", "", server), None, timeout=1)
+
+    async def main() -> Any:
+        try:
+            return await session.get("/version", authenticated=False)
+        finally:
+            await session.aclose()
+
+    response = asyncio.run(main())
+    assert not response.answered and not response.credentials_sent
+    assert response.error_kind == "error"
+    assert "cannot address http://xn--.invalid:8080" in (response.error or "")
+    assert "IDNAError" in (response.error or "")

@@ -244,6 +244,9 @@ async def _loopback_evidence(ctx: Context, findings: list[Finding]) -> tuple[lis
     # lazy: its home is the in-pod DNS model, which a run outside a pod never loads
     from kdoctor.api import DNSUnavailable
 
+    # dns.service, dns.fqdn and dns.wildcard wait for this check's verdict; their lookups, started
+    # now, run during this query instead of after it (a silent nameserver costs one --timeout).
+    ctx.prefetch(SERVICE_LOOKUP, FQDN_LOOKUP, WILDCARD_LOOKUP)
     try:
         answers = await ctx.probe(NAMESERVERS)
     except DNSUnavailable:

@@ -634,16 +634,28 @@ class ApiSession:
             headers["Content-Type"] = "application/json"
         cert_sent = bool(self.credential_usable and self.credential and self.credential.client_cert_pem)
         sent_credentials = bool(headers.get("Authorization")) or cert_sent
-        request = client.build_request(
-            method,
-            self.base_url + path,
-            headers=[
-                (k.encode(), v if isinstance(v, bytes) else v.encode("latin-1")) for k, v in headers.items()
-            ],
-            content=body,
-            extensions={"trace": trace.callback},
-            timeout=httpx.Timeout(self.timeout, read=read_timeout or self.timeout),
-        )
+        try:
+            request = client.build_request(
+                method,
+                self.base_url + path,
+                headers=[
+                    (k.encode(), v if isinstance(v, bytes) else v.encode("latin-1"))
+                    for k, v in headers.items()
+                ],
+                content=body,
+                extensions={"trace": trace.callback},
+                timeout=httpx.Timeout(self.timeout, read=read_timeout or self.timeout),
+            )
+        except ValueError as exc:
+            # httpx decodes an `xn--` host as IDNA and refuses a malformed one ("xn--.invalid");
+            # Go sends such a name as it is. Nothing was sent: say so rather than crash the check.
+            return ApiResponse(
+                method,
+                path,
+                timings=Timings(),
+                error_kind="error",
+                error=f"kdoctor's HTTP client cannot address {self.base_url}: {type(exc).__name__}: {exc}",
+            )
         started = time.perf_counter()
         answer: _Answer | None = None
         cut_by: str | None = None

@@ -130,14 +130,22 @@ async def _session_connect(ctx: Context, route: Route, addresses: Sequence[str])
 
     With one address to try and no proxy, the connection that carries TLS and every request (it
     opens for GET /version) answers the same question: did `address:port` accept? Reading its
-    connect saves a connection per target. With several addresses (httpx races them and names none
+    connect saves a connection per target, and when it had no answer in time, a second --timeout. With several addresses (httpx races them and names none
     that failed), through a proxy, or when the session did not get as far as a TCP connection, the
     bare connects below say which address did what.
     """
     if route.proxied or len(addresses) != 1 or route.server.scheme != "https":
         return None
     session = await ctx.probe(API_SESSION)
-    await ctx.probe(VERSION)
+    version = await ctx.probe(VERSION)
+    if version.error_kind == "connect-timeout" and session.peer_address is None:
+        # The session's one connect to the one address had no answer within --timeout: a bare
+        # connect would wait as long again to say the same (packets dropped on the way).
+        waited = version.timings.total or ctx.timeout * 1000
+        attempt = ConnectAttempt(
+            addresses[0], route.dial.port, "timeout", f"no answer within {ctx.timeout:g}s", waited
+        )
+        return TcpConnect(route.dial.host, route.dial.port, route.proxy_url, (attempt,), "timeout", waited)
     timings = session.connection_timings
     if timings is None or timings.connect is None or session.peer_address != addresses[0]:
         return None

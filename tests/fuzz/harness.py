@@ -22,6 +22,7 @@ from __future__ import annotations
 # ruff: noqa: UP031  (the YAML templates are full of braces; %-formatting keeps them readable)
 import base64
 import contextlib
+import faulthandler
 import hashlib
 import io
 import itertools
@@ -53,6 +54,9 @@ NETGUARD = REPO / "tests" / "lab" / "netguard"
 RSSWRAP = Path(__file__).with_name("rsswrap.py")
 #: Each case's --timeout: short, so that hangs (which must end at it) keep the campaign fast.
 CASE_TIMEOUT = 1.0
+#: An in-process case that has no verdict after this long has hung the harness's own process: the
+#: watchdog names the case, dumps every thread's stack and ends the campaign (a hang must be loud).
+WATCHDOG_SECONDS = 60.0
 CASE_LIMIT = 10.0
 RSS_LIMIT_MIB = 200
 #: In-process, the peak RSS is the whole test process's; a case may not grow it by more than this.
@@ -704,6 +708,16 @@ def _relocate(root: Path, old: str, new: str) -> None:
                     Path(p).write_bytes(data.replace(old.encode(), new.encode()))
 
 
+def _hung(seed: int, number: int, campaign_size: int) -> None:
+    sys.stderr.write(
+        f"FUZZ WATCHDOG seed={seed} case={number}: no verdict within {WATCHDOG_SECONDS:g}s; replay: "
+        f"python bench/fuzz.py --n {campaign_size} --seed {seed} --case {number}\n"
+    )
+    faulthandler.dump_traceback(all_threads=True)
+    sys.stderr.flush()
+    os._exit(3)
+
+
 def run_case(
     case: S.Case,
     number: int,
@@ -721,6 +735,9 @@ def run_case(
     prepared = materialise(case, case_dir, peers)
     if any("\x00" in k for k in prepared.kubeconfig) or "\x00" in "".join(prepared.env.values()):
         subprocess_run = False  # no process can be given an environment holding a NUL byte
+    watchdog = threading.Timer(WATCHDOG_SECONDS, _hung, (seed, number, campaign_size))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         outcome = (run_subprocess if subprocess_run else run_in_process)(case, prepared)
         problems = check_outcome(outcome, prepared, subprocess_run=subprocess_run)
@@ -729,6 +746,8 @@ def run_case(
 
         outcome = Outcome(-1, "", traceback.format_exc(), "", 0.0)
         problems = [f"harness error: {type(exc).__name__}: {exc}"]
+    finally:
+        watchdog.cancel()
     if not problems:
         _cleanup(case_dir)
         return outcome, None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from kdoctor.api import Check, Context, Mode, Probe, Result
 
@@ -144,7 +145,35 @@ class LeaksSecret(Check):
 
 
 CHECKS = (First, Broken, AfterBroken, Crashes, WaitsForPeer, SetsPeer, PodOnly, AfterPodOnly, OptIn)
+class Starved(Check):
+    """Cannot run for longer than its bound (the loop blocked, as on a starved machine), then passes."""
+
+    id = "sample.starved"
+    title = "The starved check keeps its verdict"
+
+    async def run(self, ctx: Context) -> Result:
+        for _ in range(3):
+            # Blocking the loop thread is what descheduling looks like from inside the process.
+            time.sleep(1.0)
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        return Result.ok("parsed in the end")
+
+
+class HangsAfterStarving(Check):
+    """Blocked for a while, then waits forever: the bound still ends it."""
+
+    id = "sample.starves-then-hangs"
+    title = "The starved, then hanging check ends"
+
+    async def run(self, ctx: Context) -> Result:
+        time.sleep(1.0)
+        await asyncio.sleep(3600)
+        return Result.ok("unreachable")
+
+
 SLOW = (Hangs,)
+STARVED = (Starved, HangsAfterStarving)
 LEAKY = (LeaksSecret,)
 NOT_A_CHECK = (object,)
 
