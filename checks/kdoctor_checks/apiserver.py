@@ -268,9 +268,15 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
     if kind in _TLS_FAILURES:
         where = "tls.chain or tls.hostname says why" if kind == "tls-verify" else "see tls.chain"
         return Result.skip(f"no HTTP exchange: {response.error} ({where})")
+    if response.not_sent:
+        # Never asked: nothing is known of the answer, and the stall that used up the time is reported
+        # where it happened.
+        return Result.skip(f"not examined: {response.error}")
     if kind == "read-timeout":
+        # Cut short when the target's time ran out: how long it waited, and which stall ended it.
+        waited = f"within {ctx.timeout:g}s" if response.cut_by is None else f"({response.error})"
         return Result.fail(
-            f"{what}: the connection and TLS work, but no response headers came within {ctx.timeout:g}s "
+            f"{what}: the connection and TLS work, but no response headers came {waited} "
             "(kubectl: Client.Timeout exceeded while awaiting headers)",
             hint="Something in the path accepts requests and never answers: a load balancer or proxy without a "
             "healthy backend, or an overloaded apiserver. Check the apiserver's health and logs and the load "

@@ -870,6 +870,12 @@ class ProxyServices(Check):
                 )
                 continue
             response = await session.get(path, authenticated=True)
+            if response.not_sent:
+                # The target's time ran out on an earlier stall: this one was never asked.
+                rows.append(
+                    {"service": f"{namespace}/{ref.name}", "path": path, "outcome": "not probed (time)"}
+                )
+                continue
             rows.append(_service_row(namespace, ref, label, path, response))
         return _judge_services(rows, len(targets))
 
