@@ -1,7 +1,8 @@
 """How far past --timeout each kind of hang ends: `python bench/bench_hangs.py [--timeout T] [--runs N]`.
 
 For every phase a loopback peer hangs in (TCP connect, TLS handshake, response headers, a
-trickling body, a proxy CONNECT, the system resolver), kdoctor runs with --timeout T and the
+trickling body, a proxy CONNECT, the system resolver), and for a server that answers /version and
+leaves the other requests hanging (a small TLS server here, and the emulator's etcd-down), kdoctor runs with --timeout T and the
 overrun (verdict time - T) is printed: median and worst of N runs. The issue's bound is T + 0.2 s
 per target and T + 0.5 s for several hanging targets at once. In-process runs time run_command
 (what the CLI calls); the resolver row times a whole process (start-up included, ~0.4 s) because
@@ -33,18 +34,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--only", action="append", default=[], help="rows whose name contains this (repeatable)"
+    )
     args = parser.parse_args()
     t = args.timeout
     rows: list[tuple[str, list[float]]] = []
 
     def measure(name: str, once: Callable[[Path], float]) -> None:
+        if args.only and not any(word in name for word in args.only):
+            return
         samples = []
         for _ in range(args.runs):
             with tempfile.TemporaryDirectory() as d:
                 samples.append(once(Path(d)) - t)
         rows.append((name, samples))
         print(
-            f"{name:<28} overrun median {statistics.median(samples):+.3f}s  worst {max(samples):+.3f}s",
+            f"{name:<34} overrun median {statistics.median(samples):+.3f}s  worst {max(samples):+.3f}s",
             flush=True,
         )
 
@@ -62,6 +68,28 @@ def main() -> int:
                 ).seconds
 
         measure(label, once)
+
+    def partial(d: Path) -> float:
+        """Answers /version, leaves every other request hanging: an apiserver whose storage is gone."""
+        with hangs.peer("partial") as p:
+            return hangs.run_in_process(hangs.kubeconfig(d / "c", f"https://127.0.0.1:{p.port}"), t).seconds
+
+    measure("answers /version only", partial)
+
+    def etcd_down(d: Path) -> float:
+        from kdoctor.emulator import Emulator
+
+        with Emulator("etcd-down") as api:
+            return hangs.run_in_process(api.write_kubeconfig(d / "c"), t).seconds
+
+    measure("emulator etcd-down", etcd_down)
+
+    def partial_concurrent(d: Path) -> float:
+        with hangs.peer("partial") as a, hangs.peer("partial") as b, hangs.peer("partial") as c:
+            (d / "c").write_text(json.dumps(hangs.multi_target_config({"a": a, "b": b, "c": c})))
+            return hangs.run_in_process(d / "c", t, all_contexts=True).seconds
+
+    measure("3 answering-/version-only at once", partial_concurrent)
 
     def proxy(d: Path) -> float:
         with hangs.peer("accept") as p:
@@ -86,25 +114,7 @@ def main() -> int:
 
     def concurrent(d: Path) -> float:
         with hangs.peer("headers") as a, hangs.peer("trickle") as b, hangs.peer("accept") as c:
-            names = {"a": a, "b": b, "c": c}
-            doc = {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": n,
-                        "cluster": {
-                            "server": f"https://127.0.0.1:{p.port}",
-                            "insecure-skip-tls-verify": True,
-                        },
-                    }
-                    for n, p in names.items()
-                ],
-                "contexts": [{"name": n, "context": {"cluster": n, "user": "u"}} for n in names],
-                "current-context": "a",
-                "users": [{"name": "u", "user": {"token": "t"}}],
-            }
-            (d / "c").write_text(json.dumps(doc))
+            (d / "c").write_text(json.dumps(hangs.multi_target_config({"a": a, "b": b, "c": c})))
             return hangs.run_in_process(d / "c", t, all_contexts=True).seconds
 
     measure("3 hanging targets at once", concurrent)

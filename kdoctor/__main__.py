@@ -43,11 +43,24 @@ def _dispatch(argv: list[str]) -> object:
     if argv[:1] == ["run"]:
         values = parse_run(argv[1:])
         if values is not None:
+            _freeze_engine()
             return execute(values)
     from kdoctor.cli import main as cli_main  # lazy: typer and click, only off the fast path
 
     cli_main()
     return 0
+
+
+def _freeze_engine() -> None:
+    """Import the engine, then keep the collector off everything allocated so far.
+
+    The modules, classes and functions of the engine (some 27,000 objects) live as long as the
+    process; without this the first collection of a run walks them all (~15 ms of a 250 ms run)
+    and finds nothing to free. Frozen objects are never collected; objects made later are, as before.
+    """
+    import kdoctor.app  # noqa: F401  (lazy: only a run needs the engine)
+
+    gc.freeze()
 
 
 def _exit(code: object) -> None:

@@ -115,6 +115,51 @@ def test_many_hanging_targets_at_once_end_together(tmp_path: Path) -> None:
     _no_errors(run)
 
 
+def test_a_server_that_answers_version_and_stalls_the_rest_costs_one_timeout(tmp_path: Path) -> None:
+    # An apiserver whose storage is gone, at its simplest: /version is answered, every other request
+    # (health, discovery, the reviews, the endpoints read) gets no answer. Before: one timeout per
+    # stalled request, in turn (5.4 s at T=1, and past the check's time bound at T=2).
+    with hangs.peer("partial") as p:
+        run = hangs.run_in_process(hangs.kubeconfig(tmp_path / "config", f"https://127.0.0.1:{p.port}"), T)
+    assert run.seconds < T + IN_PROCESS_MARGIN, f"verdict after {run.seconds:.2f}s"
+    _no_errors(run)
+    statuses = run.statuses()
+    assert statuses["apiserver.version"] == "pass", statuses
+    # Each stalled request says what happened to it: no answer within the timeout.
+    for check in ("apiserver.livez", "apiserver.readyz"):
+        assert statuses[check] == "fail", (check, run.summary(check))
+        assert f"no response headers came within {T:g}s" in run.summary(check)
+    assert statuses["auth.identity"] == "fail"
+    assert f"no response headers within {T:g}s of the request" in run.summary("auth.identity")
+    assert f"no response headers within {T:g}s of the request" in run.summary("apiserver.discovery")
+
+
+def test_etcd_down_gets_its_verdict_at_the_timeout(tmp_path: Path, emulator: EmulatorFactory) -> None:
+    api = emulator("etcd-down")
+    run = hangs.run_in_process(api.write_kubeconfig(tmp_path / "config"), T)
+    assert run.seconds < T + IN_PROCESS_MARGIN, f"verdict after {run.seconds:.2f}s"
+    _no_errors(run)
+    (target,) = run.report["targets"]
+    # Root cause first, as before: the health check names etcd; the stalled review points to it.
+    assert target["root_cause"]["id"] == "apiserver.livez", target["root_cause"]
+    assert "[-]etcd failed" in run.summary("apiserver.livez")
+    assert run.statuses()["auth.identity"] == "skip"
+    assert "(apiserver.livez)" in run.summary("auth.identity")
+    assert f"no response headers within {T:g}s of the request" in run.summary("auth.identity")
+    # The requests it does answer are still asked and judged.
+    assert run.statuses()["apiserver.discovery"] == "pass", run.summary("apiserver.discovery")
+
+
+def test_many_servers_that_stall_all_but_version_end_together(tmp_path: Path) -> None:
+    with hangs.peer("partial") as a, hangs.peer("partial") as b, hangs.peer("partial") as c:
+        config = tmp_path / "config"
+        config.write_text(json.dumps(hangs.multi_target_config({"a": a, "b": b, "c": c})))
+        run = hangs.run_in_process(config, T, all_contexts=True)
+    assert len(run.report["targets"]) == 3
+    assert run.seconds < T + IN_PROCESS_MARGIN + 1, f"verdict after {run.seconds:.2f}s"
+    _no_errors(run)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 and not os.environ.get("CI"), reason="needs root for unshare -m")
 def test_a_resolver_that_never_answers_does_not_hold_the_process(tmp_path: Path) -> None:
     assert shutil.which("unshare"), "unshare (util-linux) is needed"

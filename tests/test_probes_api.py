@@ -19,7 +19,16 @@ from kdoctor.api import Mode
 from kdoctor.context import Context, Environment, Options, Target
 from kdoctor.emulator import Emulator
 from kdoctor.probes import parse_endpoint
-from kdoctor.probes.api import API_SESSION, MAX_BODY, TLS_HANDSHAKE, VERSION, ApiSession, close_session
+from kdoctor.probes.api import (
+    API_SESSION,
+    GRACE,
+    MAX_BODY,
+    PATIENCE,
+    TLS_HANDSHAKE,
+    VERSION,
+    ApiSession,
+    close_session,
+)
 from kdoctor.probes.route import Route
 from tests.lab.proxies import Tinyproxy
 
@@ -231,51 +240,95 @@ def test_slow_headers_from_the_first_request_on_is_the_routes_fact(
     assert elapsed < 0.5
 
 
-def test_a_read_timeout_after_an_answer_is_that_requests_fact(
+REVIEW_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+ENDPOINTS_PATH = "/api/v1/namespaces/default/endpoints/kubernetes"
+
+
+def test_stalled_requests_cost_one_timeout_and_the_others_are_still_answered(
     emulator: EmulatorFactory, tmp_path: Path
 ) -> None:
-    # An apiserver without etcd answers /version and /livez but never the SelfSubjectReview.
+    # An apiserver without etcd answers /version, /livez, /readyz and discovery, never the
+    # SelfSubjectReview nor a read of a resource. Checks ask them all at about the same time.
     api = emulator("etcd-down")
     ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
-    review_path = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
-    closed: list[bool] = []
+    async def body(ctx: Context) -> tuple[list[Any], float, Any, int]:
+        session = await ctx.probe(API_SESSION)
+        await session.get("/version", authenticated=False)
+        started = time.monotonic()
+        answers = await asyncio.gather(
+            session.post(REVIEW_PATH, {"kind": "SelfSubjectReview"}, authenticated=True),
+            session.get("/livez?verbose", authenticated=False),
+            session.get(ENDPOINTS_PATH, authenticated=True),
+            session.get("/readyz?verbose", authenticated=False),
+            session.get("/api", authenticated=True),
+        )
+        elapsed = time.monotonic() - started
+        await asyncio.sleep(PATIENCE + GRACE + 0.2)  # past the target's end
+        seen = len(api.requests)
+        # Asked once the target's time is up: not sent, and nothing reaches the server.
+        late = await session.get("/apis", authenticated=True)
+        await asyncio.sleep(0.1)
+        return answers, elapsed, late, len(api.requests) - seen
+
+    (review, livez, endpoints, readyz, discovery), elapsed, late, reached = within(ctx, body)
+    # Each stalled request is its own fact, with its own timeout, not a repeat of another.
+    for stalled in (review, endpoints):
+        assert stalled.error_kind == "read-timeout" and not stalled.repeated, stalled
+        assert stalled.error == "no response headers within 1s of the request" and stalled.cut_by is None
+        assert stalled.stalled and stalled.credentials_sent
+    # The others were asked on other connections (HTTP/1.1 cannot pass a stuck request) and answered.
+    assert livez.status == 500 and "[-]etcd failed: reason withheld" in livez.failed_subchecks
+    assert readyz.status == 500 and discovery.status == 200
+    # One timeout for the lot, not one per stalled request (generous margin for a loaded machine).
+    assert 0.9 <= elapsed < 1.0 + 0.9, elapsed
+    assert late.not_sent and not late.answered and not late.stalled and not late.credentials_sent
+    assert late.cut_by in (f"POST {REVIEW_PATH}", f"GET {ENDPOINTS_PATH}"), late
+    assert late.error.startswith("not sent: the target's time ran out: ") and "within 1s" in late.error
+    assert reached == 0
+    by_connection: dict[int, list[str]] = {}
+    for r in api.requests:
+        by_connection.setdefault(r.connection_id, []).append(r.path)
+    # The two stalled requests are on different connections, each the last on its connection.
+    stuck = [cid for cid, paths in by_connection.items() if paths[-1] in (REVIEW_PATH, ENDPOINTS_PATH)]
+    assert len(stuck) == 2, by_connection
+    assert len(by_connection) <= 6, by_connection
+
+
+def test_a_request_asked_after_the_first_stall_gets_what_is_left_of_the_targets_time(
+    emulator: EmulatorFactory, tmp_path: Path
+) -> None:
+    # One after the other: the review stalls for its timeout; the next review is sent (the target has a
+    # little time left) and cut when the target's time runs out; what is asked after that is not sent.
+    api = emulator("etcd-down")
+    ctx = make_ctx(api.write_kubeconfig(tmp_path / "config"), tmp_path, timeout=1.0)
 
     async def body(ctx: Context) -> list[tuple[Any, float]]:
         session = await ctx.probe(API_SESSION)
         out = []
-        for index, send in enumerate(
-            (
-                lambda: session.get("/version", authenticated=False),
-                lambda: session.post(review_path, {"kind": "SelfSubjectReview"}, authenticated=True),
-                lambda: session.get("/livez?verbose", authenticated=False),
-                lambda: session.post(review_path, {"kind": "SelfSubjectReview"}, authenticated=True),
-                lambda: session.get("/readyz?verbose", authenticated=False),
-            )
+        for send in (
+            lambda: session.get("/version", authenticated=False),
+            lambda: session.post(REVIEW_PATH, {"kind": "SelfSubjectReview"}, authenticated=True),
+            lambda: session.post(REVIEW_PATH, {"kind": "SelfSubjectReview"}, authenticated=True),
+            lambda: session.get("/readyz?verbose", authenticated=False),
         ):
-            client = session._client
             started = time.monotonic()
             out.append((await send(), time.monotonic() - started))
-            if index == 1:
-                closed.append(client is not None and client.is_closed)
         return out
 
-    (version, _), (review, review_s), (livez, _), (again, again_s), (readyz, _) = within(ctx, body)
+    (version, _), (review, review_s), (again, again_s), (readyz, readyz_s) = within(ctx, body)
     assert version.status == 200
-    assert review.error_kind == "read-timeout" and not review.repeated
-    assert 0.9 <= review_s < 2.0
-    # Sent, on a new connection, and answered: not the review's failure repeated.
-    assert livez.status == 500 and not livez.repeated and livez.new_connection
-    assert "[-]etcd failed: reason withheld" in livez.failed_subchecks
-    # The review is asked again and gets its own timeout; the connection after it works again.
-    assert again.error_kind == "read-timeout" and not again.repeated and 0.9 <= again_s < 2.0
-    assert readyz.status == 500 and readyz.new_connection
-    # The client holding the stuck connection was closed; the server saw one new connection per stall.
-    assert closed == [True]
-    by_connection = [(r.connection_id, r.path) for r in api.requests]
-    assert len({cid for cid, _ in by_connection}) == 3, by_connection
-    assert by_connection[1][0] == by_connection[0][0]  # the review went on /version's connection
-    assert by_connection[2][0] != by_connection[1][0]
+    assert review.error_kind == "read-timeout" and review.cut_by is None and 0.9 <= review_s < 2.0
+    label = f"POST {REVIEW_PATH}"
+    # Cut short (or, on a slow machine, still opening its new connection): it says which stall ended it.
+    assert again.cut_by == label and not again.repeated, again
+    if again.error_kind == "read-timeout":
+        assert again.error.endswith(f"the target's time ran out: {label} got no answer within 1s"), again
+    else:
+        assert again.not_sent, again
+    assert again_s < 0.5
+    assert readyz.not_sent and readyz.cut_by == label and readyz_s < 0.1
+    assert [r.path for r in api.requests].count("/readyz") == 0
 
 
 def test_refused_connection(tmp_path: Path) -> None:

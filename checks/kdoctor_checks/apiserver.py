@@ -11,6 +11,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import kdoctor.api as api
 from kdoctor.api import (
     ADDRESS_SURVEY,
     DISCOVERY,
@@ -25,14 +26,15 @@ from kdoctor.api import (
     Check,
     Context,
     Result,
-    describe_dial,
-    go_dial_plan,
     is_ip_literal,
     iso_utc,
     judge_discovery,
     judge_skew,
     phase_timings,
 )
+
+# `api.go_dial_plan` and `api.describe_dial` resolve on first use (the facade's lazy names):
+# kdoctor.dialplan loads only when the server's name has several addresses to survey.
 
 __all__ = [
     "CHECKS",
@@ -227,10 +229,10 @@ async def _dial_note(ctx: Context, host: str, details: dict[str, Any]) -> str:
     if not survey:
         return ""
     outcomes = {a.address: a.outcome for a in survey}
-    plan = go_dial_plan([a.address for a in survey])
+    plan = api.go_dial_plan([a.address for a in survey])
     details["addresses"] = [{"address": a.address, "outcome": a.outcome, "error": a.error} for a in survey]
     details["go_dial_order"] = {"primaries": list(plan.primaries), "fallbacks": list(plan.fallbacks)}
-    return f"; note: {describe_dial(host, plan, outcomes)}"
+    return f"; note: {api.describe_dial(host, plan, outcomes)}"
 
 
 def _html_title(body: bytes) -> str | None:
@@ -266,9 +268,15 @@ def _failure_result(ctx: Context, response: ApiResponse, what: str, details: dic
     if kind in _TLS_FAILURES:
         where = "tls.chain or tls.hostname says why" if kind == "tls-verify" else "see tls.chain"
         return Result.skip(f"no HTTP exchange: {response.error} ({where})")
+    if response.not_sent:
+        # Never asked: nothing is known of the answer, and the stall that used up the time is reported
+        # where it happened.
+        return Result.skip(f"not examined: {response.error}")
     if kind == "read-timeout":
+        # Cut short when the target's time ran out: how long it waited, and which stall ended it.
+        waited = f"within {ctx.timeout:g}s" if response.cut_by is None else f"({response.error})"
         return Result.fail(
-            f"{what}: the connection and TLS work, but no response headers came within {ctx.timeout:g}s "
+            f"{what}: the connection and TLS work, but no response headers came {waited} "
             "(kubectl: Client.Timeout exceeded while awaiting headers)",
             hint="Something in the path accepts requests and never answers: a load balancer or proxy without a "
             "healthy backend, or an overloaded apiserver. Check the apiserver's health and logs and the load "

@@ -718,11 +718,15 @@ class IdentityCheck(Check):
         )
         # The apiserver's own health report names the cause (etcd down leaves storage-backed requests
         # hanging while /livez answers): that check reports it, this one would only repeat it.
-        if response.server_could_not_serve and (unhealthy := await _apiserver_unhealthy(ctx)) is not None:
+        if (response.server_could_not_serve or response.not_sent) and (
+            unhealthy := await _apiserver_unhealthy(ctx)
+        ) is not None:
             return Result.skip(
                 f"not examined: the apiserver is not ready: {unhealthy}; the SelfSubjectReview: "
                 f"{_what_went_wrong(response)}"
             )
+        if response.not_sent:
+            return Result.skip(f"not examined: the SelfSubjectReview was {response.error}")
         if response.status is None:
             return Result.fail(
                 f"no answer to the SelfSubjectReview: {response.error}",
@@ -1173,11 +1177,15 @@ class PermissionsCheck(Check):
                 "review": _response_details(response),
             }
         )
-        if response.server_could_not_serve and (unhealthy := await _apiserver_unhealthy(ctx)) is not None:
+        if (response.server_could_not_serve or response.not_sent) and (
+            unhealthy := await _apiserver_unhealthy(ctx)
+        ) is not None:
             return Result.skip(
                 f"not examined: the apiserver is not ready: {unhealthy}; the SelfSubjectRulesReview: "
                 f"{_what_went_wrong(response)}"
             )
+        if response.not_sent:
+            return Result.skip(f"not examined: the SelfSubjectRulesReview was {response.error}")
         if response.status is None:
             return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}")
         if response.status == 403 and await _self_review_forbidden(ctx):

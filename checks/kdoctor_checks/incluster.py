@@ -9,27 +9,29 @@ in-cluster target then goes through the same apiserver, tls and auth checks as a
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
+import kdoctor.api as api
 from kdoctor.api import (
     HOST_VAR,
     IN_CLUSTER_ENV,
     PORT_HTTPS_VAR,
     PORT_VAR,
-    REFRESH_GRACE,
     SERVICE_ACCOUNT,
     Check,
     Context,
     Mode,
     Result,
-    ServiceAccountFacts,
-    expected_refresh,
     expires_soon,
-    is_dns1123_label,
     iso_utc,
 )
 
-# kdoctor.incluster is imported where it is used: on a laptop these checks do not apply, and the
-# module's facts and probes would only cost start-up time.
+if TYPE_CHECKING:
+    from kdoctor.api import ServiceAccountFacts
+
+# kdoctor.incluster (its facts, dataclasses and probes, ~3 ms to import) loads where it is used:
+# `api.expected_refresh`, `api.REFRESH_GRACE` and `api.is_dns1123_label` resolve on first use (the
+# facade's lazy names), so on a laptop, where these checks do not apply, it is never imported.
 
 __all__ = ["CHECKS"]
 
@@ -186,8 +188,8 @@ class Token(Check):
                 f"the token for {who} is not valid before {iso_utc(claims.nbf)} (now {iso_utc(now)})",
                 hint="This node's clock is behind the apiserver's: fix time sync (chrony/NTP) on the node.",
             )
-        refresh = expected_refresh(claims)
-        if refresh is not None and claims.iat is not None and now > refresh + REFRESH_GRACE:
+        refresh = api.expected_refresh(claims)
+        if refresh is not None and claims.iat is not None and now > refresh + api.REFRESH_GRACE:
             return Result.warn(
                 f"the token for {who} is stale: issued {_duration(now - claims.iat)} ago, the kubelet "
                 f"should have replaced it by {iso_utc(refresh)}",
@@ -293,7 +295,7 @@ class Namespace(Check):
             return Result.fail(f"cannot read {ns.path}: {ns.error}", hint=_AUTOMOUNT_HINT)
         if not ns.value:
             return Result.fail(f"{ns.path} is empty", hint=_AUTOMOUNT_HINT)
-        if not is_dns1123_label(ns.value):
+        if not api.is_dns1123_label(ns.value):
             return Result.fail(
                 f"{ns.path} holds {ns.value[:80]!r}, not a namespace name",
                 hint="Recreate the pod; the kubelet writes the pod's namespace there.",

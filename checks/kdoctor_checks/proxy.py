@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import kdoctor.api as api
 from kdoctor.api import (
     ACCESS,
     API_SESSION,
@@ -40,12 +41,13 @@ from kdoctor.api import (
     interception_issuer,
     is_loopback,
     live_leases,
-    no_proxy_notes,
-    no_proxy_value,
     normal_ip,
     python_client_would_choose,
     status_words,
 )
+
+# `api.no_proxy_notes` and `api.no_proxy_value` resolve on first use (the facade's lazy names):
+# kdoctor.noproxy loads only for a route through a proxy from the environment, where NO_PROXY matters.
 
 __all__ = [
     "CHECKS",
@@ -188,7 +190,7 @@ class ProxyEnv(Check):
 
 def _no_proxy_note(ctx: Context, access: AccessSpec, details: dict[str, Any]) -> str:
     """NO_PROXY entries that look as if they exempt the server but do not, as a note (kdoctor.noproxy)."""
-    notes = no_proxy_notes(no_proxy_value(ctx.env), _host_of(access.server))
+    notes = api.no_proxy_notes(api.no_proxy_value(ctx.env), _host_of(access.server))
     if not notes:
         return ""
     details["no_proxy_notes"] = [{"entry": n.entry, "kind": n.kind, "instead": n.instead} for n in notes]
@@ -868,6 +870,12 @@ class ProxyServices(Check):
                 )
                 continue
             response = await session.get(path, authenticated=True)
+            if response.not_sent:
+                # The target's time ran out on an earlier stall: this one was never asked.
+                rows.append(
+                    {"service": f"{namespace}/{ref.name}", "path": path, "outcome": "not probed (time)"}
+                )
+                continue
             rows.append(_service_row(namespace, ref, label, path, response))
         return _judge_services(rows, len(targets))
 

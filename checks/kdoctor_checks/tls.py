@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import kdoctor.api as api
 from kdoctor.api import (
     API_SESSION,
     CHAIN_ANALYSIS,
@@ -35,13 +36,14 @@ from kdoctor.api import (
     Unavailable,
     expires_soon,
     go_hostname_error,
-    go_rejections,
-    go_version,
     hostname_matches,
     human_utc,
     phase_timings,
     strength_problems,
 )
+
+# `api.go_rejections` and `api.go_version` resolve on first use (the facade's lazy names): kdoctor.gotls
+# loads only when a handshake failed or kubectl's Go version matters, not on a healthy run.
 
 __all__ = ["CHECKS", "ChainCheck", "ExpiryCheck", "HostnameCheck", "InsecureCheck", "StrengthCheck"]
 
@@ -442,7 +444,7 @@ class ChainCheck(Check):
 def _go_words(facts: _Facts, rules: tuple[str, ...] = ("sha1-signature", "rsa-too-small")) -> str:
     """Go's own errors for the verified path (kdoctor.gotls), "" when Go has none of `rules`."""
     path = facts.analysis.path or facts.analysis.chain
-    found = [r for r in go_rejections(path, facts.session.server_hostname) if r.rule in rules]
+    found = [r for r in api.go_rejections(path, facts.session.server_hostname) if r.rule in rules]
     return "; ".join(f"{r.go_error} ({r.subject}; {r.since} and later)" for r in found)
 
 
@@ -451,7 +453,7 @@ async def _kubectl_toolchain(ctx: Context) -> tuple[int, int] | None:
     client = (await ctx.probe(KUBECTL_CLIENT)).version
     if not client or "dispatcher" in str(client.get("gitVersion", "")):
         return None
-    return go_version(str(client.get("goVersion", "")))
+    return api.go_version(str(client.get("goVersion", "")))
 
 
 def _local_kubectl_words(facts: _Facts, toolchain: tuple[int, int] | None) -> str:
@@ -460,8 +462,8 @@ def _local_kubectl_words(facts: _Facts, toolchain: tuple[int, int] | None) -> st
         return ""
     path = facts.analysis.path or facts.analysis.chain
     host = facts.session.server_hostname
-    current = {r.rule for r in go_rejections(path, host)}
-    local = {r.rule for r in go_rejections(path, host, toolchain=toolchain)}
+    current = {r.rule for r in api.go_rejections(path, host)}
+    local = {r.rule for r in api.go_rejections(path, host, toolchain=toolchain)}
     if current and not local & current - {"cn-only"}:
         return (
             f"; the kubectl on PATH (built with go{toolchain[0]}.{toolchain[1]}) still accepts it, kubectl "

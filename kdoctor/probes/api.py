@@ -16,12 +16,22 @@ How it talks to the server is how kubectl would, with kdoctor's own safety rules
   `credentials_reason` says so and tls.insecure reports it.
 - Requests never raise on network trouble: `ApiResponse.error_kind` classifies what went wrong. A
   connection-level failure (refused, TLS, a connect or handshake timeout) is remembered and not
-  retried, so a server that hangs costs one timeout per target, not one per check. A request that
-  got no answer in time (no response headers, a body that stalls) is that request's fact once the
-  server has answered another one: an apiserver without etcd answers /version and /livez but never
-  the SelfSubjectReview. The stuck connection is closed and the next request gets a fresh one and
-  its own timeout. Until the server has answered anything, silence is the route's fact (a load
-  balancer without backends) and is remembered like a refused connection.
+  retried, so a server that hangs costs one timeout per target, not one per check. Until the server
+  has answered anything, silence is the route's fact too (a load balancer without backends) and is
+  remembered like a refused connection.
+- A server that answers some requests and leaves others hanging (an apiserver without etcd answers
+  /version and /livez, never the SelfSubjectReview) still costs one timeout per target, not one per
+  stalled request, and the requests it would answer are still asked:
+  - Requests take turns on the one connection. One that has waited `PATIENCE` (a few of this server's
+    round trips, at least 0.1 s) behind a request still unanswered no longer waits: from then on
+    the session opens another connection for each request that finds every connection busy (at most
+    `MAX_CONNECTIONS`). HTTP/1.1 cannot carry a second request past a stuck one. As in kubectl's
+    Client.Timeout, the wait for a connection counts against the request's timeout.
+  - A request with no answer in time is that request's fact (not the connection's); its connection
+    is closed. The first such stall starts the target's end: requests get answers until one
+    timeout after it started (after the switch to several connections, when that came later) plus
+    `GRACE`. A request still unanswered then is cut and says so, naming that first stall; a request
+    asked later is not sent (error kind "not-sent"), never reported as the server's failure.
 - When verification fails, `TLS_HANDSHAKE` makes one more handshake, unverified, only to read the
   chain the server presents (see `kdoctor.probes.tls.capture_chain_unverified`).
 """
@@ -122,6 +132,17 @@ _STICKY = frozenset(
 #: the request's own fact, not the connection's.
 _PER_REQUEST = frozenset({"read-timeout", "timeout"})
 _DROPPED_HEADERS = frozenset({"set-cookie"})
+#: How long a request waits behind an unanswered one on the busy connection before the session opens
+#: more connections (the floor; four of the server's round trips when that is longer, at most a
+#: quarter of --timeout). Healthy answers come in milliseconds: this is never reached on them.
+PATIENCE = 0.1
+#: After the first stall's timeout, how long requests sent at about the same time still have to
+#: finish (they went out on their new connection just after it).
+GRACE = 0.1
+#: Connections one target may hold open at once when requests stall.
+MAX_CONNECTIONS = 6
+#: The wait for a free connection is counted in steps of this many seconds.
+_TICK = 0.01
 
 
 @dataclass(frozen=True)
@@ -145,7 +166,8 @@ class ApiResponse:
     error kinds: refused, unreachable, dns, connect-timeout, tls-handshake-timeout, tls-verify
     (certificate verification failed), tls-error, tls-config (the CA or client certificate could
     not be loaded), proxy-error, read-timeout (no response headers in time), write-timeout,
-    timeout (the request's overall budget), reset, protocol-error, error.
+    timeout (the request's overall budget), reset, protocol-error, error; not-sent (the target's
+    time ran out before the request went out: `cut_by` names the request whose stall ended it).
     """
 
     method: str
@@ -171,6 +193,9 @@ class ApiResponse:
     proxy_fault: ProxyFault | None = None
     #: The HTTP version the answer came in ("HTTP/1.1"; HTTP/2 is not offered, see the module doc).
     protocol: str | None = None
+    #: "METHOD path" of the target's first stalled request, when this request was cut short or not
+    #: sent because that stall ended the target's time (see the module doc).
+    cut_by: str | None = None
 
     @property
     def answered(self) -> bool:
@@ -189,6 +214,11 @@ class ApiResponse:
         """The "[-]name failed: reason" lines of a health answer (/livez?verbose, /readyz?verbose)."""
         lines = self.body.decode("utf-8", "replace").splitlines()
         return [line.strip() for line in lines if line.strip().startswith("[-]")][:20]
+
+    @property
+    def not_sent(self) -> bool:
+        """The target's time had run out: the request never went out (nothing is known of its answer)."""
+        return self.error_kind == "not-sent"
 
     @property
     def stalled(self) -> bool:
@@ -246,14 +276,26 @@ class ApiSession:
         self.peer_address: str | None = None
         #: (error kind, message) when the client could not be set up (CA unreadable, SOCKS unsupported).
         self.config_error: tuple[str, str] | None = None
-        self._client: httpx.AsyncClient | None = None
+        #: The connections: one normally; more once requests stall (see the module doc).
+        self._lanes: list[_Lane] = []
+        self._verify: ssl.SSLContext | bool | None = None
         #: The network backend that dials along the route (set with the client); its traces hold the
         #: route's phase timings.
         self.backend: RouteBackend | None = None
         self._sticky: ApiResponse | None = None
         #: Some request got an HTTP answer: the server speaks, so a later silence is per request.
         self._answered = False
-        self._lock = asyncio.Lock()
+        #: Set (and replaced) whenever a connection is freed or a waiting request must look again.
+        self._freed = asyncio.Event()
+        #: The loop time from which every request that finds the connections busy gets its own.
+        self._parallel_since: float | None = None
+        #: This server's first answer's round trip (request sent to headers), in seconds.
+        self._round_trip: float | None = None
+        #: The first request left unanswered (after an answer), and when the target's time runs out.
+        self._first_stall: ApiResponse | None = None
+        self._times_up = asyncio.Event()
+        self._times_up_handle: asyncio.TimerHandle | None = None
+        self._closing: set[asyncio.Task[None]] = set()
         self._evidence: asyncio.Future[PeerTls] | None = None
 
     # --- policy -------------------------------------------------------------------------
@@ -318,17 +360,18 @@ class ApiSession:
             _load_client_cert(context, cred.client_cert_pem, cred.client_key_pem)
         return context
 
-    def _client_or_none(self) -> httpx.AsyncClient | None:
-        if self._client is not None or self.config_error is not None:
-            return self._client
-
-        try:
-            verify: ssl.SSLContext | bool = self._ssl_context() if self.https else False
-        except (ssl.SSLError, ValueError, OSError, TypeError) as exc:
-            self.config_error = ("tls-config", f"{type(exc).__name__}: {exc}")
+    def _new_client(self) -> httpx.AsyncClient | None:
+        """A client for one more connection, every one with the same TLS context; None: cannot be made."""
+        if self.config_error is not None:
             return None
+        if self._verify is None:
+            try:
+                self._verify = self._ssl_context() if self.https else False
+            except (ssl.SSLError, ValueError, OSError, TypeError) as exc:
+                self.config_error = ("tls-config", f"{type(exc).__name__}: {exc}")
+                return None
         try:
-            self._client = self._make_client(verify)
+            return self._make_client(self._verify)
         except ImportError:
             # httpx needs the optional socksio package for socks5:// proxies.
             self.config_error = (
@@ -336,7 +379,7 @@ class ApiSession:
                 f"kdoctor cannot use the {self.route.proxy_kind} {self.route.proxy_display}: "
                 "SOCKS support needs the socksio package (pip install 'httpx[socks]')",
             )
-        return self._client
+        return None
 
     def _make_client(self, verify: ssl.SSLContext | bool) -> httpx.AsyncClient:
         _import_httpx()
@@ -356,14 +399,16 @@ class ApiSession:
         # each connection along the route (direct, CONNECT tunnel, SOCKS5) with kdoctor's dialer, and
         # httpcore starts the apiserver's TLS inside it. httpx has no public hook for a network
         # backend, hence its pool is replaced (httpx 0.27-0.29 keep it in `_pool`).
-        self.backend = RouteBackend(self.route, self.timeout)
+        backend = RouteBackend(self.route, self.timeout)
+        if self.backend is None:
+            self.backend = backend
         transport._pool = httpcore.AsyncConnectionPool(
             ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
             max_connections=1,
             max_keepalive_connections=1,
             http1=True,
             http2=False,
-            network_backend=self.backend,
+            network_backend=backend,
         )
         return httpx.AsyncClient(
             transport=transport,
@@ -376,10 +421,15 @@ class ApiSession:
         )
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        if self._times_up_handle is not None:
+            self._times_up_handle.cancel()
+        clients = [lane.client for lane in self._lanes if lane.client is not None]
+        self._lanes = []
+        for client in clients:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.aclose(), self.timeout)
+        if self._closing:
+            await asyncio.wait(self._closing, timeout=self.timeout)
 
     # --- requests -------------------------------------------------------------------------
 
@@ -413,32 +463,139 @@ class ApiSession:
     ) -> ApiResponse:
         if authenticated:
             await self._ensure_credential()
-        async with self._lock:
+        loop = asyncio.get_running_loop()
+        asked = loop.time()
+        lane = await self._take_lane()
+        # Like kubectl's Client.Timeout, the wait for a connection counts against the request's
+        # timeout (half of it is always left for the answer).
+        read_timeout = max(self.timeout - (loop.time() - asked), self.timeout / 2)
+        try:
             if self._sticky is not None:
                 return dataclasses.replace(self._sticky, method=method, path=path, repeated=True)
             if self.route.proxy_error:
                 return ApiResponse(method, path, error_kind="proxy-error", error=self.route.proxy_error)
-            client = self._client_or_none()
-            if client is None:
+            if lane is None:
+                return self._not_sent(method, path)
+            if lane.client is None:
+                lane.client = self._new_client()
+            if lane.client is None:
                 kind, message = self.config_error or ("error", "no HTTP client")
                 response = ApiResponse(method, path, error_kind=kind, error=message)
             else:
-                response = await self._send(client, method, path, body, authenticated, accept)
+                response = await self._send(
+                    lane.client, method, path, body, authenticated, accept, read_timeout
+                )
             if response.answered:
                 self._answered = True
-            elif response.error_kind in _PER_REQUEST and self._answered and client is not None:
-                await self._drop_client(client)
+                if self._round_trip is None and response.timings.first_byte is not None:
+                    self._round_trip = response.timings.first_byte / 1000
+            elif lane.client is not None and (response.not_sent or (response.stalled and self._answered)):
+                # The connection is stuck in this request (or half open): it goes, the next request
+                # gets another.
+                lane.stuck = True
+                if response.cut_by is None:
+                    self._stalled(response, asked)
             elif response.error_kind in _STICKY:
                 self._sticky = response
             return response
+        finally:
+            if lane is not None:
+                self._release(lane)
 
-    async def _drop_client(self, client: httpx.AsyncClient) -> None:
-        """Close the client whose connection is stuck in a request; the next request makes a new one."""
-        # httpcore closes a connection whose request failed, but a cancelled body read (the overall
-        # budget) leaves that to its cancellation handling: closing the client makes it certain.
-        self._client = None
+    async def _take_lane(self) -> _Lane | None:
+        """A connection for one request, waiting for one if need be (see the module doc); None when
+        the request is not to be sent: a connection failure to repeat, or the target's time is up."""
+        loop = asyncio.get_running_loop()
+        waited = 0.0
+        while self._sticky is None and not self._times_up.is_set():
+            lane = next((x for x in self._lanes if not x.busy), None)
+            if lane is None and (
+                not self._lanes or (self._parallel_since is not None and len(self._lanes) < MAX_CONNECTIONS)
+            ):
+                lane = _Lane()
+                self._lanes.append(lane)
+            if lane is not None:
+                lane.busy = True
+                return lane
+            may_switch = self._parallel_since is None and self._answered
+            if may_switch and waited >= self._patience():
+                self._parallel_since = loop.time()
+                continue
+            freed, started = self._freed, loop.time()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(freed.wait(), _TICK if may_switch else None)
+            # A loop held up by CPU-bound work counts one step, not the hold-up: the answer that frees
+            # the connection may be waiting in the socket.
+            waited += min(loop.time() - started, _TICK)
+        return None
+
+    def _patience(self) -> float:
+        round_trips = 4 * self._round_trip if self._round_trip is not None else 0.0
+        return min(max(PATIENCE, round_trips), self.timeout / 4)
+
+    def _release(self, lane: _Lane) -> None:
+        lane.busy = False
+        if lane.stuck:
+            self._lanes.remove(lane)
+            if lane.client is not None:
+                # httpcore closes a connection whose request failed, but a cancelled read leaves that to
+                # its cancellation handling: closing the client makes it certain. In the background:
+                # the answer is known, the close must not delay it.
+                task = asyncio.ensure_future(self._close_client(lane.client))
+                self._closing.add(task)
+                task.add_done_callback(self._closing.discard)
+        self._wake()
+
+    async def _close_client(self, client: httpx.AsyncClient) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(client.aclose(), self.timeout)
+
+    def _wake(self) -> None:
+        freed, self._freed = self._freed, asyncio.Event()
+        freed.set()
+
+    def _stalled(self, response: ApiResponse, asked: float) -> None:
+        """The first request left unanswered sets when the target's time runs out (module doc)."""
+        if self._first_stall is not None:
+            return
+        self._first_stall = response
+        loop = asyncio.get_running_loop()
+        start = asked if self._parallel_since is None else max(asked, self._parallel_since)
+        self._times_up_handle = loop.call_at(max(start + self.timeout, loop.time()) + GRACE, self._time_is_up)
+
+    def _time_is_up(self) -> None:
+        self._times_up.set()
+        self._wake()
+
+    def _why_times_up(self) -> tuple[str, str]:
+        first = self._first_stall
+        label = f"{first.method} {first.path}" if first is not None else "a request"
+        return label, f"the target's time ran out: {label} got no answer within {self.timeout:g}s"
+
+    def _not_sent(self, method: str, path: str) -> ApiResponse:
+        label, why = self._why_times_up()
+        return ApiResponse(method, path, error_kind="not-sent", error=f"not sent: {why}", cut_by=label)
+
+    async def _unless_times_up(self, exchange: Awaitable[_Answer]) -> _Answer:
+        """`exchange`'s answer, or _TimesUp when the target's time runs out first."""
+        task = asyncio.ensure_future(exchange)
+        if self._times_up.is_set():
+            task.cancel()
+        else:
+            times_up = asyncio.ensure_future(self._times_up.wait())
+            try:
+                await asyncio.wait((task, times_up), return_when=asyncio.FIRST_COMPLETED)
+            except BaseException:
+                task.cancel()
+                raise
+            finally:
+                times_up.cancel()
+            if task.done():
+                return task.result()
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise _TimesUp
 
     def _auth_headers(self, authenticated: bool) -> dict[str, str | bytes]:
         cred = self.credential
@@ -462,6 +619,7 @@ class ApiSession:
         body: bytes | None,
         authenticated: bool,
         accept: str | None = None,
+        read_timeout: float | None = None,
     ) -> ApiResponse:
         # lazy: httpx loads on the first request, not when the checks are listed (see _import_httpx)
         import httpx
@@ -486,6 +644,7 @@ class ApiSession:
                 ],
                 content=body,
                 extensions={"trace": trace.callback},
+                timeout=httpx.Timeout(self.timeout, read=read_timeout or self.timeout),
             )
         except ValueError as exc:
             # httpx decodes an `xn--` host as IDNA and refuses a malformed one ("xn--.invalid");
@@ -499,12 +658,27 @@ class ApiSession:
             )
         started = time.perf_counter()
         answer: _Answer | None = None
+        cut_by: str | None = None
         proxy_fault: ProxyFault | None = None
         error_kind: str | None = None
         error: str | None = None
         try:
             # The phases each have --timeout (httpx); this bounds a server that trickles bytes.
-            answer = await asyncio.wait_for(_exchange(client, request, self.timeout), self.timeout * 2)
+            answer = await self._unless_times_up(
+                asyncio.wait_for(_exchange(client, request, self.timeout), self.timeout * 2)
+            )
+        except _TimesUp:
+            cut_by, why = self._why_times_up()
+            waited = time.perf_counter() - started
+            if trace.completed("receive_response_headers"):
+                error_kind, error = (
+                    "timeout",
+                    f"the response body did not complete within {waited:.2f}s: {why}",
+                )
+            elif trace.started("send_request_headers"):
+                error_kind, error = "read-timeout", f"no response headers within {waited:.2f}s: {why}"
+            else:
+                error_kind, error = "not-sent", f"not sent (its connection was still opening): {why}"
         except _BodyTimeout:
             error_kind, error = "timeout", f"the response body did not complete within {self.timeout:g}s"
         except asyncio.TimeoutError:
@@ -534,8 +708,10 @@ class ApiSession:
                 error_kind=error_kind or "error",
                 error=error,
                 proxy_fault=proxy_fault,
-                credentials_sent=sent_credentials and trace.tls_done(self.https),
+                # Not sent: the connection was still opening, no header went out.
+                credentials_sent=sent_credentials and trace.tls_done(self.https) and error_kind != "not-sent",
                 new_connection=trace.opened,
+                cut_by=cut_by,
             )
         return ApiResponse(
             method,
@@ -774,6 +950,22 @@ class _Answer:
     body: bytes
     truncated: bool
     protocol: str
+
+
+class _Lane:
+    """One connection of the session: its client (one pooled connection), in use or not."""
+
+    __slots__ = ("busy", "client", "stuck")
+
+    def __init__(self) -> None:
+        self.client: httpx.AsyncClient | None = None
+        self.busy = False
+        #: A request got no answer on it: closed when the request lets go of it.
+        self.stuck = False
+
+
+class _TimesUp(Exception):
+    """The target's time ran out (its first stall's timeout and the grace) before the answer came."""
 
 
 class _BodyTimeout(Exception):

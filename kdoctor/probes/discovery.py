@@ -74,6 +74,9 @@ async def fetch_discovery(session: ApiSession) -> DiscoveryFacts:
         for gv in names[:MAX_GROUP_VERSIONS]:
             path = f"/api/{gv}" if "/" not in gv else f"/apis/{gv}"
             answer = await session.get(path, authenticated=True)
+            if answer.not_sent:
+                # The target's time ran out (a stall elsewhere): the rest is unknown, not failed.
+                return DiscoveryFacts(False, None, (), error=f"GET {path} {answer.error}")
             status = answer.status if answer.answered else None
             states.append(legacy_state(gv, status, answer.json, answer.error))
     services: dict[str, APIServiceFacts] = {}
@@ -82,6 +85,8 @@ async def fetch_discovery(session: ApiSession) -> DiscoveryFacts:
             continue
         name = apiservice_name(state.group_version)
         answer = await session.get(f"/apis/apiregistration.k8s.io/v1/apiservices/{name}", authenticated=True)
+        if answer.not_sent:
+            break
         services[name] = apiservice_facts(name, answer.status if answer.answered else None, answer.json)
     return DiscoveryFacts(bool(version), version or None, tuple(states), services, truncated=truncated)
 

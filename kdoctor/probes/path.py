@@ -57,6 +57,8 @@ def status_words(response: ApiResponse) -> str:
     """An answer in a few words: "403 Forbidden", or "no answer (kind: error)"."""
     if response.status is not None:
         return f"{response.status} {response.reason}".strip()
+    if response.not_sent:
+        return str(response.error)
     return f"no answer ({response.error_kind}: {response.error})"
 
 

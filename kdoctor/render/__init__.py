@@ -10,7 +10,6 @@ import contextlib
 import os
 from typing import TextIO
 
-from kdoctor.render.common import DEFAULT_WIDTH, MIN_WIDTH, TERMINAL_FALLBACK_WIDTH, glyphs_for
 from kdoctor.report import Report
 
 __all__ = ["FORMATS", "render", "resolve_width"]
@@ -20,6 +19,9 @@ FORMATS = ("rich", "text", "json", "junit", "markdown")
 
 def resolve_width(out: TextIO, width: int | None = None) -> int:
     """`width` if given, else the terminal's width when `out` is one, else 100 columns."""
+    # lazy: the text layout (kdoctor.render.common) is for the formats that wrap, not for -o json
+    from kdoctor.render.common import DEFAULT_WIDTH, MIN_WIDTH, TERMINAL_FALLBACK_WIDTH
+
     if width is not None:
         return max(width, MIN_WIDTH)
     try:
@@ -69,6 +71,7 @@ def render(report: Report, fmt: str, out: TextIO, *, width: int | None = None, v
 
         write_rich(report, out, width=width, verbose=verbose)
     elif fmt == "text":
+        from kdoctor.render.common import glyphs_for
         from kdoctor.render.text import render_text
 
         glyphs = glyphs_for(_encoding(out))

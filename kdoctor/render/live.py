@@ -105,11 +105,14 @@ class LiveProgress:
         from rich.console import Console
         from rich.live import Live
         from rich.spinner import Spinner
+        from rich.text import Text
 
         console = self._console or Console(file=self._stream, highlight=False)
         if not console.is_terminal or console.is_dumb_terminal:
             return self
-        self._spinner = Spinner("dots", style="cyan")
+        # An empty Text, not Rich's default "" (a markup string): parsing it would import Rich's emoji
+        # table (~2 ms) to draw nothing.
+        self._spinner = Spinner("dots", text=Text(), style="cyan")
         self._live = Live(
             self,
             console=console,

@@ -100,6 +100,57 @@ class _TricklePeer(_TLSPeer):
             tls.sendall(b" ")  # a body that never ends, one byte at a time
 
 
+class _PartialPeer(_TLSPeer):
+    """Answers GET /version and leaves every other request without an answer, on kept-alive
+    connections: an apiserver whose storage is gone, at its simplest."""
+
+    VERSION = json.dumps(
+        {
+            "major": "1",
+            "minor": "31",
+            "gitVersion": "v1.31.4",
+            "platform": "linux/amd64",
+            "goVersion": "go1.22.10",
+        }
+    ).encode()
+
+    def handle(self, conn: socket.socket) -> None:
+        tls = self.context.wrap_socket(conn, server_side=True)
+        tls.settimeout(60)
+        buffered = b""
+        for _ in range(1000):  # requests on this connection
+            while b"\r\n\r\n" not in buffered:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                buffered += chunk
+            head, _, buffered = buffered.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            length = next(
+                (
+                    int(v)
+                    for k, _, v in (x.partition(":") for x in lines[1:])
+                    if k.strip().lower() == "content-length"
+                ),
+                0,
+            )
+            while len(buffered) < length:
+                chunk = tls.recv(65536)
+                if not chunk:
+                    return
+                buffered += chunk
+            buffered = buffered[length:]
+            parts = lines[0].split(" ")
+            if len(parts) < 2 or parts[1] != "/version":
+                self.stop.wait(60)  # the request that needs storage: no answer
+                return
+            tls.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                + f"Content-Length: {len(self.VERSION)}\r\n\r\n".encode()
+                + self.VERSION
+            )
+
+
 class _FullBacklog(_Peer):
     """A listener whose accept queue is full: the kernel drops further SYNs, connect() hangs."""
 
@@ -179,6 +230,24 @@ def kubeconfig(
     return path
 
 
+def multi_target_config(peers: dict[str, _Peer]) -> dict[str, Any]:
+    """A kubeconfig with one context per peer (name → peer), all with the same token user."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": n,
+                "cluster": {"server": f"https://127.0.0.1:{p.port}", "insecure-skip-tls-verify": True},
+            }
+            for n, p in peers.items()
+        ],
+        "contexts": [{"name": n, "context": {"cluster": n, "user": "u"}} for n in peers],
+        "current-context": next(iter(peers)),
+        "users": [{"name": "u", "user": {"token": "t"}}],
+    }
+
+
 @dataclass
 class Timed:
     seconds: float
@@ -247,7 +316,13 @@ def run_with_resolver(config: Path, timeout: float, dns: SilentDNS, work: Path) 
 
 @contextlib.contextmanager
 def peer(kind: str) -> Iterator[_Peer]:
-    made: _Peer = {"tcp": _FullBacklog, "accept": _Peer, "headers": _TLSPeer, "trickle": _TricklePeer}[kind]()
+    made: _Peer = {
+        "tcp": _FullBacklog,
+        "accept": _Peer,
+        "headers": _TLSPeer,
+        "trickle": _TricklePeer,
+        "partial": _PartialPeer,
+    }[kind]()
     made.serve()
     try:
         yield made

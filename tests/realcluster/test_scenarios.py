@@ -592,6 +592,9 @@ def test_zz_etcd_stopped(real_cluster: RealCluster, home: Path, tmp_path: Path) 
     _record("etcd stopped", words, report)
     _no_errors(report)
     assert code == 1
+    # Every etcd-backed request stalls: the target still costs one --timeout (5 s here), not one per
+    # stalled request (11 s before), with a generous margin for a loaded machine.
+    assert report["duration_ms"] < (5 + 1.5) * 1000, report["duration_ms"]
     results = _results(report)
     ETCD_STOPPED.append(report)
     # /livez fails too on a real apiserver without etcd (its etcd check is a liveness check): one

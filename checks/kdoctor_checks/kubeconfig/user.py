@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import kdoctor.api as api
 from kdoctor.api import (
     EXEC_API_VERSIONS,
     INTERACTIVE_MODES,
@@ -14,15 +15,17 @@ from kdoctor.api import (
     Mode,
     Result,
     certificate_facts,
-    client_cert_facts,
     describe,
     expires_soon,
     fingerprint,
     key_problem,
     parse_pem_certificates,
-    removed_provider_migration,
 )
 from kdoctor_checks.kubeconfig.common import KUBECTL_PROXY_NOTE, plain_http_loopback
+
+# `api.removed_provider_migration` and `api.client_cert_facts` resolve on first use (the facade's
+# lazy names): kdoctor.cloudcreds and kdoctor.credentials (with kdoctor.jwt, ~5 ms) load for a removed
+# auth-provider or a client certificate, not for `--check kubeconfig` on a token.
 
 
 class CredentialsConfigured(Check):
@@ -86,7 +89,7 @@ class CredentialsConfigured(Check):
         if user.auth_provider:
             provider = user.auth_provider
             details["auth_provider"] = provider
-            migration = removed_provider_migration(provider, ctx.environment.which)
+            migration = api.removed_provider_migration(provider, ctx.environment.which)
             if migration is not None:
                 details["replacement"] = migration.plugin
                 details["replacement_installed"] = migration.installed_at
@@ -244,7 +247,7 @@ class ClientCertificate(Check):
                 if info["expired"]
                 else f"is not valid before {info['not_before']}"
             )
-            renew = client_cert_facts(cert_blob.data, None).kubeadm_command
+            renew = api.client_cert_facts(cert_blob.data, None).kubeadm_command
             if user.token is not None or user.token_file:
                 # kubectl sends the token with the certificate; kube-apiserver's union authenticator
                 # passes over the certificate it cannot verify and authenticates the token (asked of
