@@ -26,6 +26,7 @@ from kdoctor.probes.api import (
     PATIENCE,
     TLS_HANDSHAKE,
     VERSION,
+    ApiResponse,
     ApiSession,
     close_session,
 )
@@ -376,21 +377,28 @@ def raw_http_server(payload: bytes) -> Iterator[int]:
         listener.close()
 
 
+def _get_once(url: str, *, timeout: float) -> ApiResponse:
+    """One unauthenticated GET /version through a direct session to `url`, then the session closed."""
+    access = AccessSpec(server=url)
+    server = parse_endpoint(access.server)
+    session = ApiSession(
+        access, Route(server, None, None, "direct", "none", "", server), None, timeout=timeout
+    )
+
+    async def main() -> ApiResponse:
+        try:
+            return await session.get("/version", authenticated=False)
+        finally:
+            await session.aclose()
+
+    return asyncio.run(main())
+
+
 def test_bodies_are_capped(tmp_path: Path) -> None:
     body = b"x" * (MAX_BODY * 2)
     payload = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n" % len(body) + body
     with raw_http_server(payload) as port:
-        access = AccessSpec(server=f"http://127.0.0.1:{port}")
-        server = parse_endpoint(access.server)
-        session = ApiSession(access, Route(server, None, None, "direct", "none", "", server), None, timeout=2)
-
-        async def main() -> Any:
-            try:
-                return await session.get("/version", authenticated=False)
-            finally:
-                await session.aclose()
-
-        response = asyncio.run(main())
+        response = _get_once(f"http://127.0.0.1:{port}", timeout=2)
     assert response.status == 200
     assert response.truncated and len(response.body) == MAX_BODY
     assert response.json is None
@@ -398,17 +406,7 @@ def test_bodies_are_capped(tmp_path: Path) -> None:
 
 def test_garbage_instead_of_http_is_a_protocol_error(tmp_path: Path) -> None:
     with raw_http_server(b"SSH-2.0-OpenSSH_9.6\r\n") as port:
-        access = AccessSpec(server=f"http://127.0.0.1:{port}")
-        server = parse_endpoint(access.server)
-        session = ApiSession(access, Route(server, None, None, "direct", "none", "", server), None, timeout=2)
-
-        async def main() -> Any:
-            try:
-                return await session.get("/version", authenticated=False)
-            finally:
-                await session.aclose()
-
-        response = asyncio.run(main())
+        response = _get_once(f"http://127.0.0.1:{port}", timeout=2)
     assert response.error_kind in ("protocol-error", "reset")
     assert response.error
 
@@ -494,17 +492,7 @@ def test_a_host_httpx_cannot_address_is_an_answerless_response_not_a_crash(tmp_p
     # Found by the fuzz campaign (seed 20261206, case 563): httpx decodes an `xn--` host as IDNA and
     # raised from build_request for "xn--.invalid"; Go sends the name as it is. The request fails
     # before anything is dialled or resolved, so no lookup of the made-up name happens.
-    access = AccessSpec(server="http://xn--.invalid:8080")
-    server = parse_endpoint(access.server)
-    session = ApiSession(access, Route(server, None, None, "direct", "none", "", server), None, timeout=1)
-
-    async def main() -> Any:
-        try:
-            return await session.get("/version", authenticated=False)
-        finally:
-            await session.aclose()
-
-    response = asyncio.run(main())
+    response = _get_once("http://xn--.invalid:8080", timeout=1)
     assert not response.answered and not response.credentials_sent
     assert response.error_kind == "error"
     assert "cannot address http://xn--.invalid:8080" in (response.error or "")
