@@ -27,10 +27,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from kdoctor.keys import ACCESS, PROXY_DECISION
 from kdoctor.netaddr import is_loopback, is_loopback_ip, parse_ip
+from kdoctor.redact import proxy_url_secrets
 
 if TYPE_CHECKING:
     from kdoctor.context import Context
@@ -118,25 +119,6 @@ def display_proxy_url(url: str) -> str:
         return url
     host = authority.rpartition("@")[2]
     return f"{scheme}://{_REDACTED_USERINFO}@{host}{rest[authority_end:]}"
-
-
-def proxy_url_secrets(url: str | None) -> list[str]:
-    """The credentials in a proxy URL (raw and percent-decoded), for the secret registry.
-
-    The password, and user:password as written; a user name alone only when there is no password
-    (then it is the credential, e.g. an API key). A plain user name is not secret enough to scrub
-    from every text of the report.
-    """
-    if not url or "://" not in url:
-        return []
-    rest = url.partition("://")[2]
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" not in authority:
-        return []
-    userinfo = authority.rpartition("@")[0]
-    user, colon, password = userinfo.partition(":")
-    found = {userinfo, unquote(userinfo), password, unquote(password)} if colon else {user, unquote(user)}
-    return sorted(v for v in found if v)
 
 
 def _has_userinfo(url: str) -> bool:

@@ -40,9 +40,7 @@ def _eks_token() -> str:
 
     from tests.test_cloudcreds import eks_token
 
-    return eks_token(
-        dt.datetime.now(dt.timezone.utc), key=CANARY_EKS_KEY, signature=CANARY_EKS_SIGNATURE
-    )
+    return eks_token(dt.datetime.now(dt.timezone.utc), key=CANARY_EKS_KEY, signature=CANARY_EKS_SIGNATURE)
 
 
 def _oidc_jwt() -> str:
@@ -222,3 +220,54 @@ def test_no_canary_in_any_output(tmp_path: Path, emulator: object, fmt: str) -> 
             assert canary not in text, f"a canary secret leaked into {where} ({fmt})"
     # Tokens may be identified by fingerprint only.
     assert "sha256:" in outputs["report"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_proxy_password_leaks_from_a_context_whose_user_is_missing(tmp_path: Path, fmt: str) -> None:
+    # Found by the fuzz campaign (seed 7, case 6268): the proxy-url's password was registered only
+    # by the proxy decision, which a context naming a missing user never reaches, while the
+    # report's `config` view of the target showed the proxy-url as written.
+    config = tmp_path / "config"
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {
+                        "name": "c",
+                        "cluster": {
+                            # Nothing listens and nothing connects: the context stops at its user.
+                            "server": "https://127.0.0.1:9",
+                            "proxy-url": f"http://user:{CANARY_PROXY_PASSWORD}@127.0.0.1:9",
+                        },
+                    }
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "nobody-by-this-name"}}],
+                "current-context": "c",
+                "users": [{"name": "u", "user": {"token": CANARY_TOKEN}}],
+            }
+        )
+    )
+    report = tmp_path / "report.json"
+    proxy = f"http://user:{CANARY_PASSWORD}@127.0.0.1:9"
+    done = kdoctor(
+        "run",
+        "--kubeconfig",
+        str(config),
+        "-o",
+        fmt,
+        "--report",
+        str(report),
+        "--debug",
+        "--timeout",
+        "1",
+        home=tmp_path,
+        env={"HTTPS_PROXY": proxy},
+    )
+    assert done.code == 1, done.stderr
+    doc = json.loads(report.read_text())
+    assert doc["targets"][0]["config"]["clusters"][0]["cluster"]["proxy-url"].endswith("@127.0.0.1:9")
+    for where, text in {"stdout": done.stdout, "stderr": done.stderr, "report": report.read_text()}.items():
+        for canary in (CANARY_PROXY_PASSWORD, CANARY_PASSWORD, CANARY_TOKEN):
+            assert canary not in text, f"{canary} leaked into {where} ({fmt})"
