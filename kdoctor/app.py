@@ -173,7 +173,20 @@ def scrub_target(target: TargetReport, secrets: SecretRegistry) -> TargetReport:
         )
         for r in target.results
     ]
-    return replace(target, results=results, config=secrets.scrub_data(dict(target.config)))
+    return replace(
+        target,
+        # The header too: a server URL may carry user:password (Go sends it as basic auth).
+        context=_scrub_optional(target.context, secrets),
+        cluster=_scrub_optional(target.cluster, secrets),
+        user=_scrub_optional(target.user, secrets),
+        server=_scrub_optional(target.server, secrets),
+        results=results,
+        config=secrets.scrub_data(dict(target.config)),
+    )
+
+
+def _scrub_optional(text: str | None, secrets: SecretRegistry) -> str | None:
+    return None if text is None else secrets.scrub(text)
 
 
 def with_root_cause(target: TargetReport, depends_on: Mapping[str, Sequence[str]]) -> TargetReport:

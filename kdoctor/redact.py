@@ -32,6 +32,9 @@ SECRET_KEYS = frozenset(
     }
 )
 
+#: Kubeconfig keys whose URL may carry user:password (Go's HTTP client sends a server URL's as basic auth).
+_URL_KEYS = frozenset({"server", "proxy-url"})
+
 # Short values would scrub innocent text ("a", "true"); such values are not plausible secrets.
 _MIN_SCRUB_LEN = 4
 #: Printable ASCII runs long enough to be part of a credential rather than of ordinary text.
@@ -196,7 +199,7 @@ def redact_config(data: Any, registry: SecretRegistry | None = None) -> Any:
     """A kubeconfig fragment with every secret replaced by its fingerprint.
 
     Secret keys anywhere, and every exec `env[].value` (plugins take credentials through env).
-    Found secrets are added to `registry` when one is given, with the credentials of a
+    Found secrets are added to `registry` when one is given, with the credentials in a `server` or
     `proxy-url` (left as written: the registry scrubs them from every output).
     """
     if isinstance(data, Mapping):
@@ -207,10 +210,11 @@ def redact_config(data: Any, registry: SecretRegistry | None = None) -> Any:
                 out[skey] = _redacted_value(value, registry)
             elif skey == "env" and isinstance(value, list):
                 out[skey] = [_redact_env_entry(e, registry) for e in value]
-            elif skey == "proxy-url" and isinstance(value, str):
-                # Kept as written (the report's scrub turns its password into a fingerprint), but its
-                # credentials are known from the load on: a context whose user is missing never
-                # reaches the proxy decision that would otherwise register them (fuzz seed 7).
+            elif skey in _URL_KEYS and isinstance(value, str):
+                # Kept as written (the report's scrub turns a password in it into a fingerprint), but
+                # its credentials are known from the load on: a context whose user is missing never
+                # reaches the proxy decision that would otherwise register them (fuzz seed 7), and
+                # nothing else registers a server URL's.
                 if registry is not None:
                     for secret in proxy_url_secrets(value):
                         registry.add(secret)

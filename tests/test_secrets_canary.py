@@ -271,3 +271,45 @@ def test_no_proxy_password_leaks_from_a_context_whose_user_is_missing(tmp_path: 
     for where, text in {"stdout": done.stdout, "stderr": done.stderr, "report": report.read_text()}.items():
         for canary in (CANARY_PROXY_PASSWORD, CANARY_PASSWORD, CANARY_TOKEN):
             assert canary not in text, f"{canary} leaked into {where} ({fmt})"
+
+
+@pytest.mark.parametrize("fmt", ["json", "text", "markdown"])
+def test_no_password_leaks_from_a_server_url(tmp_path: Path, fmt: str) -> None:
+    # A server URL may carry user:password (Go's HTTP client sends it as basic auth). Nothing
+    # registered it, and the target's header printed the server as written.
+    config = tmp_path / "config"
+    config.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                # Nothing listens on port 9: the connection is refused.
+                "clusters": [
+                    {"name": "c", "cluster": {"server": f"https://user:{CANARY_PASSWORD}@127.0.0.1:9"}}
+                ],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+                "users": [{"name": "u", "user": {"token": CANARY_TOKEN}}],
+            }
+        )
+    )
+    report = tmp_path / "report.json"
+    done = kdoctor(
+        "run",
+        "--kubeconfig",
+        str(config),
+        "-o",
+        fmt,
+        "--report",
+        str(report),
+        "--debug",
+        "--timeout",
+        "1",
+        home=tmp_path,
+    )
+    assert done.code == 1, done.stderr
+    doc = json.loads(report.read_text())
+    assert doc["targets"][0]["server"].endswith("@127.0.0.1:9")
+    for where, text in {"stdout": done.stdout, "stderr": done.stderr, "report": report.read_text()}.items():
+        for canary in (CANARY_PASSWORD, CANARY_TOKEN):
+            assert canary not in text, f"{canary} leaked into {where} ({fmt})"
