@@ -12,6 +12,7 @@ import base64
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -222,35 +223,25 @@ def test_no_canary_in_any_output(tmp_path: Path, emulator: object, fmt: str) -> 
     assert "sha256:" in outputs["report"]
 
 
-@pytest.mark.parametrize("fmt", ["json", "text"])
-def test_no_proxy_password_leaks_from_a_context_whose_user_is_missing(tmp_path: Path, fmt: str) -> None:
-    # Found by the fuzz campaign (seed 7, case 6268): the proxy-url's password was registered only
-    # by the proxy decision, which a context naming a missing user never reaches, while the
-    # report's `config` view of the target showed the proxy-url as written.
+def _run_one_cluster(
+    tmp_path: Path, fmt: str, cluster: dict[str, str], user: str, env: dict[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A run over a kubeconfig of one cluster (nothing listens on port 9) whose context names
+    `user`, with a canary token user beside: its outputs by name and the parsed report."""
     config = tmp_path / "config"
     config.write_text(
         json.dumps(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "c",
-                        "cluster": {
-                            # Nothing listens and nothing connects: the context stops at its user.
-                            "server": "https://127.0.0.1:9",
-                            "proxy-url": f"http://user:{CANARY_PROXY_PASSWORD}@127.0.0.1:9",
-                        },
-                    }
-                ],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "nobody-by-this-name"}}],
+                "clusters": [{"name": "c", "cluster": cluster}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": user}}],
                 "current-context": "c",
                 "users": [{"name": "u", "user": {"token": CANARY_TOKEN}}],
             }
         )
     )
     report = tmp_path / "report.json"
-    proxy = f"http://user:{CANARY_PASSWORD}@127.0.0.1:9"
     done = kdoctor(
         "run",
         "--kubeconfig",
@@ -263,12 +254,26 @@ def test_no_proxy_password_leaks_from_a_context_whose_user_is_missing(tmp_path: 
         "--timeout",
         "1",
         home=tmp_path,
-        env={"HTTPS_PROXY": proxy},
+        env=env,
     )
     assert done.code == 1, done.stderr
-    doc = json.loads(report.read_text())
+    text = report.read_text()
+    return {"stdout": done.stdout, "stderr": done.stderr, "report": text}, json.loads(text)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_no_proxy_password_leaks_from_a_context_whose_user_is_missing(tmp_path: Path, fmt: str) -> None:
+    # Found by the fuzz campaign (seed 7, case 6268): the proxy-url's password was registered only
+    # by the proxy decision, which a context naming a missing user never reaches, while the
+    # report's `config` view of the target showed the proxy-url as written.
+    cluster = {
+        "server": "https://127.0.0.1:9",
+        "proxy-url": f"http://user:{CANARY_PROXY_PASSWORD}@127.0.0.1:9",
+    }
+    proxy = f"http://user:{CANARY_PASSWORD}@127.0.0.1:9"
+    outputs, doc = _run_one_cluster(tmp_path, fmt, cluster, "nobody-by-this-name", {"HTTPS_PROXY": proxy})
     assert doc["targets"][0]["config"]["clusters"][0]["cluster"]["proxy-url"].endswith("@127.0.0.1:9")
-    for where, text in {"stdout": done.stdout, "stderr": done.stderr, "report": report.read_text()}.items():
+    for where, text in outputs.items():
         for canary in (CANARY_PROXY_PASSWORD, CANARY_PASSWORD, CANARY_TOKEN):
             assert canary not in text, f"{canary} leaked into {where} ({fmt})"
 
@@ -277,39 +282,10 @@ def test_no_proxy_password_leaks_from_a_context_whose_user_is_missing(tmp_path: 
 def test_no_password_leaks_from_a_server_url(tmp_path: Path, fmt: str) -> None:
     # A server URL may carry user:password (Go's HTTP client sends it as basic auth). Nothing
     # registered it, and the target's header printed the server as written.
-    config = tmp_path / "config"
-    config.write_text(
-        json.dumps(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                # Nothing listens on port 9: the connection is refused.
-                "clusters": [
-                    {"name": "c", "cluster": {"server": f"https://user:{CANARY_PASSWORD}@127.0.0.1:9"}}
-                ],
-                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-                "current-context": "c",
-                "users": [{"name": "u", "user": {"token": CANARY_TOKEN}}],
-            }
-        )
+    outputs, doc = _run_one_cluster(
+        tmp_path, fmt, {"server": f"https://user:{CANARY_PASSWORD}@127.0.0.1:9"}, "u"
     )
-    report = tmp_path / "report.json"
-    done = kdoctor(
-        "run",
-        "--kubeconfig",
-        str(config),
-        "-o",
-        fmt,
-        "--report",
-        str(report),
-        "--debug",
-        "--timeout",
-        "1",
-        home=tmp_path,
-    )
-    assert done.code == 1, done.stderr
-    doc = json.loads(report.read_text())
     assert doc["targets"][0]["server"].endswith("@127.0.0.1:9")
-    for where, text in {"stdout": done.stdout, "stderr": done.stderr, "report": report.read_text()}.items():
+    for where, text in outputs.items():
         for canary in (CANARY_PASSWORD, CANARY_TOKEN):
             assert canary not in text, f"{canary} leaked into {where} ({fmt})"
