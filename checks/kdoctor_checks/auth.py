@@ -639,6 +639,21 @@ def _not_usable_reason(cred: ResolvedCredential) -> str | None:
     return None
 
 
+async def _unserved_review(ctx: Context, response: ApiResponse, review: str) -> Result | None:
+    """The skip for a review the apiserver could not serve or that was never sent, naming its health
+    when that is the cause (etcd down leaves storage-backed requests hanging while /livez answers):
+    the health check reports it, the review's check would only repeat it. None: judge the answer."""
+    if (response.server_could_not_serve or response.not_sent) and (
+        unhealthy := await _apiserver_unhealthy(ctx)
+    ) is not None:
+        return Result.skip(
+            f"not examined: the apiserver is not ready: {unhealthy}; {review}: {_what_went_wrong(response)}"
+        )
+    if response.not_sent:
+        return Result.skip(f"not examined: {review} was {response.error}")
+    return None
+
+
 async def _apiserver_unhealthy(ctx: Context) -> str | None:
     """The apiserver's own report that it is unhealthy ("[-]etcd failed: … (apiserver.livez)"), or None.
 
@@ -718,15 +733,8 @@ class IdentityCheck(Check):
         )
         # The apiserver's own health report names the cause (etcd down leaves storage-backed requests
         # hanging while /livez answers): that check reports it, this one would only repeat it.
-        if (response.server_could_not_serve or response.not_sent) and (
-            unhealthy := await _apiserver_unhealthy(ctx)
-        ) is not None:
-            return Result.skip(
-                f"not examined: the apiserver is not ready: {unhealthy}; the SelfSubjectReview: "
-                f"{_what_went_wrong(response)}"
-            )
-        if response.not_sent:
-            return Result.skip(f"not examined: the SelfSubjectReview was {response.error}")
+        if (skipped := await _unserved_review(ctx, response, "the SelfSubjectReview")) is not None:
+            return skipped
         if response.status is None:
             return Result.fail(
                 f"no answer to the SelfSubjectReview: {response.error}",
@@ -1177,15 +1185,8 @@ class PermissionsCheck(Check):
                 "review": _response_details(response),
             }
         )
-        if (response.server_could_not_serve or response.not_sent) and (
-            unhealthy := await _apiserver_unhealthy(ctx)
-        ) is not None:
-            return Result.skip(
-                f"not examined: the apiserver is not ready: {unhealthy}; the SelfSubjectRulesReview: "
-                f"{_what_went_wrong(response)}"
-            )
-        if response.not_sent:
-            return Result.skip(f"not examined: the SelfSubjectRulesReview was {response.error}")
+        if (skipped := await _unserved_review(ctx, response, "the SelfSubjectRulesReview")) is not None:
+            return skipped
         if response.status is None:
             return Result.fail(f"no answer to the SelfSubjectRulesReview: {response.error}")
         if response.status == 403 and await _self_review_forbidden(ctx):
