@@ -31,6 +31,21 @@ TOKEN, CLIENT_CERT, BASIC_AUTH, EXEC, AUTH_PROVIDER = (
 )
 
 
+def auth_methods(
+    *, token: bool, basic: bool, client_cert: bool, exec_plugin: bool, auth_provider: bool
+) -> list[str]:
+    """The methods configured, named and ordered as client-go lists them in its "more than one
+    authentication method found" error."""
+    configured = (
+        (token, TOKEN),
+        (basic, BASIC_AUTH),
+        (client_cert, CLIENT_CERT),
+        (exec_plugin, EXEC),
+        (auth_provider, AUTH_PROVIDER),
+    )
+    return [name for present, name in configured if present]
+
+
 @dataclass(frozen=True)
 class ExecSpec:
     """A kubeconfig `exec` credential plugin stanza (validated by the kubeconfig family)."""
@@ -61,18 +76,13 @@ class Credentials:
 
     @property
     def methods(self) -> list[str]:
-        found = []
-        if self.token is not None or self.token_file:
-            found.append(TOKEN)
-        if self.username or self.password is not None:
-            found.append(BASIC_AUTH)
-        if self.client_cert_pem is not None or self.client_key_pem is not None:
-            found.append(CLIENT_CERT)
-        if self.exec is not None:
-            found.append(EXEC)
-        if self.auth_provider:
-            found.append(AUTH_PROVIDER)
-        return found
+        return auth_methods(
+            token=self.token is not None or bool(self.token_file),
+            basic=bool(self.username) or self.password is not None,
+            client_cert=self.client_cert_pem is not None or self.client_key_pem is not None,
+            exec_plugin=self.exec is not None,
+            auth_provider=bool(self.auth_provider),
+        )
 
 
 @dataclass(frozen=True)

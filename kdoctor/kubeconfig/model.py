@@ -6,13 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kdoctor.access import (
-    AUTH_PROVIDER,
-    BASIC_AUTH,
-    CLIENT_CERT,
-    EXEC,
-    TOKEN,
-)
+from kdoctor.access import auth_methods
 from kdoctor.redact import Secret, SecretRegistry
 
 if TYPE_CHECKING:
@@ -119,18 +113,13 @@ class UserEntry:
     @property
     def methods(self) -> list[str]:
         """Configured ways to authenticate, in client-go's words."""
-        found = []
-        if self.token is not None or self.token_file:
-            found.append(TOKEN)
-        if self.username or self.password is not None:
-            found.append(BASIC_AUTH)
-        if self.client_certificate or self.client_certificate_data:
-            found.append(CLIENT_CERT)
-        if self.exec is not None:
-            found.append(EXEC)
-        if self.auth_provider:
-            found.append(AUTH_PROVIDER)
-        return found
+        return auth_methods(
+            token=self.token is not None or bool(self.token_file),
+            basic=bool(self.username) or self.password is not None,
+            client_cert=bool(self.client_certificate or self.client_certificate_data),
+            exec_plugin=self.exec is not None,
+            auth_provider=bool(self.auth_provider),
+        )
 
 
 @dataclass(frozen=True)
